@@ -1,0 +1,84 @@
+"""The ``nep`` command: a thin layer over ``nep_core.pipeline``, ``nep_core.book`` and the benchmarks.
+
+    nep run [--config FILE] [--out DIR] [--resolution M] [--scheduler ADDRESS] [--timings]
+    nep scenario [--out DIR] [--resolution M]
+    nep book [--out DIR]
+    nep bench stats [--pixels N]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import NepInputError
+
+
+def _config(args):
+    from .config import load_config
+
+    cfg = load_config(args.config)
+    changes = {}
+    if getattr(args, "out", None):
+        changes["out_dir"] = args.out
+    if getattr(args, "resolution", None):
+        changes["resolution_m"] = float(args.resolution)
+    if getattr(args, "scheduler", None):
+        changes["scheduler"] = args.scheduler
+    return cfg.replace(**changes) if changes else cfg
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="nep", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the whole pipeline (default: embedded synthetic scenario)")
+    run.add_argument("--config", help="TOML or YAML config file (see nep_core/config.py)")
+    run.add_argument("--out", help="output directory (default: config out_dir, 'results')")
+    run.add_argument("--resolution", type=float, help="analysis grid resolution in metres")
+    run.add_argument("--scheduler", help="dask.distributed scheduler address")
+    run.add_argument("--timings", action="store_true", help="print per-stage wall times")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    sc = sub.add_parser("scenario", help="build the synthetic scenario only")
+    sc.add_argument("--config")
+    sc.add_argument("--out")
+    sc.add_argument("--resolution", type=float)
+
+    book = sub.add_parser("book", help="run the pipeline (cached) and build the book into _book/")
+    book.add_argument("--out", default="_book")
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bench.add_argument("what", choices=["stats"])
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            from . import pipeline
+
+            cfg = _config(args)
+            res = pipeline.run(cfg, progress=not args.no_progress)
+            print(f"results: {res.path}")
+            if args.timings:
+                print(pipeline.format_timings(res.timings))
+        elif args.command == "scenario":
+            from . import pipeline
+
+            cfg = _config(args)
+            print(pipeline.scenario(cfg))
+        elif args.command == "book":
+            from . import book as book_mod
+
+            book_mod.build(out_dir=args.out)
+        elif args.command == "bench":
+            from . import bench as bench_mod
+
+            return bench_mod.main([args.what, *args.rest]) or 0
+    except NepInputError as exc:
+        print(f"nep: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
