@@ -1,0 +1,130 @@
+"""Tests of nep_core.zonal: exact toy cases and hypothesis properties of areas and shares."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from nep_core import zonal
+from nep_core.errors import NepInputError
+
+
+def test_area_shares_toy_exact():
+    """Hypothesis: shares are areas over the classified area; NaN and 0 are reported separately."""
+    classes = np.array([[1, 1, 2], [0, np.nan, 2]])
+    area = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    df = zonal.area_shares(classes, area, codes=[1, 2, 3])
+    assert df["area_km2"].tolist() == [3.0, 9.0, 0.0]
+    np.testing.assert_allclose(df["share_pct"], [25.0, 75.0, 0.0])
+    assert df.attrs["unclassified_km2"] == 9.0
+    assert df.attrs["classified_km2"] == 12.0
+
+
+def test_area_shares_codes_not_listed_are_unclassified():
+    df = zonal.area_shares(np.array([1, 2, 5]), np.array([1.0, 1.0, 2.0]), codes=[1, 2])
+    np.testing.assert_allclose(df["share_pct"], [50.0, 50.0])
+    assert df.attrs["unclassified_km2"] == 2.0
+
+
+def test_area_shares_per_group_and_labels_from_flags():
+    cls = xr.DataArray(np.array([[1, 2], [2, 2]], np.int8), dims=("y", "x"),
+                       attrs={"flag_values": np.array([1, 2]), "flag_meanings": "low_sink high_sink"})
+    grp = xr.DataArray(np.array([[1, 1], [2, 0]]), dims=("y", "x"))
+    df = zonal.area_shares(cls, np.ones((2, 2)), groups=grp, group_names={1: "A", 2: "B"})
+    assert df["group"].tolist() == ["A", "A", "B", "B"]
+    assert df["label"].tolist() == ["low sink", "high sink"] * 2
+    np.testing.assert_allclose(df["share_pct"], [50, 50, 0, 100])
+    assert df.attrs["classified_km2"] == {"A": 2.0, "B": 1.0}   # group 0 not counted at all
+
+
+def test_area_rejects_wrong_units_and_shape():
+    with pytest.raises(NepInputError, match="km2"):
+        zonal.area_shares(np.ones((2, 2)), xr.DataArray(np.ones((2, 2)), dims=("y", "x"),
+                                                        attrs={"units": "m2"}))
+    with pytest.raises(NepInputError, match="shape"):
+        zonal.area_shares(np.ones((2, 2)), np.ones((3, 2)))
+    with pytest.raises(NepInputError, match="integers"):
+        zonal.area_shares(np.array([1.5, 1.0]), np.ones(2))
+
+
+def test_zonal_mean_map_and_series_are_area_weighted():
+    """Hypothesis: mean = sum(a*x)/sum(a) over finite pixels of each group."""
+    x = xr.DataArray(np.array([[1.0, 3.0], [np.nan, 10.0]]), dims=("y", "x"), attrs={"units": "u"})
+    area = np.array([[1.0, 3.0], [5.0, 1.0]])
+    grp = xr.DataArray(np.array([[1, 1], [1, 2]]), dims=("y", "x"))
+    s = zonal.zonal_mean(x, area, grp, names={1: "a", 2: "b"}, total="all")
+    assert s["a"] == pytest.approx((1 + 9) / 4)
+    assert s["b"] == pytest.approx(10.0)
+    assert s["all"] == pytest.approx((1 + 9 + 10) / 5)
+    assert s.attrs["units"] == "u"
+    series = xr.concat([x, 2 * x], dim=xr.DataArray([2000, 2001], dims="year", name="year"))
+    df = zonal.zonal_mean(series, area, grp, names={1: "a", 2: "b"})
+    assert list(df.columns) == [2000, 2001]
+    np.testing.assert_allclose(df[2001], 2 * df[2000])
+
+
+def test_zonal_mean_with_yearly_groups():
+    x = xr.DataArray(np.ones((2, 1, 2)) * [[[1.0, 5.0]]], dims=("year", "y", "x"),
+                     coords={"year": [2000, 2001]})
+    g = xr.DataArray(np.array([[[1, 2]], [[1, 1]]]), dims=("year", "y", "x"), coords={"year": [2000, 2001]})
+    df = zonal.zonal_mean(x, np.ones((1, 2)), g)
+    assert df.loc[1, 2000] == 1.0 and df.loc[2, 2000] == 5.0
+    assert df.loc[1, 2001] == 3.0 and np.isnan(df.loc[2, 2001])
+
+
+def test_transition_matrix_toy_exact_and_changed_share():
+    a = np.array([[1, 1, 2, 0]])
+    b = np.array([[1, 2, 2, 1]])
+    area = np.array([[1.0, 2.0, 3.0, 4.0]])
+    m = zonal.transition_matrix(a, b, area, k=2, labels=["forest", "grass"])
+    assert m.loc["forest", "forest"] == 1.0
+    assert m.loc["forest", "grass"] == 2.0
+    assert m.loc["grass", "grass"] == 3.0
+    assert m.loc["grass", "forest"] == 0.0
+    assert m.attrs["excluded_km2"] == 4.0
+    assert zonal.changed_share(m) == pytest.approx(100 * 2 / 6)
+    assert zonal.changed_share(a, b, area, k=2) == pytest.approx(100 * 2 / 6)
+
+
+def test_linear_trend_exact():
+    df = pd.DataFrame([[1.0, 3.0, 5.0], [2.0, np.nan, 2.0]], columns=[2000, 2001, 2002])
+    out = zonal.linear_trend(df)
+    assert out["slope"].tolist() == pytest.approx([2.0, 0.0])
+    assert out["intercept"].iloc[0] == pytest.approx(1.0 - 2.0 * 2000)
+
+
+maps = st.integers(2, 12).flatmap(lambda n: st.tuples(
+    hnp.arrays(np.int64, (n, n), elements=st.integers(1, 7)),
+    hnp.arrays(np.int64, (n, n), elements=st.integers(1, 7)),
+    hnp.arrays(np.float64, (n, n), elements=st.floats(0.01, 100.0)),
+))
+
+
+@settings(max_examples=60, deadline=None)
+@given(maps)
+def test_transition_totals_equal_class_areas(m):
+    """Property: row sums = first-year class areas, column sums = second-year class areas."""
+    a, b, area = m
+    tm = zonal.transition_matrix(a, b, area, k=7)
+    first = zonal.area_shares(a, area, codes=range(1, 8))["area_km2"].to_numpy()
+    second = zonal.area_shares(b, area, codes=range(1, 8))["area_km2"].to_numpy()
+    np.testing.assert_allclose(tm.sum(axis=1).to_numpy(), first, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(tm.sum(axis=0).to_numpy(), second, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(tm.to_numpy().sum(), area.sum(), rtol=1e-9)
+    assert 0.0 <= zonal.changed_share(tm) <= 100.0 + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(maps, st.integers(1, 3))
+def test_shares_sum_to_100(m, ngroups):
+    """Property: shares of every non-empty group sum to 100 and areas to the group area."""
+    a, b, area = m
+    groups = (b % ngroups) + 1
+    df = zonal.area_shares(a, area, groups=groups, codes=range(1, 8))
+    for g, sub in df.groupby("group"):
+        assert sub["share_pct"].sum() == pytest.approx(100.0)
+        assert sub["area_km2"].sum() == pytest.approx(area[groups == g].sum())
