@@ -127,7 +127,7 @@ def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
     if codes is None:
         lab = class_labels(classes)
         codes = sorted(lab) if lab else sorted(np.unique(cls[ok]).tolist())
-    codes = [int(c) for c in codes]
+    codes = [int(c) for c in codes if int(c) != 0]                     # 0 is never a class
     if labels is None:
         labels = class_labels(classes)
     lut_size = max([int(cls.max(initial=0)), *codes]) + 1
@@ -143,6 +143,7 @@ def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
         gcode = np.broadcast_to(g, cls.shape)
         gin = np.broadcast_to(gin, cls.shape)
         gids = sorted(group_names) if group_names else sorted(np.unique(gcode[gin]).tolist())
+        gids = [int(g) for g in gids if int(g) != 0]                  # 0 = outside
     gpos = np.full(max([int(gcode.max(initial=0)), *gids]) + 1, -1, dtype=np.int64)
     gpos[gids] = np.arange(len(gids))
     gi = np.where(gin, gpos[gcode], -1)
@@ -223,6 +224,7 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     if names is None:
         codes = sorted(np.unique(g[gok]).tolist())
         names = {c: c for c in codes}
+    names = {int(c): n for c, n in names.items() if int(c) != 0}        # 0 = outside
     codes = list(names)
     lut = np.full(max([int(g.max(initial=0)), *codes]) + 1, -1, np.int64)
     lut[codes] = np.arange(len(codes))

@@ -1,0 +1,632 @@
+"""One function per table of the study (and of the book's additions), read from the results store.
+
+Every function takes the results ``Dataset`` (or a ``Results`` object with ``.ds``) and returns a
+``pandas.DataFrame`` whose column names carry their units, e.g. ``"mean NEP (g C m-2 a-1)"``,
+``"area (km2)"``, ``"share (%)"``. No function here computes a per-pixel statistic: they aggregate
+stored results with :mod:`nep_core.zonal` (area-weighted) and label stored classes.
+
+``REFERENCE`` holds the numbers the study reports (copied from its text; reference data, not results),
+used by :func:`study_vs_reproduction`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import zonal
+from .errors import NepInputError
+
+__all__ = [
+    "PROVINCE_NAMES", "LC_NAMES", "DRIVERS", "REFERENCE", "dataset", "province_names",
+    "landcover_names", "nep_series", "landcover_nep_series", "climate_series",
+    "table1_trend_categories", "province_summary", "nep_class_shares", "trend_class_shares",
+    "trend_sensitivity", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
+    "transition_table", "landcover_changes", "landcover_nep", "persistence_shares", "hurst_summary",
+    "partial_corr_shares", "climate_trends", "truth_recovery", "study_vs_reproduction",
+    "is_synthetic",
+]
+
+#: Province codes of the results store (ARCHITECTURE.md conventions); the ``province`` variable's
+#: CF flags take precedence when present.
+PROVINCE_NAMES = {1: "Shaanxi", 2: "Gansu", 3: "Qinghai", 4: "Ningxia", 5: "Xinjiang"}
+#: Land-cover codes 1..7 (ARCHITECTURE.md conventions); the ``landcover`` flags take precedence.
+LC_NAMES = {1: "forest", 2: "grassland", 3: "cropland", 4: "wetland", 5: "urban and built-up",
+            6: "water", 7: "barren"}
+#: Climate drivers of the partial correlations, with display names and units of the annual values.
+DRIVERS = {"tmean": ("temperature", "degC"), "prcp": ("precipitation", "mm a-1"),
+           "rad": ("solar radiation", "MJ m-2 a-1")}
+REGION = "NWC"
+
+NEP_UNITS = "g C m-2 a-1"
+SLOPE_UNITS = "g C m-2 a-2"
+AREA = "area (km2)"
+SHARE = "share (%)"
+
+
+# ----------------------------------------------------------------------------------------- access
+def dataset(results) -> xr.Dataset:
+    """The results Dataset of a ``Results`` object (``.ds``) or the Dataset itself."""
+    ds = getattr(results, "ds", results)
+    if not isinstance(ds, xr.Dataset):
+        raise NepInputError(f"expected a results Dataset or an object with .ds, got {type(results)}")
+    return ds
+
+
+def _need(ds: xr.Dataset, *names: str):
+    missing = [n for n in names if n not in ds]
+    if missing:
+        raise NepInputError(f"the results store lacks {missing} (see the schema in ARCHITECTURE.md)",
+                            variable=missing[0])
+
+
+def is_synthetic(results) -> bool:
+    """True when the results come from the embedded synthetic scenario (``attrs["synthetic"]``)."""
+    return bool(int(dataset(results).attrs.get("synthetic", 0)))
+
+
+def province_names(ds) -> dict:
+    """Province code -> name, from the ``province`` flags or the project convention."""
+    lab = zonal.class_labels(dataset(ds)["province"]) if "province" in dataset(ds) else {}
+    lab = {c: n for c, n in lab.items() if c != 0}
+    return lab or dict(PROVINCE_NAMES)
+
+
+def landcover_names(ds) -> dict:
+    """Land-cover code -> name, from the ``landcover`` flags or the project convention."""
+    lab = zonal.class_labels(dataset(ds)["landcover"]) if "landcover" in dataset(ds) else {}
+    lab = {c: n for c, n in lab.items() if c != 0}
+    return lab or dict(LC_NAMES)
+
+
+def _inside(ds) -> xr.DataArray:
+    return ds["province"] > 0
+
+
+def _shares(da, ds, codes=None, labels=None) -> pd.DataFrame:
+    """Class shares over the study region, renamed to unit-carrying columns."""
+    cls = da.where(_inside(ds), 0) if da.dtype.kind in "iub" else da.where(_inside(ds))
+    df = zonal.area_shares(cls, ds["cell_area"], codes=codes, labels=labels)
+    out = df.rename(columns={"area_km2": AREA, "share_pct": SHARE})
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def _class_table(da) -> dict:
+    lab = zonal.class_labels(da)
+    if not lab:
+        raise NepInputError("class variable without flag_values / flag_meanings attributes",
+                            variable=da.name)
+    return lab
+
+
+# ----------------------------------------------------------------------------------------- series
+def nep_series(results) -> pd.DataFrame:
+    """Area-weighted mean NEP per year for NWC and each province (rows), g C m-2 a-1."""
+    ds = dataset(results)
+    _need(ds, "nep", "cell_area", "province")
+    df = zonal.zonal_mean(ds["nep"], ds["cell_area"], ds["province"], names=province_names(ds),
+                          total=REGION)
+    return df.loc[[REGION, *[n for n in df.index if n != REGION]]]
+
+
+def landcover_nep_series(results, lc_year: int = 2022) -> pd.DataFrame:
+    """Area-weighted mean NEP per year for each land-cover class of ``lc_year`` (a fixed map, so a
+    class's series follows the same pixels every year), g C m-2 a-1."""
+    ds = dataset(results)
+    lc = ds["landcover"].sel(lc_year=lc_year).where(_inside(ds), 0)
+    return zonal.zonal_mean(ds["nep"], ds["cell_area"], lc, names=landcover_names(ds))
+
+
+def climate_series(results) -> pd.DataFrame:
+    """NWC area-weighted annual mean of each climate driver (rows tmean, prcp, rad) by year."""
+    ds = dataset(results)
+    rows = {}
+    for v in DRIVERS:
+        _need(ds, v)
+        rows[v] = zonal.zonal_mean(ds[v].where(_inside(ds)), ds["cell_area"]).iloc[0]
+    return pd.DataFrame(rows).T
+
+
+# ------------------------------------------------------------------------------------------ tables
+def table1_trend_categories(results=None) -> pd.DataFrame:
+    """Table 1: the Mann-Kendall trend categories (|Z| thresholds 1.645 / 1.960 / 2.576).
+
+    Taken from ``nep_core.classify``'s declared trend table; the class codes and labels are the ones
+    stored in the ``trend_class`` variable.
+    """
+    from . import classify
+
+    table = getattr(classify, "TREND_CLASSES", None)
+    if table is None:
+        raise NepInputError("nep_core.classify declares no TREND_CLASSES table")
+    return pd.DataFrame(table).copy() if not isinstance(table, pd.DataFrame) else table.copy()
+
+
+def province_summary(results) -> pd.DataFrame:
+    """Mean NEP and trend per province and for NWC.
+
+    Columns: area (km2); mean NEP (area-weighted mean of the per-pixel multi-year mean,
+    g C m-2 a-1); mean Sen slope (area-weighted mean of the per-pixel Theil-Sen slope, g C m-2 a-2);
+    OLS slope of the regional mean series (the line in Fig 2, g C m-2 a-2); minimum and maximum of
+    the yearly regional mean (g C m-2 a-1).
+    """
+    ds = dataset(results)
+    _need(ds, "nep_mean", "trend_slope", "cell_area", "province")
+    names = province_names(ds)
+    area = zonal.area_shares(ds["province"], ds["cell_area"], codes=list(names))
+    area_col = pd.Series(area["area_km2"].to_numpy(), index=[names[c] for c in area["class"]])
+    area_col[REGION] = area_col.sum()
+    series = nep_series(ds)
+    trend = zonal.linear_trend(series)
+    out = pd.DataFrame({
+        AREA: area_col,
+        f"mean NEP ({NEP_UNITS})": zonal.zonal_mean(ds["nep_mean"], ds["cell_area"], ds["province"],
+                                                    names=names, total=REGION),
+        f"mean Sen slope ({SLOPE_UNITS})": zonal.zonal_mean(ds["trend_slope"], ds["cell_area"],
+                                                            ds["province"], names=names, total=REGION),
+        f"OLS slope of mean series ({SLOPE_UNITS})": trend["slope"],
+        f"min yearly mean ({NEP_UNITS})": series.min(axis=1),
+        f"max yearly mean ({NEP_UNITS})": series.max(axis=1),
+    })
+    out.index.name = "region"
+    return out.loc[series.index]
+
+
+def nep_class_shares(results) -> pd.DataFrame:
+    """Fig 3a: area and share of the mean-NEP classes (source / low / medium / high sink)."""
+    ds = dataset(results)
+    _need(ds, "nep_class", "cell_area")
+    return _shares(ds["nep_class"], ds)
+
+
+def _fdr_classes(ds) -> xr.DataArray:
+    """Trend classes with pixels that fail map-level FDR moved to the same-direction
+    non-significant class (label ``non significant increase/decrease``)."""
+    lab = _class_table(ds["trend_class"])
+    by_label = {v: k for k, v in lab.items()}
+    cls = ds["trend_class"]
+    keep = ds["trend_sig_fdr"].astype(bool)
+    out = cls.copy()
+    for code, label in lab.items():
+        if "significant" in label and not label.startswith("non"):
+            direction = "increase" if label.endswith("increase") else "decrease"
+            target = by_label.get(f"non significant {direction}")
+            if target is None:
+                raise NepInputError(f"no 'non significant {direction}' class in trend_class flags",
+                                    variable="trend_class")
+            out = xr.where((cls == code) & ~keep, target, out)
+    out.attrs = dict(cls.attrs)
+    return out.astype(cls.dtype)
+
+
+def trend_class_shares(results) -> pd.DataFrame:
+    """Fig 3b / Table 1 shares: area per trend class, as mapped and after map-level FDR.
+
+    ``share (%)`` uses the per-pixel test at the configured alpha (the study's practice);
+    ``share, FDR (%)`` moves pixels that are not significant under Benjamini-Hochberg control
+    (``trend_sig_fdr``) into the non-significant class of the same direction.
+    """
+    ds = dataset(results)
+    _need(ds, "trend_class", "trend_sig_fdr", "cell_area")
+    out = _shares(ds["trend_class"], ds)
+    fdr = _shares(_fdr_classes(ds), ds)
+    out["share, FDR (%)"] = fdr[SHARE].to_numpy()
+    return out
+
+
+def _direction_shares(ds, cls) -> dict:
+    """Increasing / decreasing / significant shares (%) from a trend-class share table."""
+    lab = cls["label"]
+    inc = lab.str.endswith("increase")
+    dec = lab.str.endswith("decrease")
+    sig = lab.str.match(r"^(extremely )?significant")
+    s = cls[SHARE]
+    return {"increasing": s[inc].sum(), "decreasing": s[dec].sum(),
+            "significant increase": s[inc & sig].sum(), "significant decrease": s[dec & sig].sum()}
+
+
+def _p_vars(ds) -> dict:
+    """p-value map of each Mann-Kendall variant: none and the three autocorrelation corrections."""
+    out = {"none": ds["trend_p_none"] if "trend_p_none" in ds else ds["trend_p"]}
+    for c in ("hamed_rao", "yue_wang", "tfpw"):
+        if f"trend_p_{c}" in ds:
+            out[c] = ds[f"trend_p_{c}"]
+    return out
+
+
+def trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = None) -> pd.DataFrame:
+    """Significant area share under each Mann-Kendall variant, without and with map-level FDR.
+
+    Parameters
+    ----------
+    results : Results or Dataset
+    alpha : float
+        Per-pixel significance level.
+    fdr_alpha : float, optional
+        Benjamini-Hochberg level; default ``results.config.stats.fdr_alpha`` or 2 * alpha.
+
+    Returns
+    -------
+    DataFrame indexed by variant (none, hamed_rao, yue_wang, tfpw) with
+    ``significant, p < alpha (%)`` and ``significant, BH FDR (%)`` (shares of the valid area). The FDR
+    column uses ``trend_sig_fdr_<variant>`` from the store when present, else
+    ``nep_core.stats.fdr`` on the stored p map.
+    """
+    ds = dataset(results)
+    cfg = getattr(results, "config", None)
+    if fdr_alpha is None:
+        fdr_alpha = cfg.stats.fdr_alpha if cfg is not None else 2 * alpha
+    rows = {}
+    for name, p in _p_vars(ds).items():
+        inside = _inside(ds) & np.isfinite(p)
+        sig = xr.where(inside, xr.where(p < alpha, 1, 2), 0)
+        share = _shares(sig, ds, codes=[1, 2])[SHARE].iloc[0]
+        key = f"trend_sig_fdr_{name}"
+        if key in ds:
+            fsig = ds[key].astype(bool)
+        else:
+            from . import stats
+
+            fsig = stats.fdr(p.where(inside), alpha=fdr_alpha)
+            fsig = (fsig["significant"] if isinstance(fsig, xr.Dataset) else fsig).astype(bool)
+        fcode = xr.where(inside, xr.where(fsig, 1, 2), 0)
+        rows[name] = {f"significant, p < {alpha} (%)": share,
+                      f"significant, BH FDR q = {fdr_alpha} (%)":
+                          _shares(fcode, ds, codes=[1, 2])[SHARE].iloc[0]}
+    out = pd.DataFrame(rows).T
+    out.index.name = "Mann-Kendall variant"
+    return out
+
+
+def cv_class_shares(results) -> pd.DataFrame:
+    """Fig 4: area per coefficient-of-variation class with the Fisher-Jenks break edges.
+
+    The edges come from the ``breaks`` attribute of ``cv_class`` (n + 1 values). ``attrs`` hold the
+    area-weighted mean Cv (``mean_cv``) over valid pixels.
+    """
+    ds = dataset(results)
+    _need(ds, "cv_class", "cv", "cell_area")
+    out = _shares(ds["cv_class"], ds)
+    edges = ds["cv_class"].attrs.get("breaks")
+    if edges is not None:
+        edges = np.asarray(edges, float)
+        if edges.size != len(out) + 1:
+            raise NepInputError(f"cv_class has {len(out)} classes but {edges.size} break edges",
+                                variable="cv_class")
+        out.insert(2, "Cv from (1)", edges[:-1])
+        out.insert(3, "Cv to (1)", edges[1:])
+    out.attrs["mean_cv"] = float(zonal.zonal_mean(ds["cv"].where(_inside(ds)), ds["cell_area"]).iloc[0])
+    return out
+
+
+def landcover_areas(results, years=(2000, 2011, 2022)) -> pd.DataFrame:
+    """Land-cover class areas (km2) and shares (%) in the given years, and the change in share
+    (percentage points) between the first and the last of them."""
+    ds = dataset(results)
+    _need(ds, "landcover", "cell_area")
+    names = landcover_names(ds)
+    cols = {}
+    for yr in years:
+        sh = _shares(ds["landcover"].sel(lc_year=yr), ds, codes=list(names), labels=names)
+        cols[f"{yr} {AREA}"] = sh[AREA].to_numpy()
+        cols[f"{yr} {SHARE}"] = sh[SHARE].to_numpy()
+    out = pd.DataFrame(cols, index=pd.Index(list(names.values()), name="land cover"))
+    out[f"change {years[0]}-{years[-1]} (percentage points)"] = (
+        out[f"{years[-1]} {SHARE}"] - out[f"{years[0]} {SHARE}"])
+    return out
+
+
+def landcover_shares_by_year(results) -> pd.DataFrame:
+    """Share (%) of each land-cover class (columns) in every land-cover year (rows)."""
+    ds = dataset(results)
+    names = landcover_names(ds)
+    rows = {int(yr): _shares(ds["landcover"].sel(lc_year=yr), ds, codes=list(names),
+                             labels=names)[SHARE].to_numpy()
+            for yr in ds["lc_year"].values}
+    out = pd.DataFrame(rows, index=[f"{n} {SHARE}" for n in names.values()]).T
+    out.index.name = "year"
+    return out
+
+
+def transition_table(results, year_from: int = 2000, year_to: int = 2022) -> pd.DataFrame:
+    """Land-cover transition matrix (km2): rows = class in ``year_from``, columns = in ``year_to``."""
+    ds = dataset(results)
+    names = landcover_names(ds)
+    m = zonal.transition_matrix(ds["landcover"].sel(lc_year=year_from).where(_inside(ds), 0),
+                                ds["landcover"].sel(lc_year=year_to).where(_inside(ds), 0),
+                                ds["cell_area"], k=max(names), labels=names)
+    m.index.name = f"{year_from} (km2)"
+    m.columns.name = f"{year_to} (km2)"
+    return m
+
+
+def landcover_changes(results, years=(2000, 2011, 2022)) -> pd.DataFrame:
+    """Share of the area whose land-cover class changed (%) in each consecutive period."""
+    rows = []
+    for a, b in zip(years[:-1], years[1:]):
+        m = transition_table(results, a, b)
+        rows.append({"period": f"{a}-{b}", "changed area (km2)": float(m.to_numpy().sum()
+                                                                     - np.trace(m.to_numpy())),
+                     "changed share (%)": zonal.changed_share(m)})
+    return pd.DataFrame(rows).set_index("period")
+
+
+def landcover_nep(results, lc_year: int = 2022) -> pd.DataFrame:
+    """Mean NEP and trend per land-cover class (classes of the ``lc_year`` map).
+
+    Columns: area (km2), mean NEP (g C m-2 a-1), mean Sen slope (area-weighted per-pixel
+    Theil-Sen slope, g C m-2 a-2), OLS slope of the class mean series (the line in Fig 6).
+    """
+    ds = dataset(results)
+    names = landcover_names(ds)
+    lc = ds["landcover"].sel(lc_year=lc_year).where(_inside(ds), 0)
+    area = zonal.area_shares(lc, ds["cell_area"], codes=list(names), labels=names)
+    out = pd.DataFrame({
+        AREA: area["area_km2"].to_numpy(),
+        f"mean NEP ({NEP_UNITS})": zonal.zonal_mean(ds["nep_mean"], ds["cell_area"], lc,
+                                                    names=names).to_numpy(),
+        f"mean Sen slope ({SLOPE_UNITS})": zonal.zonal_mean(ds["trend_slope"], ds["cell_area"], lc,
+                                                            names=names).to_numpy(),
+        f"OLS slope of mean series ({SLOPE_UNITS})":
+            zonal.linear_trend(landcover_nep_series(ds, lc_year))["slope"].to_numpy(),
+    }, index=pd.Index(list(names.values()), name=f"land cover {lc_year}"))
+    return out
+
+
+def persistence_shares(results) -> pd.DataFrame:
+    """Fig 7: area shares of the trend x Hurst classes under the study's H = 0.5 rule and under the
+    calibrated threshold (the null quantile of H for the same n and estimator)."""
+    ds = dataset(results)
+    _need(ds, "persistence_class", "persistence_class_calibrated")
+    a = _shares(ds["persistence_class"], ds)
+    b = _shares(ds["persistence_class_calibrated"], ds, codes=a["class"].tolist())
+    a = a.rename(columns={AREA: f"H > 0.5: {AREA}", SHARE: f"H > 0.5: {SHARE}"})
+    thr = ds["persistence_class_calibrated"].attrs.get("threshold")
+    tag = f"H > {float(thr):.3g}" if thr is not None else "calibrated"
+    a[f"{tag}: {AREA}"] = b[AREA].to_numpy()
+    a[f"{tag}: {SHARE}"] = b[SHARE].to_numpy()
+    return a
+
+
+def _hurst_threshold_share(ds, threshold: float) -> float:
+    h = ds["hurst"].where(_inside(ds))
+    code = xr.where(np.isfinite(h), xr.where(h > threshold, 1, 2), 0)
+    return float(_shares(code, ds, codes=[1, 2])[SHARE].iloc[0])
+
+
+def hurst_summary(results, null: pd.DataFrame | None = None, q: float | None = None) -> pd.DataFrame:
+    """Persistent (H above threshold) and anti-persistent shares (%) under H = 0.5 and under the
+    calibrated threshold (quantile ``q`` of H under iid noise, from ``null``: columns ``quantile``
+    and ``hurst``, e.g. ``results.tables["hurst_null"]``)."""
+    ds = dataset(results)
+    _need(ds, "hurst", "cell_area")
+    if null is None:
+        null = getattr(results, "tables", {}).get("hurst_null")
+    cfg = getattr(results, "config", None)
+    if q is None:
+        q = cfg.stats.hurst_null_q if cfg is not None else 0.95
+    rows = {"H > 0.5 (study rule)": 0.5}
+    if null is not None:
+        hit = null.loc[np.isclose(null["quantile"].astype(float), q), "hurst"]
+        if hit.empty:
+            raise NepInputError(f"the Hurst null table has no quantile {q}", variable="hurst_null")
+        rows[f"H > null q{q:g} = {float(hit.iloc[0]):.3f} (calibrated)"] = float(hit.iloc[0])
+    out = pd.DataFrame({
+        "threshold H (1)": list(rows.values()),
+        "persistent (%)": [_hurst_threshold_share(ds, t) for t in rows.values()],
+    }, index=pd.Index(list(rows), name="rule"))
+    out["anti-persistent (%)"] = 100.0 - out["persistent (%)"]
+    return out
+
+
+def partial_corr_shares(results, alpha: float = 0.05) -> pd.DataFrame:
+    """Fig 9: shares (%) of pixels with positive / negative partial correlation of NEP with each
+    driver (controlling for the other two), and significantly so at ``alpha`` (t-test, df = n - 4).
+    Shares are over pixels with a finite r; r = 0 exactly counts as neither sign."""
+    ds = dataset(results)
+    rows = {}
+    for v, (name, _) in DRIVERS.items():
+        _need(ds, f"pcorr_r_{v}", f"pcorr_p_{v}")
+        r, p = ds[f"pcorr_r_{v}"], ds[f"pcorr_p_{v}"]
+        ok = _inside(ds) & np.isfinite(r)
+        sign = xr.where(ok, xr.where(r > 0, 1, xr.where(r < 0, 2, 3)), 0)
+        sig = xr.where(ok, xr.where(p < alpha, sign, 3), 0)
+        s1 = _shares(sign, ds, codes=[1, 2, 3])[SHARE].to_numpy()
+        s2 = _shares(sig, ds, codes=[1, 2, 3])[SHARE].to_numpy()
+        rows[name] = {"positive (%)": s1[0], "negative (%)": s1[1],
+                      f"significant positive, p < {alpha} (%)": s2[0],
+                      f"significant negative, p < {alpha} (%)": s2[1]}
+    out = pd.DataFrame(rows).T
+    out.index.name = "driver"
+    return out
+
+
+def climate_trends(results) -> pd.DataFrame:
+    """NWC mean of each driver and the OLS slope of its regional mean series (per year)."""
+    series = climate_series(results)
+    trend = zonal.linear_trend(series)
+    rows = []
+    for v, (name, units) in DRIVERS.items():
+        rows.append({"driver": name, "units": units, "mean": float(series.loc[v].mean()),
+                     "slope (units a-1)": float(trend.loc[v, "slope"]),
+                     "r2 (1)": float(trend.loc[v, "r2"])})
+    return pd.DataFrame(rows).set_index("driver")
+
+
+def truth_recovery(results, truth: xr.Dataset | None = None, var: str = "trend_slope") -> pd.DataFrame:
+    """Planted vs recovered per-pixel slope: bias, RMSE (g C m-2 a-2), correlation and the share of
+    pixels whose recovered sign matches the planted one (synthetic scenario only)."""
+    ds = dataset(results)
+    truth = getattr(results, "truth", None) if truth is None else truth
+    if truth is None or var not in truth:
+        raise NepInputError(f"no planted truth {var!r} (only the synthetic scenario has one)", variable=var)
+    est = ds[var].where(_inside(ds))
+    tru = truth[var]
+    ok = np.isfinite(est) & np.isfinite(tru)
+    err = (est - tru).where(ok)
+    w = ds["cell_area"].where(ok)
+    bias = float((err * w).sum() / w.sum())
+    rmse = float(np.sqrt((err ** 2 * w).sum() / w.sum()))
+    r = float(xr.corr(est.where(ok), tru.where(ok)))
+    same = xr.where(ok, xr.where(np.sign(est) == np.sign(tru), 1, 2), 0)
+    units = ds[var].attrs.get("units", "")
+    return pd.DataFrame({f"bias ({units})": [bias], f"RMSE ({units})": [rmse],
+                         "Pearson r (1)": [r],
+                         "sign agreement (%)": [_shares(same, ds, codes=[1, 2])[SHARE].iloc[0]]},
+                        index=pd.Index([var], name="quantity"))
+
+
+# ---------------------------------------------------------------------- the study's reported numbers
+#: Numbers the study reports (STUDY.md; source text of the study). Reference data for the comparison
+#: table, not results. ``check`` records what is wrong with a number on the study's own terms.
+REFERENCE = pd.DataFrame([
+    # key, quantity, study value, units, check
+    ("nwc_mean", "NWC mean NEP", 217.26, NEP_UNITS, ""),
+    ("nwc_min_year", "NWC yearly mean, minimum", 169.82, NEP_UNITS, ""),
+    ("nwc_max_year", "NWC yearly mean, maximum", 246.63, NEP_UNITS, ""),
+    ("mean_Xinjiang", "mean NEP Xinjiang", 155.26, NEP_UNITS, ""),
+    ("mean_Qinghai", "mean NEP Qinghai", 137.40, NEP_UNITS, ""),
+    ("mean_Gansu", "mean NEP Gansu", 335.79, NEP_UNITS, ""),
+    ("mean_Ningxia", "mean NEP Ningxia", 175.88, NEP_UNITS, ""),
+    ("mean_Shaanxi", "mean NEP Shaanxi", 431.75, NEP_UNITS,
+     "INCONSISTENT: 431.75 in the results, 428.44 in the discussion"),
+    ("province_weighted_mean", "province means weighted by province area", 194.97, NEP_UNITS,
+     "CANNOT CHECK: the province means weighted by the provinces' areas (Xinjiang 1.66, Qinghai 0.72, "
+     "Gansu 0.425, Shaanxi 0.206, Ningxia 0.066 million km2) give 195, not 217.26; only possible if "
+     "the means are over vegetated pixels whose areas the study does not give"),
+    ("slope_Shaanxi", "slope Shaanxi", 7.218, SLOPE_UNITS, ""),
+    ("slope_Gansu", "slope Gansu", 4.969, SLOPE_UNITS, ""),
+    ("slope_Ningxia", "slope Ningxia", 3.825, SLOPE_UNITS, ""),
+    ("slope_Xinjiang", "slope Xinjiang", 1.767, SLOPE_UNITS, ""),
+    ("slope_Qinghai", "slope Qinghai", 1.459, SLOPE_UNITS, ""),
+    ("nep_source", "carbon source share", 0.28, "%", ""),
+    ("nep_low", "low carbon sink share", 56.34, "%", ""),
+    ("nep_medium_high", "medium + high carbon sink share", 43.38, "%",
+     "derived: the study gives only 'the rest' (100 - 0.28 - 56.34)"),
+    ("trend_inc", "increasing trend share", 91.99, "%", ""),
+    ("trend_dec", "decreasing trend share", 8.00, "%", ""),
+    ("trend_sig_inc", "significant increase share", 65.07, "%", ""),
+    ("trend_sig_dec", "significant decrease share", 0.87, "%", ""),
+    ("cv_1", "Cv class 1 (low fluctuation) share", 37.11, "%", ""),
+    ("cv_2", "Cv class 2 share", 34.96, "%", ""),
+    ("cv_3", "Cv class 3 share", 22.34, "%", ""),
+    ("cv_4", "Cv class 4 share", 4.22, "%", ""),
+    ("cv_5", "Cv class 5 (high fluctuation) share", 1.37, "%", ""),
+    ("cv_mean", "mean Cv", 0.19, "1", ""),
+    ("lc2022_barren", "barren share 2022", 51.98, "%", ""),
+    ("lc2022_grassland", "grassland share 2022", 37.81, "%", ""),
+    ("lc2022_cropland", "cropland share 2022", 6.09, "%", ""),
+    ("lc2022_urban and built-up", "urban share 2022", 0.31, "%", ""),
+    ("lcchg_forest", "forest change 2000-2022", 0.58, "percentage points", ""),
+    ("lcchg_grassland", "grassland change 2000-2022", 0.66, "percentage points", ""),
+    ("lcchg_cropland", "cropland change 2000-2022", 1.77, "percentage points", ""),
+    ("lcchg_urban and built-up", "urban change 2000-2022", 0.01, "percentage points", ""),
+    ("lcchg_barren", "barren change 2000-2022", -2.66, "percentage points", ""),
+    ("lcchg_water", "water change 2000-2022", -0.29, "percentage points", ""),
+    ("lcchg_wetland", "wetland change 2000-2022", -0.07, "percentage points", ""),
+    ("lc_changed_1", "changed land 2000-2011", 7.76, "%", ""),
+    ("lc_changed_2", "changed land 2011-2022", 4.18, "%", ""),
+    ("lcslope_forest", "slope forest", 8.5469, SLOPE_UNITS, ""),
+    ("lcslope_wetland", "slope wetland", 3.4486, SLOPE_UNITS, ""),
+    ("lcslope_urban and built-up", "slope urban", 2.7333, SLOPE_UNITS, ""),
+    ("lcslope_cropland", "slope cropland", 1.9699, SLOPE_UNITS, ""),
+    ("lcslope_grassland", "slope grassland", 1.7324, SLOPE_UNITS, ""),
+    ("hurst_anti", "anti-persistent share (H < 0.5)", 84.91, "%",
+     "INCONSISTENT: 84.91 % anti-persistent leaves at most 15.09 % persistent, yet 78.43 % is "
+     "'continuous increase' (increase AND persistent), and the text calls the same-direction "
+     "characteristic the stronger one"),
+    ("hurst_pers", "persistent share (H > 0.5)", 14.59, "%",
+     "INCONSISTENT: 84.91 + 14.59 = 99.50, and 14.59 % persistent cannot hold 78.43 % "
+     "continuous increase"),
+    ("pers_cont_inc", "continuous increase share", 78.43, "%",
+     "INCONSISTENT: with 'increase then decrease' 6.73 % the increasing pixels sum to 85.16 %, "
+     "not the 91.99 % of the trend map"),
+    ("pers_dec_inc", "decrease then increase share", 1.27, "%", ""),
+    ("pers_inc_dec", "increase then decrease share", 6.73, "%", ""),
+    ("clim_tmean", "temperature trend", 0.04, "degC a-1", ""),
+    ("clim_prcp", "precipitation trend", 0.03, "mm a-2", "IMPLAUSIBLE (sic): 0.03 mm per year on an "
+     "annual total of a few hundred mm is no trend at all; likely a unit or digit slip"),
+    ("clim_rad", "radiation trend", 5.47, "MJ m-2 a-2", ""),
+    ("pc_tmean_pos", "partial r temperature: positive", 78.54, "%", ""),
+    ("pc_tmean_neg", "partial r temperature: negative", 21.45, "%", ""),
+    ("pc_tmean_sigpos", "partial r temperature: significant positive", 12.61, "%", ""),
+    ("pc_prcp_pos", "partial r precipitation: positive", 75.20, "%", ""),
+    ("pc_prcp_neg", "partial r precipitation: negative", 24.80, "%", ""),
+    ("pc_prcp_sigpos", "partial r precipitation: significant positive", 24.61, "%", ""),
+    ("pc_prcp_signeg", "partial r precipitation: significant negative", 1.74, "%", ""),
+    ("pc_rad_pos", "partial r radiation: positive", 42.07, "%", ""),
+    ("pc_rad_neg", "partial r radiation: negative", 57.93, "%", ""),
+    ("pc_rad_sigpos", "partial r radiation: significant positive", 2.26, "%", ""),
+    ("pc_rad_signeg", "partial r radiation: significant negative", 5.95, "%", ""),
+    ("area", "region area", 3.079e6, "km2", ""),
+], columns=["key", "quantity", "study", "units", "check"]).set_index("key")
+
+
+def _reproduced(results) -> dict:
+    """Every number of ``REFERENCE`` that the results store can reproduce, by key."""
+    ds = dataset(results)
+    out = {}
+    ps = province_summary(ds)
+    mean_col = f"mean NEP ({NEP_UNITS})"
+    out["nwc_mean"] = ps.loc[REGION, mean_col]
+    out["nwc_min_year"] = ps.loc[REGION, f"min yearly mean ({NEP_UNITS})"]
+    out["nwc_max_year"] = ps.loc[REGION, f"max yearly mean ({NEP_UNITS})"]
+    out["area"] = ps.loc[REGION, AREA]
+    provs = [p for p in ps.index if p != REGION]
+    out["province_weighted_mean"] = float(np.average(ps.loc[provs, mean_col], weights=ps.loc[provs, AREA]))
+    for p in provs:
+        out[f"mean_{p}"] = ps.loc[p, mean_col]
+        out[f"slope_{p}"] = ps.loc[p, f"OLS slope of mean series ({SLOPE_UNITS})"]
+    nc = nep_class_shares(ds)[SHARE].to_numpy()
+    out["nep_source"], out["nep_low"], out["nep_medium_high"] = nc[0], nc[1], nc[2:].sum()
+    d = _direction_shares(ds, trend_class_shares(ds))
+    out.update({"trend_inc": d["increasing"], "trend_dec": d["decreasing"],
+                "trend_sig_inc": d["significant increase"], "trend_sig_dec": d["significant decrease"]})
+    cv = cv_class_shares(ds)
+    for i, s in enumerate(cv[SHARE].to_numpy(), start=1):
+        out[f"cv_{i}"] = s
+    out["cv_mean"] = cv.attrs["mean_cv"]
+    la = landcover_areas(ds)
+    for name in la.index:
+        out[f"lc2022_{name}"] = la.loc[name, f"2022 {SHARE}"]
+        out[f"lcchg_{name}"] = la.loc[name, "change 2000-2022 (percentage points)"]
+    ch = landcover_changes(ds)["changed share (%)"].to_numpy()
+    out["lc_changed_1"], out["lc_changed_2"] = ch[0], ch[1]
+    ln = landcover_nep(ds)
+    for name in ln.index:
+        out[f"lcslope_{name}"] = ln.loc[name, f"OLS slope of mean series ({SLOPE_UNITS})"]
+    hs = hurst_summary(results)
+    out["hurst_pers"] = hs["persistent (%)"].iloc[0]
+    out["hurst_anti"] = hs["anti-persistent (%)"].iloc[0]
+    pers = persistence_shares(ds).set_index("label")[f"H > 0.5: {SHARE}"]
+    for key, label in (("pers_cont_inc", "continuous increase"), ("pers_dec_inc", "decrease then increase"),
+                       ("pers_inc_dec", "increase then decrease")):
+        if label in pers.index:
+            out[key] = pers[label]
+    ct = climate_trends(ds)
+    for v, (name, _) in DRIVERS.items():
+        out[f"clim_{v}"] = ct.loc[name, "slope (units a-1)"]
+    pc = partial_corr_shares(ds)
+    for v, (name, _) in DRIVERS.items():
+        row = pc.loc[name]
+        out[f"pc_{v}_pos"] = row["positive (%)"]
+        out[f"pc_{v}_neg"] = row["negative (%)"]
+        out[f"pc_{v}_sigpos"] = row.iloc[2]
+        out[f"pc_{v}_signeg"] = row.iloc[3]
+    return {k: float(v) for k, v in out.items()}
+
+
+def study_vs_reproduction(results) -> pd.DataFrame:
+    """The study's reported numbers beside this reproduction's, with the study's own inconsistencies.
+
+    Columns: ``quantity``, ``units``, ``study``, ``reproduction`` (``reproduction (SYNTHETIC data)``
+    on the embedded scenario), ``difference`` (reproduction - study) and ``check`` (empty when the
+    study's number is consistent with its other numbers, else what cannot be right).
+    """
+    rep = _reproduced(results)
+    col = "reproduction (SYNTHETIC data)" if is_synthetic(results) else "reproduction"
+    out = REFERENCE.copy()
+    out[col] = [rep.get(k, np.nan) for k in out.index]
+    out["difference"] = out[col] - out["study"]
+    return out[["quantity", "units", "study", col, "difference", "check"]]
