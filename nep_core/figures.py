@@ -1,0 +1,582 @@
+"""One function per figure of the study (and of the book's additions), each returning a Figure.
+
+Figures read the results store and the tables of :mod:`nep_core.tables` (which aggregate with
+:mod:`nep_core.zonal`); they never compute a statistic themselves. Maps are drawn in the grid's
+equal-area projection (China Albers: central meridian 105 E, standard parallels 25 N and 47 N),
+with province outlines, colour-blind-safe palettes (Okabe-Ito for categories, ColorBrewer BrBG/RdBu
+for signed quantities, cividis/viridis for sequential ones), legends and colourbars with units, and
+area shares printed beside the map.
+
+Province outlines: pass ``provinces`` as a list of shapely geometries (in the Albers CRS, or in
+lon/lat, detected from their bounds). Without them the outlines are traced from the ``province``
+raster with a contour.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+import matplotlib.colors as mcolors
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Patch, PathPatch, Rectangle
+from matplotlib.path import Path
+
+from . import tables, zonal
+from .errors import NepInputError
+
+__all__ = [
+    "ALBERS", "OKABE_ITO", "fig1_study_area", "fig2_nep_series", "fig3a_nep_mean_map",
+    "fig3b_trend_map", "fig4_cv_map", "fig5_landcover_sankey", "fig6_nep_by_landcover",
+    "fig7_persistence_map", "fig8_climate", "fig9_partial_corr_maps", "fig_trend_sensitivity",
+    "fig_hurst_null", "fig_rh_sensitivity", "fig_truth_vs_recovered", "panel_axes",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe qualitative palette.
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000",
+             "#999999"]
+#: Land-cover colours (Okabe-Ito based, fixed per class so every figure agrees).
+LC_COLORS = {"forest": "#009E73", "grassland": "#F0E442", "cropland": "#E69F00", "wetland": "#56B4E9",
+             "urban and built-up": "#D55E00", "water": "#0072B2", "barren": "#BBBBBB"}
+PROVINCE_COLORS = {"NWC": "#000000", "Shaanxi": "#E69F00", "Gansu": "#56B4E9", "Qinghai": "#009E73",
+                   "Ningxia": "#CC79A7", "Xinjiang": "#0072B2"}
+NEP_UNITS = "g C m-2 a-1"
+SLOPE_UNITS = "g C m-2 a-2"
+
+
+def _albers():
+    import cartopy.crs as ccrs
+
+    return ccrs.AlbersEqualArea(central_longitude=105, central_latitude=0, standard_parallels=(25, 47))
+
+
+def __getattr__(name):  # ALBERS built lazily so that importing this module stays cheap
+    if name == "ALBERS":
+        return _albers()
+    raise AttributeError(name)
+
+
+# --------------------------------------------------------------------------------------- helpers
+def panel_axes(fig) -> list:
+    """The figure's panels: its axes without colourbars (used by the tests and the book)."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+def _extent(ds):
+    x, y = ds["x"].values, ds["y"].values
+    dx = abs(x[1] - x[0]) if x.size > 1 else 1.0
+    dy = abs(y[1] - y[0]) if y.size > 1 else 1.0
+    return [x.min() - dx / 2, x.max() + dx / 2, y.min() - dy / 2, y.max() + dy / 2]
+
+
+def _map_ax(fig, *args):
+    ax = fig.add_subplot(*args, projection=_albers())
+    return ax
+
+
+def _imshow(ax, ds, arr, **kw):
+    """Draw a (y, x) array of the grid in the map's Albers projection (y descending = 'upper')."""
+    y = ds["y"].values
+    origin = "upper" if y.size < 2 or y[0] > y[-1] else "lower"
+    img = ax.imshow(np.asarray(arr), extent=_extent(ds), origin=origin, transform=_albers(),
+                    interpolation="nearest", **kw)
+    ax.set_extent(_extent(ds), crs=_albers())
+    return img
+
+
+def _outlines(ax, ds, provinces=None, color="0.15", lw=0.6):
+    """Province outlines: shapely geometries when given, else contours of the province raster."""
+    if provinces:
+        import cartopy.crs as ccrs
+
+        geoms = list(provinces)
+        minx, miny, maxx, maxy = np.array([g.bounds for g in geoms]).T
+        lonlat = np.all(np.abs(np.r_[minx, maxx]) <= 180) and np.all(np.abs(np.r_[miny, maxy]) <= 90)
+        crs = ccrs.PlateCarree() if lonlat else _albers()
+        ax.add_geometries(geoms, crs=crs, facecolor="none", edgecolor=color, linewidth=lw)
+        return
+    prov = ds["province"].values
+    codes = [c for c in np.unique(prov) if c != 0]
+    for c in codes:
+        ax.contour(ds["x"].values, ds["y"].values, (prov == c).astype(float), levels=[0.5],
+                   colors=[color], linewidths=lw, transform=_albers())
+
+
+def _inside(ds):
+    return ds["province"].values > 0
+
+
+def _class_colors(var: str, labels: dict) -> dict:
+    """Colour per class code for the class variables of the store."""
+    codes = sorted(labels)
+    if var == "trend_class":
+        inc = plt.get_cmap("BrBG")
+        level = {"extremely": 0.98, "significant": 0.85, "weakly": 0.72, "non": 0.6}
+        out = {}
+        for c in codes:
+            lab = labels[c]
+            if lab.endswith("increase") or lab.endswith("decrease"):
+                v = level.get(lab.split()[0], 0.6)
+                out[c] = inc(v if lab.endswith("increase") else 1 - v)
+            else:
+                out[c] = "#F7F7F7"
+        return out
+    if var == "nep_class":
+        seq = plt.get_cmap("Greens")
+        out = {}
+        sinks = [c for c in codes if "source" not in labels[c]]
+        for i, c in enumerate(sinks):
+            out[c] = seq(0.35 + 0.6 * i / max(len(sinks) - 1, 1))
+        for c in codes:
+            if "source" in labels[c]:
+                out[c] = "#A6611A"
+        return out
+    if var == "cv_class":
+        seq = plt.get_cmap("cividis")
+        return {c: seq(i / max(len(codes) - 1, 1)) for i, c in enumerate(codes)}
+    if var == "landcover":
+        return {c: LC_COLORS.get(labels[c], OKABE_ITO[i % 9]) for i, c in enumerate(codes)}
+    pers = {"continuous increase": "#009E73", "increase then decrease": "#F0E442",
+            "decrease then increase": "#56B4E9", "continuous decrease": "#D55E00"}
+    return {c: pers.get(labels[c], OKABE_ITO[(i + 4) % 9] if labels[c] not in pers else None)
+            if labels[c] in pers else "#BBBBBB" for i, c in enumerate(codes)}
+
+
+def _class_map(ax, ds, var: str, shares: pd.DataFrame, title: str, legend_title: str,
+               provinces=None, legend=True):
+    """Categorical map of a stored class variable with a legend that prints each class's share."""
+    da = ds[var]
+    labels = zonal.class_labels(da)
+    if not labels:
+        raise NepInputError("class variable without flag_values / flag_meanings", variable=var)
+    colors = _class_colors(var, labels)
+    codes = sorted(labels)
+    cmap = mcolors.ListedColormap([colors[c] for c in codes])
+    norm = mcolors.BoundaryNorm(np.r_[np.array(codes) - 0.5, codes[-1] + 0.5], cmap.N)
+    arr = np.where(_inside(ds) & (da.values > 0), da.values, np.nan).astype(float)
+    _imshow(ax, ds, arr, cmap=cmap, norm=norm)
+    _outlines(ax, ds, provinces)
+    ax.set_title(title, fontsize=10)
+    if legend:
+        share = shares.set_index("class")["share (%)"]
+        handles = [Patch(facecolor=colors[c], edgecolor="0.4", linewidth=0.3,
+                         label=f"{labels[c]}: {share.get(c, 0.0):.2f} %") for c in codes]
+        ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  fontsize=7, title_fontsize=8, frameon=False)
+    return ax
+
+
+def _gridlines(ax):
+    gl = ax.gridlines(draw_labels=False, linewidth=0.3, color="0.6", alpha=0.6, linestyle=":")
+    return gl
+
+
+# --------------------------------------------------------------------------------------- figures
+def fig1_study_area(results, stations=None, provinces=None):
+    """Fig 1: study area -- elevation (m), province outlines, dry/wet zone boundaries, stations.
+
+    Parameters
+    ----------
+    results : Results or Dataset
+        Needs ``elevation``, ``province``, ``drywet``, ``cell_area``.
+    stations : xarray.Dataset, optional
+        Station set with ``x`` / ``y`` (Albers m) coordinates; default ``results.stations``.
+    provinces : list of shapely geometries, optional
+        Default ``results.provinces``; without them outlines are traced from the raster.
+    """
+    ds = tables.dataset(results)
+    stations = getattr(results, "stations", None) if stations is None else stations
+    provinces = getattr(results, "provinces", None) if provinces is None else provinces
+    fig = plt.figure(figsize=(8.5, 5.5), layout="constrained")
+    ax = _map_ax(fig, 1, 1, 1)
+    elev = np.where(_inside(ds), ds["elevation"].values, np.nan)
+    img = _imshow(ax, ds, elev, cmap="cividis")
+    fig.colorbar(img, ax=ax, shrink=0.7, label=f"elevation ({ds['elevation'].attrs.get('units', 'm')})")
+    _outlines(ax, ds, provinces, color="white", lw=1.0)
+    dw = ds["drywet"].values.astype(float)
+    zones = zonal.class_labels(ds["drywet"])
+    handles = [Patch(facecolor="none", edgecolor="white", label="province boundary")]
+    if np.unique(dw[dw > 0]).size > 1:
+        ax.contour(ds["x"].values, ds["y"].values, np.where(_inside(ds), dw, np.nan),
+                   levels=np.arange(1.5, dw.max()), colors=["#E69F00"], linewidths=1.2,
+                   linestyles="--", transform=_albers())
+        handles.append(plt.Line2D([], [], color="#E69F00", ls="--",
+                                  label="dry/wet zone boundary" + (
+                                      f" ({', '.join(zones.values())})" if zones else "")))
+    if stations is not None and "x" in stations.coords:
+        ax.scatter(stations["x"].values, stations["y"].values, s=10, marker="^", color="#D55E00",
+                   edgecolor="k", linewidth=0.3, transform=_albers(), zorder=5)
+        handles.append(plt.Line2D([], [], marker="^", color="#D55E00", ls="",
+                                  label=f"climate stations (n = {stations.sizes['station']})"))
+    leg = ax.legend(handles=handles, loc="lower left", fontsize=7, facecolor="0.85")
+    leg.get_frame().set_alpha(0.9)
+    _gridlines(ax)
+    area = tables.province_summary(ds)["area (km2)"]
+    ax.set_title("Northwest China: elevation, provinces, dry/wet zones and stations\n"
+                 + ", ".join(f"{n} {a / 1e3:,.0f}" for n, a in area.items()) + " (10^3 km2)",
+                 fontsize=9)
+    return fig
+
+
+def fig2_nep_series(results):
+    """Fig 2: yearly area-weighted mean NEP (g C m-2 a-1) of NWC and each province with an OLS line.
+
+    One panel per region (NWC first); the legend gives the slope (g C m-2 a-2).
+    """
+    ds = tables.dataset(results)
+    series = tables.nep_series(ds)
+    trend = zonal.linear_trend(series)
+    n = len(series)
+    ncol = 3
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 3 * nrow), sharex=True, layout="constrained",
+                             squeeze=False)
+    years = series.columns.to_numpy(dtype=float)
+    for ax, (name, row) in zip(axes.ravel(), series.iterrows()):
+        col = PROVINCE_COLORS.get(name, "0.2")
+        ax.plot(years, row.to_numpy(), "o-", color=col, ms=3, lw=1.2, label="mean NEP")
+        s, b = trend.loc[name, "slope"], trend.loc[name, "intercept"]
+        ax.plot(years, b + s * years, "--", color="0.3", lw=1,
+                label=f"OLS: {s:+.2f} {SLOPE_UNITS}, R2 = {trend.loc[name, 'r2']:.2f}")
+        ax.set_title(name, fontsize=10)
+        ax.set_ylabel(f"NEP ({NEP_UNITS})", fontsize=8)
+        ax.legend(fontsize=7, loc="upper left", frameon=False)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[n:]:
+        ax.remove()
+    for ax in axes[-1]:
+        ax.set_xlabel("year")
+    return fig
+
+
+def fig3a_nep_mean_map(results, provinces=None):
+    """Fig 3a: multi-year mean NEP classes (source < 0, low sink 0-200, medium 200-400, high >= 400
+    g C m-2 a-1) with the area share of each class."""
+    ds = tables.dataset(results)
+    provinces = getattr(results, "provinces", None) if provinces is None else provinces
+    fig = plt.figure(figsize=(9, 5), layout="constrained")
+    ax = _map_ax(fig, 1, 1, 1)
+    _class_map(ax, ds, "nep_class", tables.nep_class_shares(ds), "Multi-year mean NEP class",
+               f"mean NEP class ({NEP_UNITS}), share of area", provinces)
+    _gridlines(ax)
+    return fig
+
+
+def fig3b_trend_map(results, provinces=None):
+    """Fig 3b: Theil-Sen + Mann-Kendall trend classes of NEP (Table 1) with area shares
+    (per-pixel test; the FDR-controlled shares are in the trend-class table)."""
+    ds = tables.dataset(results)
+    provinces = getattr(results, "provinces", None) if provinces is None else provinces
+    fig = plt.figure(figsize=(9.5, 5), layout="constrained")
+    ax = _map_ax(fig, 1, 1, 1)
+    _class_map(ax, ds, "trend_class", tables.trend_class_shares(ds), "NEP trend class (Table 1)",
+               f"trend of NEP ({SLOPE_UNITS}), share of area", provinces)
+    _gridlines(ax)
+    return fig
+
+
+def fig4_cv_map(results, provinces=None):
+    """Fig 4: coefficient of variation of NEP in five Fisher-Jenks classes, with edges and shares."""
+    ds = tables.dataset(results)
+    provinces = getattr(results, "provinces", None) if provinces is None else provinces
+    shares = tables.cv_class_shares(ds)
+    if "Cv from (1)" in shares:
+        shares = shares.assign(label=[f"{lab} [{a:.3f}, {b:.3f})" for lab, a, b in
+                                      zip(shares["label"], shares["Cv from (1)"], shares["Cv to (1)"])])
+    fig = plt.figure(figsize=(9.5, 5), layout="constrained")
+    ax = _map_ax(fig, 1, 1, 1)
+    labels = dict(zip(shares["class"], shares["label"]))
+    _class_map(ax, ds, "cv_class", shares, f"Cv of NEP (mean {shares.attrs['mean_cv']:.3f})",
+               "Cv class (1, Fisher-Jenks edges), share of area", provinces, legend=False)
+    colors = _class_colors("cv_class", labels)
+    share = shares.set_index("class")["share (%)"]
+    ax.legend(handles=[Patch(facecolor=colors[c], label=f"{labels[c]}: {share[c]:.2f} %")
+                       for c in sorted(labels)],
+              title="Cv class (1, Fisher-Jenks edges), share of area", loc="upper left",
+              bbox_to_anchor=(1.02, 1.0), fontsize=7, title_fontsize=8, frameon=False)
+    _gridlines(ax)
+    return fig
+
+
+def _ribbon(ax, x0, y0a, y0b, x1, y1a, y1b, color, alpha=0.45):
+    """A Sankey flow: a band bounded by two cubic Bezier curves from (x0, [y0a, y0b]) to
+    (x1, [y1a, y1b])."""
+    xm = (x0 + x1) / 2
+    verts = [(x0, y0a), (xm, y0a), (xm, y1a), (x1, y1a),
+             (x1, y1b), (xm, y1b), (xm, y0b), (x0, y0b), (x0, y0a)]
+    codes = [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4,
+             Path.LINETO, Path.CURVE4, Path.CURVE4, Path.CURVE4, Path.CLOSEPOLY]
+    ax.add_patch(PathPatch(Path(verts, codes), facecolor=color, edgecolor="none", alpha=alpha))
+
+
+def fig5_landcover_sankey(results, years=(2000, 2011, 2022), min_share: float = 0.0):
+    """Fig 5: land-cover transitions as a Sankey diagram (areas from the transition matrices) and
+    the stacked class shares (%) of every land-cover year.
+
+    Parameters
+    ----------
+    results : Results or Dataset
+    years : sequence of int
+        The columns of the Sankey diagram (the study: 2000 -> 2011 -> 2022).
+    min_share : float
+        Flows smaller than this percent of the total area are not drawn (their area stays in the
+        node bars).
+    """
+    ds = tables.dataset(results)
+    names = tables.landcover_names(ds)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 5.5), width_ratios=[1.6, 1], layout="constrained")
+    colors = {n: LC_COLORS.get(n, OKABE_ITO[i % 9]) for i, n in enumerate(names.values())}
+    mats = [tables.transition_table(ds, a, b) for a, b in zip(years[:-1], years[1:])]
+    total = float(mats[0].to_numpy().sum())
+    gap = 0.012 * total
+    width = 0.06
+    node_tops = []
+    for j, yr in enumerate(years):
+        areas = mats[0].sum(axis=1) if j == 0 else mats[j - 1].sum(axis=0)
+        top = {}
+        y = 0.0
+        for name in names.values():
+            a = float(areas.iloc[list(names.values()).index(name)])
+            ax.add_patch(Rectangle((j - width / 2, y), width, a, facecolor=colors[name], edgecolor="0.3",
+                                   linewidth=0.4))
+            if a / total > 0.02:
+                ax.text(j + (width / 2 + 0.01) * (1 if j < len(years) - 1 else -1), y + a / 2,
+                        f"{name} {100 * a / total:.1f} %", va="center", fontsize=7,
+                        ha="left" if j < len(years) - 1 else "right")
+            top[name] = y
+            y += a + gap
+        node_tops.append(top)
+    for j, m in enumerate(mats):
+        out_off = dict(node_tops[j])
+        in_off = dict(node_tops[j + 1])
+        for src in m.index:
+            for dst in m.columns:
+                a = float(m.loc[src, dst])
+                if a <= 0:
+                    continue
+                if 100 * a / total >= min_share:
+                    _ribbon(ax, j + width / 2, out_off[src], out_off[src] + a, j + 1 - width / 2,
+                            in_off[dst], in_off[dst] + a, colors[src])
+                out_off[src] += a
+                in_off[dst] += a
+    ax.set_xlim(-0.3, len(years) - 0.7)
+    ax.set_ylim(-gap, total + gap * (len(names) + 1))
+    ax.invert_yaxis()
+    ax.set_xticks(range(len(years)), [str(y) for y in years])
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ch = tables.landcover_changes(ds, years)
+    ax.set_title("Land-cover transitions (band width = area, km2); changed: " + ", ".join(
+        f"{p} {v:.2f} %" for p, v in ch["changed share (%)"].items()), fontsize=9)
+    by_year = tables.landcover_shares_by_year(ds)
+    bottom = np.zeros(len(by_year))
+    for name in names.values():
+        v = by_year[f"{name} share (%)"].to_numpy()
+        ax2.bar(by_year.index, v, bottom=bottom, color=colors[name], width=0.85, label=name)
+        bottom += v
+    ax2.set_ylabel("share of the region (%)")
+    ax2.set_xlabel("year")
+    ax2.set_ylim(0, 100)
+    ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
+               title="land cover", title_fontsize=8)
+    ax2.set_title("Land-cover class shares per year", fontsize=9)
+    return fig
+
+
+def fig6_nep_by_landcover(results, lc_year: int = 2022, min_area_share: float = 0.0):
+    """Fig 6: yearly mean NEP (g C m-2 a-1) per land-cover class (classes of ``lc_year``) with OLS
+    slopes (g C m-2 a-2) in the legend."""
+    ds = tables.dataset(results)
+    series = tables.landcover_nep_series(ds, lc_year)
+    area = tables.landcover_nep(ds, lc_year)["area (km2)"]
+    keep = area / area.sum() * 100 > min_area_share
+    series = series.loc[keep[keep].index.intersection(series.index)].dropna(how="all")
+    trend = zonal.linear_trend(series)
+    fig, ax = plt.subplots(figsize=(8.5, 4.8), layout="constrained")
+    years = series.columns.to_numpy(dtype=float)
+    for name, row in series.iterrows():
+        col = LC_COLORS.get(name, "0.3")
+        ax.plot(years, row.to_numpy(), "o-", ms=3, lw=1.2, color=col,
+                label=f"{name}: {trend.loc[name, 'slope']:+.2f} {SLOPE_UNITS}")
+        ax.plot(years, trend.loc[name, "intercept"] + trend.loc[name, "slope"] * years, "--", lw=0.8,
+                color=col)
+    ax.set_xlabel("year")
+    ax.set_ylabel(f"mean NEP ({NEP_UNITS})")
+    ax.legend(title=f"land cover {lc_year} (OLS slope)", fontsize=7, title_fontsize=8,
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.grid(alpha=0.3)
+    ax.set_title("Mean NEP per land-cover class", fontsize=10)
+    return fig
+
+
+def fig7_persistence_map(results, provinces=None):
+    """Fig 7: trend x Hurst persistence classes under the study's H > 0.5 rule (left) and under the
+    calibrated null-quantile threshold (right), with area shares."""
+    ds = tables.dataset(results)
+    provinces = getattr(results, "provinces", None) if provinces is None else provinces
+    shares = tables.persistence_shares(ds)
+    fig = plt.figure(figsize=(12, 4.8), layout="constrained")
+    cols = [c for c in shares.columns if c.endswith("share (%)")]
+    for i, (var, col) in enumerate(zip(("persistence_class", "persistence_class_calibrated"), cols)):
+        ax = _map_ax(fig, 1, 2, i + 1)
+        sh = shares[["class", "label"]].assign(**{"share (%)": shares[col]})
+        _class_map(ax, ds, var, sh, col.replace(": share (%)", ""), "class, share of area", provinces)
+        ax.get_legend().set_bbox_to_anchor((0.0, -0.02))
+        ax.get_legend().set_loc("upper left")
+    return fig
+
+
+def fig8_climate(results, provinces=None):
+    """Fig 8: NWC mean annual temperature (degC), precipitation (mm a-1) and radiation (MJ m-2 a-1)
+    with OLS trends (top) and their multi-year mean maps (bottom)."""
+    ds = tables.dataset(results)
+    provinces = getattr(results, "provinces", None) if provinces is None else provinces
+    series = tables.climate_series(ds)
+    trend = zonal.linear_trend(series)
+    fig = plt.figure(figsize=(13, 7.5), layout="constrained")
+    cmaps = {"tmean": "RdYlBu_r", "prcp": "viridis_r", "rad": "cividis"}
+    years = series.columns.to_numpy(dtype=float)
+    for i, (v, (name, units)) in enumerate(tables.DRIVERS.items()):
+        ax = fig.add_subplot(2, 3, i + 1)
+        ax.plot(years, series.loc[v].to_numpy(), "o-", ms=3, color=OKABE_ITO[i + 4 if i < 2 else 6])
+        s, b = trend.loc[v, "slope"], trend.loc[v, "intercept"]
+        ax.plot(years, b + s * years, "--", color="0.3", label=f"OLS: {s:+.3g} {units} per year")
+        ax.set_ylabel(f"{name} ({units})")
+        ax.set_xlabel("year")
+        ax.legend(fontsize=7, frameon=False)
+        ax.grid(alpha=0.3)
+        ax.set_title(f"NWC mean {name}", fontsize=10)
+        mx = _map_ax(fig, 2, 3, i + 4)
+        mean = zonal.multi_year_mean(ds[v])
+        img = _imshow(mx, ds, np.where(_inside(ds), mean.values, np.nan), cmap=cmaps[v])
+        _outlines(mx, ds, provinces)
+        fig.colorbar(img, ax=mx, orientation="horizontal", shrink=0.8, pad=0.02,
+                     label=f"mean {name} ({units})")
+    return fig
+
+
+def fig9_partial_corr_maps(results, alpha: float = 0.05, provinces=None):
+    """Fig 9: partial correlation of NEP with each driver controlling for the other two (RdBu,
+    unitless r), pixels with p < alpha stippled, shares of positive / negative / significant area."""
+    ds = tables.dataset(results)
+    provinces = getattr(results, "provinces", None) if provinces is None else provinces
+    shares = tables.partial_corr_shares(ds, alpha)
+    fig = plt.figure(figsize=(13, 4.6), layout="constrained")
+    axes = []
+    img = None
+    for i, (v, (name, _)) in enumerate(tables.DRIVERS.items()):
+        ax = _map_ax(fig, 1, 3, i + 1)
+        r = np.where(_inside(ds), ds[f"pcorr_r_{v}"].values, np.nan)
+        img = _imshow(ax, ds, r, cmap="RdBu_r", vmin=-1, vmax=1)
+        sig = _inside(ds) & (ds[f"pcorr_p_{v}"].values < alpha)
+        yy, xx = np.nonzero(sig)
+        ax.scatter(ds["x"].values[xx], ds["y"].values[yy], s=1.5, c="k", marker=".", linewidths=0,
+                   transform=_albers())
+        _outlines(ax, ds, provinces)
+        row = shares.loc[name]
+        ax.set_title(f"NEP vs {name}\n+ {row.iloc[0]:.1f} % (sig. {row.iloc[2]:.1f} %), "
+                     f"- {row.iloc[1]:.1f} % (sig. {row.iloc[3]:.1f} %)", fontsize=9)
+        axes.append(ax)
+    fig.colorbar(img, ax=axes, orientation="horizontal", shrink=0.5,
+                 label=f"partial correlation r (1); dots: p < {alpha} (t-test, df = n - 4)")
+    return fig
+
+
+# ------------------------------------------------------------------------------------- beyond
+def fig_trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = None):
+    """Significant-trend area (%) under each Mann-Kendall variant, per-pixel and with BH FDR."""
+    tab = tables.trend_sensitivity(results, alpha, fdr_alpha)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    x = np.arange(len(tab))
+    for k, (col, color) in enumerate(zip(tab.columns, ["#56B4E9", "#0072B2"])):
+        bars = ax.bar(x + (k - 0.5) * 0.38, tab[col].to_numpy(), width=0.38, color=color, label=col)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(x, tab.index)
+    ax.set_ylabel("significant trend area (% of valid area)")
+    ax.set_xlabel("Mann-Kendall variant (autocorrelation correction)")
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def fig_hurst_null(results, null: pd.DataFrame | None = None, bins: int = 40):
+    """Distribution of the per-pixel Hurst exponent (1) with the null quantiles of H for the same n
+    and estimator (iid noise, seeded Monte Carlo), and the persistent share by H > 0.5 vs calibrated.
+
+    ``null``: DataFrame with ``quantile`` and ``hurst`` columns (default ``results.tables["hurst_null"]``).
+    """
+    ds = tables.dataset(results)
+    if null is None:
+        null = getattr(results, "tables", {}).get("hurst_null")
+    summary = tables.hurst_summary(results, null=null)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=[1.6, 1], layout="constrained")
+    h = ds["hurst"].values[_inside(ds)]
+    h = h[np.isfinite(h)]
+    w = ds["cell_area"].values[_inside(ds)][np.isfinite(ds["hurst"].values[_inside(ds)])]
+    ax.hist(h, bins=bins, weights=100 * w / w.sum(), color="#56B4E9", edgecolor="white")
+    ax.axvline(0.5, color="#D55E00", lw=1.5, label="H = 0.5 (the study's rule)")
+    if null is not None:
+        for i, (_, row) in enumerate(null.iterrows()):
+            ax.axvline(row["hurst"], color="k", ls=(0, (4, 2 + i)), lw=1,
+                       label=f"null q{row['quantile']:g} = {row['hurst']:.3f}")
+    ax.set_xlabel(f"Hurst exponent H (1), {ds['hurst'].attrs.get('long_name', '')}")
+    ax.set_ylabel("share of area per bin (%)")
+    ax.legend(fontsize=7, frameon=False)
+    bars = ax2.bar(range(len(summary)), summary["persistent (%)"].to_numpy(),
+                   color=["#D55E00", "#0072B2"][:len(summary)])
+    ax2.bar_label(bars, fmt="%.1f %%", fontsize=8)
+    ax2.set_xticks(range(len(summary)), [s.split(" (")[0] for s in summary.index], fontsize=7)
+    ax2.set_ylabel("persistent area (%)")
+    ax2.set_ylim(0, 100)
+    ax2.set_title("persistent share: study rule vs calibrated", fontsize=9)
+    return fig
+
+
+def fig_rh_sensitivity(table: pd.DataFrame):
+    """Rh-parameter sensitivity: each metric column against the relative change of each parameter.
+
+    ``table`` columns: ``parameter``, ``change_pct`` and one or more metric columns whose names carry
+    units (e.g. ``"nep_mean_g C m-2 a-1"``, ``"sink_share_pct"``); one panel per metric.
+    """
+    need = {"parameter", "change_pct"}
+    if not need <= set(table.columns):
+        raise NepInputError(f"Rh sensitivity table needs columns {sorted(need)}", variable="rh_sensitivity")
+    metrics = [c for c in table.columns if c not in need]
+    if not metrics:
+        raise NepInputError("Rh sensitivity table has no metric column", variable="rh_sensitivity")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), layout="constrained",
+                             squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        for i, (p, sub) in enumerate(table.groupby("parameter", sort=False)):
+            sub = sub.sort_values("change_pct")
+            ax.plot(sub["change_pct"], sub[m], "o-", color=OKABE_ITO[i % 9], label=str(p))
+        ax.set_xlabel("change of the Rh parameter (%)")
+        ax.set_ylabel(m.replace("_", " "))
+        ax.grid(alpha=0.3)
+        ax.legend(title="parameter", fontsize=7, title_fontsize=8, frameon=False)
+    return fig
+
+
+def fig_truth_vs_recovered(results, truth=None, var: str = "trend_slope", gridsize: int = 40):
+    """Planted vs recovered per-pixel value (synthetic scenario): hexbin with the 1:1 line, and the
+    recovery summary (bias, RMSE, r, sign agreement) from :func:`nep_core.tables.truth_recovery`."""
+    ds = tables.dataset(results)
+    truth = getattr(results, "truth", None) if truth is None else truth
+    summary = tables.truth_recovery(results, truth, var)
+    units = ds[var].attrs.get("units", "")
+    est = ds[var].values[_inside(ds)]
+    tru = truth[var].values[_inside(ds)]
+    ok = np.isfinite(est) & np.isfinite(tru)
+    fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+    hb = ax.hexbin(tru[ok], est[ok], gridsize=gridsize, mincnt=1, cmap="viridis", bins="log")
+    fig.colorbar(hb, ax=ax, label="pixels per hexagon (count)")
+    lo, hi = np.nanmin(np.r_[tru[ok], est[ok]]), np.nanmax(np.r_[tru[ok], est[ok]])
+    ax.plot([lo, hi], [lo, hi], color="#D55E00", lw=1.2, label="1:1")
+    row = summary.iloc[0]
+    ax.text(0.02, 0.98, "\n".join(f"{k}: {v:.3g}" for k, v in row.items()), transform=ax.transAxes,
+            va="top", fontsize=8, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
+    ax.set_xlabel(f"planted {var} ({units})")
+    ax.set_ylabel(f"recovered {var} ({units})")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    return fig
