@@ -1,0 +1,127 @@
+"""The book's structure: chapters listed = chapters present, cross-references resolve, chapters hold
+no analysis code and no warning filters; and (once the pipeline lands) every chapter executes."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from nep_core import book
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = book.chapter_list(ROOT)
+
+
+def _code_cells(rel):
+    nb = book.read_qmd(ROOT / rel)
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def test_listed_chapters_exist_and_every_chapter_is_listed():
+    for rel in CHAPTERS:
+        assert (ROOT / rel).is_file(), f"{rel} is listed in _quarto.yml but missing"
+    on_disk = {f"chapters/{p.name}" for p in (ROOT / "chapters").glob("*.qmd")} | {"index.qmd"}
+    assert on_disk == set(CHAPTERS), f"not listed: {on_disk - set(CHAPTERS)}"
+    assert len(CHAPTERS) == len(set(CHAPTERS))
+
+
+def test_quarto_yml_keeps_the_required_settings():
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "_quarto.yml").read_text())
+    assert cfg["project"]["type"] == "book"
+    assert cfg["project"]["execute-dir"] == "project"
+    assert cfg["execute"]["freeze"] == "auto"
+    assert cfg["execute"]["warning"] is True
+    assert {"html", "pdf"} <= set(cfg["format"])
+
+
+def test_every_cross_reference_resolves():
+    labels = book.defined_labels(ROOT)
+    refs = book.cross_references(ROOT)
+    assert refs, "the book should cross-reference its figures and tables"
+    missing = sorted({(f, lab) for f, lab in refs if lab not in labels})
+    assert not missing, f"unresolved cross-references: {missing}"
+
+
+def test_labels_are_unique():
+    seen = {}
+    for rel in CHAPTERS:
+        text = (ROOT / rel).read_text()
+        for lab in re.findall(r"^#\|\s*label:\s*(\S+)", text, re.M) + re.findall(r"\{#([\w-]+)", text):
+            if lab == "setup":
+                continue
+            assert lab not in seen, f"label {lab} defined in {seen.get(lab)} and {rel}"
+            seen[lab] = rel
+
+
+@pytest.mark.parametrize("rel", CHAPTERS)
+def test_chapter_code_is_thin(rel):
+    """No def/class/lambda (analysis belongs in nep_core), no warning filters, no reading of files
+    written by another chapter."""
+    for src in _code_cells(rel):
+        assert not re.search(r"^\s*(def|class)\s", src, re.M), f"{rel}: definition in a chapter"
+        assert "lambda" not in src, f"{rel}: lambda in a chapter"
+        assert "filterwarnings" not in src and "simplefilter" not in src, f"{rel}: warning filter"
+        assert not re.search(r"\b(open|read_csv|read_parquet|open_dataset|to_csv)\(", src), rel
+
+
+@pytest.mark.parametrize("rel", CHAPTERS)
+def test_figures_and_tables_have_captions(rel):
+    for src in _code_cells(rel):
+        opts = book.cell_options(src)
+        label = str(opts.get("label", ""))
+        if label.startswith("fig-"):
+            assert opts.get("fig-cap") and opts.get("fig-alt"), f"{rel}:{label} lacks fig-cap/fig-alt"
+        if label.startswith("tbl-"):
+            assert opts.get("tbl-cap"), f"{rel}:{label} lacks tbl-cap"
+        if re.search(r"figures\.fig\w*\(", src):
+            assert label.startswith("fig-"), f"{rel}: a figure call without a fig- label"
+
+
+def test_results_pages_show_the_data_notice():
+    """Every page that loads results prints the synthetic/real-data callout first."""
+    for rel in CHAPTERS:
+        cells = _code_cells(rel)
+        if any("pipeline.results" in c for c in cells):
+            first = cells[0]
+            assert "pipeline.results()" in first and "book.data_notice(res)" in first, rel
+            assert book.cell_options(first).get("output") == "asis", rel
+
+
+def test_qmd_reader_keeps_other_fences_as_text(tmp_path):
+    p = tmp_path / "x.qmd"
+    p.write_text("# T {#sec-t}\n\n```bash\nrm -rf /\n```\n\n```{python}\n#| label: fig-a\n"
+                 "#| fig-cap: \"A\"\n1 + 1\n```\n")
+    nb = book.read_qmd(p)
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code"]
+    assert "rm -rf" in nb.cells[0].source
+    assert nb.cells[1].metadata["quarto"] == {"label": "fig-a", "fig-cap": "A"}
+
+
+def test_markdown_pass_resolves_references_and_callouts():
+    refs = {"fig-a": book._Ref("Figure 4.2", "04-results.html#fig-a")}
+    out = book._markdown("See @fig-a.\n\n::: {.callout-warning}\n## Synthetic\n\nbody\n:::\n", refs)
+    assert "[Figure 4.2](04-results.html#fig-a)" in out
+    assert "callout-warning" in out and ":::" not in out
+    assert "??fig-b??" in book._markdown("@fig-b", refs)
+
+
+def _pipeline_results_available() -> bool:
+    try:
+        from nep_core.pipeline import results  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_executes(chapter):
+    """Each chapter runs top to bottom in a fresh kernel without an error."""
+    if not _pipeline_results_available():
+        pytest.skip("nep_core.pipeline.results cannot be imported yet (the pipeline is being written)")
+    nb = book.execute_chapter(chapter, root=ROOT)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
