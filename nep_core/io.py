@@ -797,9 +797,8 @@ def _assemble(monthly, meta, grid, file, layout, declared):
         from .grid import grid_transform as _gt
 
         inv = ~_gt(grid)
-        col, row = inv * (x, y)
-        col = np.floor(col).astype(np.int64)
-        row = np.floor(row).astype(np.int64)
+        col = np.floor(inv.a * x + inv.b * y + inv.c).astype(np.int64)
+        row = np.floor(inv.d * x + inv.e * y + inv.f).astype(np.int64)
         ny, nx = grid["region"].shape
         inside = (row >= 0) & (row < ny) & (col >= 0) & (col < nx)
         in_region = np.zeros(len(stations), bool)

@@ -383,8 +383,9 @@ def _stations(rng, bounds, dem_interp, clim_of, n=350):
         c = int(prov[i])
         counters[c] = counters.get(c, 0) + 1
         ids.append(f"{prefix.get(c, 50)}{counters[c]:03d}")
-    return pd.DataFrame({"station": ids, "lon": np.round(lon[order], 4), "lat": np.round(lat[order], 4),
-                         "elevation": np.round(elev[order], 1), "province": prov[order]})
+    df = pd.DataFrame({"station": ids, "lon": np.round(lon[order], 4), "lat": np.round(lat[order], 4),
+                       "elevation": np.round(elev[order], 1), "province": prov[order]})
+    return df.sort_values("station", ignore_index=True)
 
 
 def _dem_interpolator():
