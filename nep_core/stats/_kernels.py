@@ -1,0 +1,713 @@
+"""Private per-pixel kernels: plain arrays in, plain arrays out, time on the LAST axis, no xarray.
+
+Every kernel takes a C-contiguous 2-D array ``y`` of shape ``(npix, n)`` (float32 or float64) and
+returns 1-D arrays of length ``npix``. Pixels are processed in parallel blocks (``numba.prange``);
+each block allocates its scratch buffers once, so memory is ``O(n_threads * n^2)`` and never
+``O(npix * n^2)`` (the pairwise-slope array of the whole map is never materialised).
+
+Missing-data policy (shared by all kernels): NaN years are dropped per pixel (the remaining values
+keep their true time positions where a kernel uses time); any +/-inf makes the pixel NaN with
+reason ``NON_FINITE_INPUT``; fewer than ``min_valid`` finite values gives ``TOO_FEW_VALID``
+(``ALL_NAN`` when there are none); all finite values identical gives ``CONSTANT``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .. import reasons as R
+
+_VALID = np.int8(R.VALID)
+_ALL_NAN = np.int8(R.ALL_NAN)
+_TOO_FEW = np.int8(R.TOO_FEW_VALID)
+_CONSTANT = np.int8(R.CONSTANT)
+_NONFINITE = np.int8(R.NON_FINITE_INPUT)
+_NEGVAR = np.int8(R.NEGATIVE_VARIANCE)
+_NOCOV = np.int8(R.NO_COVARIATE)
+_NONPOSITIVE_MEAN_ = np.int8(R.NONPOSITIVE_MEAN)
+
+CORR_NONE, CORR_HAMED_RAO, CORR_YUE_WANG, CORR_TFPW = 0, 1, 2, 3
+HURST_PREFIX, HURST_DIFF, HURST_ALP = 0, 1, 2
+
+_BLOCK = 256  # pixels per parallel work item
+
+
+# ----------------------------------------------------------------------------------- small helpers
+@njit(cache=True, inline="always")
+def _compact(y, i, t, yv, tv):
+    """Copy the finite values of row ``i`` (and their times) to ``yv``/``tv``.
+
+    Returns (m, has_inf)."""
+    n = y.shape[1]
+    m = 0
+    has_inf = False
+    for j in range(n):
+        v = y[i, j]
+        if math.isnan(v):
+            continue
+        if math.isinf(v):
+            has_inf = True
+            continue
+        yv[m] = v
+        tv[m] = t[j]
+        m += 1
+    return m, has_inf
+
+
+@njit(cache=True)
+def _insertion_sort(a, m):
+    for k in range(1, m):
+        v = a[k]
+        j = k - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+@njit(cache=True)
+def _select(a, lo, hi, k):
+    """Quickselect: reorder ``a[lo:hi]`` so that ``a[k]`` is its (k-lo)-th smallest element,
+    everything in ``a[lo:k]`` <= a[k] <= everything in ``a[k+1:hi]``; returns ``a[k]``.
+
+    Median-of-three pivot and a branch-free Lomuto partition (the swap is unconditional, only the
+    store index moves conditionally: no mispredicted branches on random data). Elements equal to
+    the pivot are split off in a second branch-free pass, so heavily tied input stays linear."""
+    while hi - lo > 1:
+        mid = (lo + hi - 1) // 2
+        x0 = a[lo]
+        x1 = a[mid]
+        x2 = a[hi - 1]
+        if (x0 <= x1) == (x1 <= x2):
+            pi = mid
+        elif (x1 <= x0) == (x0 <= x2):
+            pi = lo
+        else:
+            pi = hi - 1
+        pivot = a[pi]
+        a[pi] = a[hi - 1]
+        a[hi - 1] = pivot
+        store = lo
+        for j in range(lo, hi - 1):
+            v = a[j]
+            a[j] = a[store]
+            a[store] = v
+            store += v < pivot
+        a[hi - 1] = a[store]
+        a[store] = pivot
+        if k == store:
+            return pivot
+        if k < store:
+            hi = store
+        else:
+            s2 = store + 1
+            for j in range(store + 1, hi):
+                v = a[j]
+                a[j] = a[s2]
+                a[s2] = v
+                s2 += v == pivot
+            if k < s2:
+                return pivot
+            lo = s2
+    return a[k]
+
+
+@njit(cache=True)
+def _min_from(a, lo, hi):
+    v = a[lo]
+    for j in range(lo + 1, hi):
+        if a[j] < v:
+            v = a[j]
+    return v
+
+
+@njit(cache=True)
+def _tie_sums(ys, m):
+    """For SORTED ys[:m]: (sum t(t-1)(2t+5), sum t(t-1)/2) over groups of tied values."""
+    tsum = 0.0
+    n1 = 0.0
+    k = 0
+    while k < m:
+        g = 1
+        while k + g < m and ys[k + g] == ys[k]:
+            g += 1
+        if g > 1:
+            tsum += g * (g - 1.0) * (2.0 * g + 5.0)
+            n1 += g * (g - 1.0) / 2.0
+        k += g
+    return tsum, n1
+
+
+@njit(cache=True)
+def _mk_s(x, m):
+    s = 0.0
+    for a in range(m - 1):
+        xa = x[a]
+        for b in range(a + 1, m):
+            d = x[b] - xa
+            if d > 0:
+                s += 1.0
+            elif d < 0:
+                s -= 1.0
+    return s
+
+
+@njit(cache=True)
+def _acf(x, m, nlags, out):
+    """Biased sample autocorrelation of x[:m] at lags 0..nlags (as statsmodels / pymannkendall)."""
+    mean = 0.0
+    for k in range(m):
+        mean += x[k]
+    mean /= m
+    c0 = 0.0
+    for k in range(m):
+        c0 += (x[k] - mean) ** 2
+    for lag in range(nlags + 1):
+        c = 0.0
+        for k in range(m - lag):
+            c += (x[k] - mean) * (x[k + lag] - mean)
+        out[lag] = c / c0 if c0 > 0 else np.nan
+
+
+@njit(cache=True)
+def _z_from_s(s, var):
+    if s > 0:
+        return (s - 1.0) / math.sqrt(var)
+    if s < 0:
+        return (s + 1.0) / math.sqrt(var)
+    return 0.0
+
+
+# ------------------------------------------------------------------------------- Theil-Sen + MK
+@njit(parallel=True, cache=True)
+def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction):
+    """Theil-Sen slope with rank CI, Mann-Kendall S / Var(S) / Z / p, Kendall tau-b, per row.
+
+    Parameters
+    ----------
+    y : (npix, n) float array, time on the last axis (NaN = missing year).
+    t : (n,) float64, strictly increasing time coordinate (years).
+    z_ci : float, z_{1-alpha/2} for the slope confidence interval.
+    z_acf : float, z_{1-alpha/2} for the Hamed-Rao significant-lag filter.
+    min_valid : int, fewest finite years.
+    correction : int, CORR_NONE / CORR_HAMED_RAO / CORR_YUE_WANG / CORR_TFPW.
+
+    Returns
+    -------
+    slope, slope_low, slope_high, intercept, s, var_s, z, p, tau : (npix,) float64
+    n_valid : (npix,) int16; reason : (npix,) int8
+    """
+    npix, n = y.shape
+    npairs = n * (n - 1) // 2
+    slope = np.full(npix, np.nan)
+    lo_ = np.full(npix, np.nan)
+    hi_ = np.full(npix, np.nan)
+    icpt = np.full(npix, np.nan)
+    s_out = np.full(npix, np.nan)
+    v_out = np.full(npix, np.nan)
+    z_out = np.full(npix, np.nan)
+    p_out = np.full(npix, np.nan)
+    tau = np.full(npix, np.nan)
+    nval = np.zeros(npix, np.int16)
+    reason = np.zeros(npix, np.int8)
+    nblocks = (npix + _BLOCK - 1) // _BLOCK
+    sqrt2 = math.sqrt(2.0)
+    for b in prange(nblocks):
+        buf = np.empty(max(npairs, 1))
+        yv = np.empty(n)
+        tv = np.empty(n)
+        ys = np.empty(n)
+        w = np.empty(n)
+        acf = np.empty(n)
+        for i in range(b * _BLOCK, min((b + 1) * _BLOCK, npix)):
+            m, has_inf = _compact(y, i, t, yv, tv)
+            nval[i] = m
+            if has_inf:
+                reason[i] = _NONFINITE
+                continue
+            if m == 0:
+                reason[i] = _ALL_NAN
+                continue
+            if m < min_valid:
+                reason[i] = _TOO_FEW
+                continue
+            # pairwise slopes, S and the number of tied pairs in one branch-free pass
+            s = 0.0
+            eq = 0
+            k = 0
+            for a in range(m - 1):
+                ya = yv[a]
+                ta = tv[a]
+                for c in range(a + 1, m):
+                    d = yv[c] - ya
+                    s += (d > 0) - (d < 0)
+                    eq += d == 0
+                    buf[k] = d / (tv[c] - ta)
+                    k += 1
+            nn = k
+            for k2 in range(m):
+                ys[k2] = yv[k2]
+            if m % 2 == 1:
+                ymed = _select(ys, 0, m, m // 2)
+                tmed = tv[m // 2]
+            else:
+                ymed = 0.5 * (_select(ys, 0, m, m // 2 - 1) + _min_from(ys, m // 2, m))
+                tmed = 0.5 * (tv[m // 2 - 1] + tv[m // 2])
+            tsum = 0.0
+            n1 = 0.0
+            if eq > 0:  # ties: group sizes from the sorted values (rare for real-valued data)
+                _insertion_sort(ys, m)
+                if ys[0] == ys[m - 1]:
+                    # constant series: the slope is exactly 0, the test statistic undefined
+                    slope[i] = 0.0
+                    lo_[i] = 0.0
+                    hi_[i] = 0.0
+                    icpt[i] = ymed
+                    s_out[i] = 0.0
+                    v_out[i] = 0.0
+                    reason[i] = _CONSTANT
+                    continue
+                tsum, n1 = _tie_sums(ys, m)
+            var0 = (m * (m - 1.0) * (2.0 * m + 5.0) - tsum) / 18.0
+            # rank-based CI (Sen 1968; R trend::sens.slope; scipy.stats.theilslopes), 0-based ranks
+            cc = z_ci * math.sqrt(var0)
+            k_lo = int(np.rint((nn - cc) / 2.0)) - 1
+            k_hi = int(np.rint((nn + cc) / 2.0))
+            if k_lo < 0:
+                k_lo = 0
+            if k_hi > nn - 1:
+                k_hi = nn - 1
+            if nn % 2 == 1:
+                k_m1 = nn // 2
+                k_m2 = nn // 2
+            else:
+                k_m1 = nn // 2 - 1
+                k_m2 = nn // 2
+            # median first (splits the buffer), then the CI ranks inside each half;
+            # k_lo <= k_m1 <= k_m2 <= k_hi always holds because C >= 0
+            v_m1 = _select(buf, 0, nn, k_m1)
+            v_m2 = _min_from(buf, k_m1 + 1, nn) if k_m2 > k_m1 else v_m1
+            v_lo = _select(buf, 0, k_m1, k_lo) if k_lo < k_m1 else v_m1
+            if k_hi > k_m1:
+                v_hi = _select(buf, k_m1 + 1, nn, k_hi)
+            else:
+                v_hi = v_m1
+            sl = 0.5 * (v_m1 + v_m2)
+            slope[i] = sl
+            lo_[i] = v_lo
+            hi_[i] = v_hi
+            icpt[i] = ymed - sl * tmed
+            n0 = m * (m - 1.0) / 2.0
+            tau[i] = s / math.sqrt(n0 * (n0 - n1))
+            var = var0
+            s_test = s
+            if correction == CORR_HAMED_RAO:
+                # ranks (average for ties) of the Sen-detrended series
+                for k2 in range(m):
+                    w[k2] = yv[k2] - sl * tv[k2]
+                for k2 in range(m):
+                    less = 0.0
+                    eq = 0.0
+                    for c in range(m):
+                        if w[c] < w[k2]:
+                            less += 1.0
+                        elif w[c] == w[k2]:
+                            eq += 1.0
+                    ys[k2] = less + 0.5 * (eq + 1.0)
+                _acf(ys, m, m - 1, acf)
+                bound = z_acf / math.sqrt(m)
+                sni = 0.0
+                for lag in range(1, m):
+                    r = acf[lag]
+                    if r > bound or r < -bound:
+                        sni += (m - lag) * (m - lag - 1.0) * (m - lag - 2.0) * r
+                factor = 1.0 + 2.0 / (m * (m - 1.0) * (m - 2.0)) * sni
+                var = var0 * factor
+            elif correction == CORR_YUE_WANG:
+                for k2 in range(m):
+                    w[k2] = yv[k2] - sl * tv[k2]
+                _acf(w, m, 1, acf)
+                factor = 1.0 + 2.0 * (1.0 - 1.0 / m) * acf[1]
+                var = var0 * factor
+            elif correction == CORR_TFPW:
+                for k2 in range(m):
+                    w[k2] = yv[k2] - sl * tv[k2]
+                _acf(w, m, 1, acf)
+                r1 = acf[1]
+                for k2 in range(m - 1):
+                    ys[k2] = w[k2 + 1] - r1 * w[k2] + sl * tv[k2 + 1]
+                s_test = _mk_s(ys, m - 1)
+                _insertion_sort(ys, m - 1)
+                tsum2, _ = _tie_sums(ys, m - 1)
+                mm = m - 1.0
+                var = (mm * (mm - 1.0) * (2.0 * mm + 5.0) - tsum2) / 18.0
+            s_out[i] = s_test
+            v_out[i] = var
+            if not (var > 0.0):
+                reason[i] = _NEGVAR
+                continue
+            z = _z_from_s(s_test, var)
+            z_out[i] = z
+            p_out[i] = math.erfc(abs(z) / sqrt2)
+    return slope, lo_, hi_, icpt, s_out, v_out, z_out, p_out, tau, nval, reason
+
+
+# --------------------------------------------------------------------------- coefficient of var.
+@njit(parallel=True, cache=True)
+def _cv_kernel(y, ddof, min_mean, min_valid):
+    """Cv = SD(ddof) / mean over finite years; NaN + NONPOSITIVE_MEAN where mean <= max(min_mean, 0)."""
+    npix, n = y.shape
+    cv = np.full(npix, np.nan)
+    reason = np.zeros(npix, np.int8)
+    thr = min_mean if min_mean > 0.0 else 0.0
+    for i in prange(npix):
+        m = 0
+        s1 = 0.0
+        has_inf = False
+        for j in range(n):
+            v = y[i, j]
+            if math.isnan(v):
+                continue
+            if math.isinf(v):
+                has_inf = True
+                continue
+            s1 += v
+            m += 1
+        if has_inf:
+            reason[i] = _NONFINITE
+            continue
+        if m == 0:
+            reason[i] = _ALL_NAN
+            continue
+        if m < min_valid or m - ddof < 1:
+            reason[i] = _TOO_FEW
+            continue
+        mean = s1 / m
+        if not (mean > thr):
+            reason[i] = _NONPOSITIVE_MEAN_
+            continue
+        s2 = 0.0
+        for j in range(n):
+            v = y[i, j]
+            if not math.isnan(v):
+                s2 += (v - mean) ** 2
+        cv[i] = math.sqrt(s2 / (m - ddof)) / mean
+    return cv, reason
+
+
+# ------------------------------------------------------------------------------------- Hurst R/S
+@njit(cache=True)
+def _ols_slope(xs, ys, k):
+    mx = 0.0
+    my = 0.0
+    for q in range(k):
+        mx += xs[q]
+        my += ys[q]
+    mx /= k
+    my /= k
+    sxy = 0.0
+    sxx = 0.0
+    for q in range(k):
+        sxy += (xs[q] - mx) * (ys[q] - my)
+        sxx += (xs[q] - mx) ** 2
+    return sxy / sxx
+
+
+@njit(cache=True)
+def _rs_prefix(x, L, xs, ys):
+    """H from log(R/S) on log(tau) over prefixes tau = 2..L (population SD). NaN if < 2 points."""
+    k = 0
+    for tau in range(2, L + 1):
+        mean = 0.0
+        for q in range(tau):
+            mean += x[q]
+        mean /= tau
+        cum = 0.0
+        cmax = 0.0
+        cmin = 0.0
+        ss = 0.0
+        for q in range(tau):
+            dv = x[q] - mean
+            cum += dv
+            ss += dv * dv
+            if cum > cmax:
+                cmax = cum
+            if cum < cmin:
+                cmin = cum
+        r = cmax - cmin
+        sd = math.sqrt(ss / tau)
+        if r > 0.0 and sd > 0.0:
+            xs[k] = math.log(tau)
+            ys[k] = math.log(r / sd)
+            k += 1
+    if k < 2:
+        return np.nan
+    return _ols_slope(xs, ys, k)
+
+
+@njit(cache=True)
+def _logmid_n(L, out):
+    """nolds.logmid_n(L, ratio=1/4, nsteps=15): unique round(exp(.)) values; returns count."""
+    ratio = 0.25
+    nsteps = 15
+    ll = math.log(L)
+    span = ll * ratio
+    start = ll * (1.0 - ratio) * 0.5
+    k = 0
+    for q in range(nsteps):
+        v = int(np.rint(math.exp(start + q / nsteps * span)))
+        # values are non-decreasing in q, so uniqueness = differs from the last one kept
+        if k == 0 or v != out[k - 1]:
+            out[k] = v
+            k += 1
+    return k
+
+
+@njit(cache=True)
+def _rs_alp(x, L, nv, nk, log_ers, xs, ys):
+    """nolds-style R/S: for block size n in nv[:nk], mean R/S over the floor(L/n) leading blocks
+    (SD with ddof=1, zero-range blocks skipped), minus log Anis-Lloyd-Peters E[R/S]_n; H = slope + 0.5."""
+    k = 0
+    for q in range(nk):
+        bn = nv[q]
+        if bn < 2 or bn > L:
+            continue
+        nb = L // bn
+        acc = 0.0
+        cnt = 0
+        for blk in range(nb):
+            o = blk * bn
+            mean = 0.0
+            for u in range(bn):
+                mean += x[o + u]
+            mean /= bn
+            cum = 0.0
+            cmax = -np.inf
+            cmin = np.inf
+            ss = 0.0
+            for u in range(bn):
+                dv = x[o + u] - mean
+                cum += dv
+                ss += dv * dv
+                if cum > cmax:
+                    cmax = cum
+                if cum < cmin:
+                    cmin = cum
+            r = cmax - cmin
+            if r != 0.0:
+                acc += r / math.sqrt(ss / (bn - 1))
+                cnt += 1
+        if cnt > 0:
+            xs[k] = math.log(bn)
+            ys[k] = math.log(acc / cnt) - log_ers[bn]
+            k += 1
+    if k < 2:
+        return np.nan
+    return _ols_slope(xs, ys, k) + 0.5
+
+
+@njit(parallel=True, cache=True)
+def _hurst_kernel(y, method, min_valid, nvals, log_ers):
+    """Hurst exponent by R/S per row. ``method``: HURST_PREFIX / HURST_DIFF / HURST_ALP.
+
+    ``nvals``: block sizes for ALP (empty = nolds default ``logmid_n`` of each pixel's length);
+    ``log_ers[n]`` = log of the Anis-Lloyd-Peters expected R/S for block size n.
+    Missing years are dropped (the valid values are treated as consecutive)."""
+    npix, n = y.shape
+    h = np.full(npix, np.nan)
+    reason = np.zeros(npix, np.int8)
+    t = np.zeros(n)
+    nblocks = (npix + _BLOCK - 1) // _BLOCK
+    for b in prange(nblocks):
+        yv = np.empty(n)
+        tv = np.empty(n)
+        xs = np.empty(n + 16)
+        ys = np.empty(n + 16)
+        nv = np.empty(16, np.int64)
+        for i in range(b * _BLOCK, min((b + 1) * _BLOCK, npix)):
+            m, has_inf = _compact(y, i, t, yv, tv)
+            if has_inf:
+                reason[i] = _NONFINITE
+                continue
+            if m == 0:
+                reason[i] = _ALL_NAN
+                continue
+            if m < min_valid:
+                reason[i] = _TOO_FEW
+                continue
+            vmin = yv[0]
+            vmax = yv[0]
+            for k in range(m):
+                if yv[k] < vmin:
+                    vmin = yv[k]
+                if yv[k] > vmax:
+                    vmax = yv[k]
+            if vmin == vmax:
+                reason[i] = _CONSTANT
+                continue
+            L = m
+            if method == HURST_DIFF:
+                for k in range(m - 1):
+                    yv[k] = yv[k + 1] - yv[k]
+                L = m - 1
+            if method == HURST_ALP:
+                if nvals.shape[0] > 0:
+                    nk = nvals.shape[0]
+                    for q in range(nk):
+                        nv[q] = nvals[q]
+                else:
+                    nk = _logmid_n(L, nv)
+                val = _rs_alp(yv, L, nv, nk, log_ers, xs, ys)
+            else:
+                val = _rs_prefix(yv, L, xs, ys)
+            if math.isnan(val):
+                reason[i] = _CONSTANT
+            h[i] = val
+    return h, reason
+
+
+# --------------------------------------------------------------------------- partial correlation
+@njit(parallel=True, cache=True)
+def _partial_corr_kernel(x, min_valid):
+    """Partial correlation of variable 0 with each variable j >= 1, controlling for all others.
+
+    ``x``: (npix, nvar, n). Listwise deletion of years missing in any variable; each variable is
+    standardised (population SD) on the kept years; R = correlation matrix, P = inv(R) by
+    Gauss-Jordan with partial pivoting; r_0j = -P_0j / sqrt(P_00 P_jj), clipped to [-1, 1].
+
+    Returns r (npix, nvar-1) float64, n_valid (npix,) int16, reason (npix,) int8."""
+    npix, nvar, n = x.shape
+    r_out = np.full((npix, nvar - 1), np.nan)
+    nval = np.zeros(npix, np.int16)
+    reason = np.zeros(npix, np.int8)
+    nblocks = (npix + _BLOCK - 1) // _BLOCK
+    for b in prange(nblocks):
+        z = np.empty((nvar, n))
+        c = np.empty((nvar, 2 * nvar))
+        keep = np.empty(n, np.bool_)
+        for i in range(b * _BLOCK, min((b + 1) * _BLOCK, npix)):
+            has_inf = False
+            tgt_any = False
+            drv_missing = False
+            for v in range(nvar):
+                anyv = False
+                for j in range(n):
+                    val = x[i, v, j]
+                    if math.isinf(val):
+                        has_inf = True
+                    elif not math.isnan(val):
+                        anyv = True
+                if v == 0:
+                    tgt_any = anyv
+                elif not anyv:
+                    drv_missing = True
+            if has_inf:
+                reason[i] = _NONFINITE
+                continue
+            if not tgt_any:
+                reason[i] = _ALL_NAN
+                continue
+            if drv_missing:
+                reason[i] = _NOCOV
+                continue
+            m = 0
+            for j in range(n):
+                ok = True
+                for v in range(nvar):
+                    if math.isnan(x[i, v, j]):
+                        ok = False
+                        break
+                keep[j] = ok
+                if ok:
+                    m += 1
+            nval[i] = m
+            if m < min_valid:
+                reason[i] = _TOO_FEW
+                continue
+            const = False
+            for v in range(nvar):
+                k = 0
+                mean = 0.0
+                vmin = np.inf
+                vmax = -np.inf
+                for j in range(n):
+                    if keep[j]:
+                        val = x[i, v, j]
+                        z[v, k] = val
+                        mean += val
+                        if val < vmin:
+                            vmin = val
+                        if val > vmax:
+                            vmax = val
+                        k += 1
+                if vmin == vmax:
+                    const = True
+                    break
+                mean /= m
+                ss = 0.0
+                for k2 in range(m):
+                    z[v, k2] -= mean
+                    ss += z[v, k2] ** 2
+                sd = math.sqrt(ss / m)
+                for k2 in range(m):
+                    z[v, k2] /= sd
+            if const:
+                reason[i] = _CONSTANT
+                continue
+            # augmented [R | I]
+            for a in range(nvar):
+                for bb in range(a, nvar):
+                    acc = 0.0
+                    for k2 in range(m):
+                        acc += z[a, k2] * z[bb, k2]
+                    acc /= m
+                    c[a, bb] = acc
+                    c[bb, a] = acc
+                for bb in range(nvar):
+                    c[a, nvar + bb] = 1.0 if a == bb else 0.0
+            singular = False
+            for col in range(nvar):
+                piv = col
+                best = abs(c[col, col])
+                for rr in range(col + 1, nvar):
+                    if abs(c[rr, col]) > best:
+                        best = abs(c[rr, col])
+                        piv = rr
+                if best < 1e-12:
+                    singular = True
+                    break
+                if piv != col:
+                    for cc in range(2 * nvar):
+                        tmp = c[col, cc]
+                        c[col, cc] = c[piv, cc]
+                        c[piv, cc] = tmp
+                d = c[col, col]
+                for cc in range(2 * nvar):
+                    c[col, cc] /= d
+                for rr in range(nvar):
+                    if rr != col:
+                        f = c[rr, col]
+                        if f != 0.0:
+                            for cc in range(2 * nvar):
+                                c[rr, cc] -= f * c[col, cc]
+            if singular:
+                reason[i] = _CONSTANT
+                continue
+            p00 = c[0, nvar]
+            bad = not (p00 > 0.0)
+            for v in range(1, nvar):
+                if not (c[v, nvar + v] > 0.0):
+                    bad = True
+            if bad:  # an inverse correlation matrix has a positive diagonal; not so: numerically singular
+                reason[i] = _CONSTANT
+                continue
+            for v in range(1, nvar):
+                r = -c[0, nvar + v] / math.sqrt(p00 * c[v, nvar + v])
+                if r > 1.0:
+                    r = 1.0
+                elif r < -1.0:
+                    r = -1.0
+                r_out[i, v - 1] = r
+    return r_out, nval, reason

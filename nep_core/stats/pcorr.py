@@ -1,0 +1,110 @@
+"""Partial correlation of a target with each driver, controlling for the other drivers."""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy.special import stdtr
+
+from ..errors import NepInputError
+from . import _kernels as K
+from ._common import check_input, check_min_valid, name_of, reason_attrs
+
+
+def _pcorr_rows(*arrays, min_valid, k):
+    shape = arrays[0].shape[:-1]
+    n = arrays[0].shape[-1]
+    x = np.empty((int(np.prod(shape, dtype=np.int64)), len(arrays), n), dtype=np.result_type(*arrays))
+    for j, a in enumerate(arrays):
+        x[:, j, :] = a.reshape(-1, n)
+    r, nval, reason = K._partial_corr_kernel(x, min_valid)
+    df = nval.astype(np.float64) - 2.0 - k
+    with np.errstate(divide="ignore", invalid="ignore"):  # r = +/-1 -> t = inf -> p = 0 (intended)
+        tstat = r * np.sqrt(df[:, None] / (1.0 - r * r))
+        p = 2.0 * stdtr(np.where(df > 0, df, np.nan)[:, None], -np.abs(tstat))
+    p = np.where(np.isnan(r), np.nan, p)
+    outs = []
+    for j in range(r.shape[1]):
+        outs += [r[:, j].reshape(shape), p[:, j].reshape(shape)]
+    return (*outs, nval.reshape(shape), reason.reshape(shape))
+
+
+def partial_corr(target: xr.DataArray, drivers: dict, dim: str = "year", min_valid: int | None = None) -> xr.Dataset:
+    """Partial correlation of ``target`` with each driver, controlling for all the other drivers.
+
+    Parameters
+    ----------
+    target : xarray.DataArray
+        E.g. NEP on (year, y, x); numpy- or dask-backed.
+    drivers : dict of str -> xarray.DataArray
+        At least one driver; same dims and coordinates as ``target`` (mismatch -> NepInputError).
+    dim : str
+        Time dimension.
+    min_valid : int, optional
+        Fewest years kept after listwise deletion; default ``Config().stats.min_valid`` and never
+        below k + 3 (df >= 1).
+
+    Returns
+    -------
+    xarray.Dataset with ``r_<name>`` and ``p_<name>`` per driver, ``n_valid`` (int16) and
+    ``reason`` (int8). Variant: listwise deletion of every year missing in any variable; each
+    series standardised (population SD) on the kept years; R = correlation matrix, P = R^-1,
+    r_{target,j.rest} = -P_0j / sqrt(P_00 P_jj) (k = len(drivers) - 1 controls); two-sided p from
+    Student t with t = r sqrt((n-2-k)/(1-r^2)), df = n-2-k. Zero-variance series or a singular
+    correlation matrix (perfect collinearity) -> NaN with reason CONSTANT; a driver with no finite
+    value at a pixel -> NO_COVARIATE; any inf -> NON_FINITE_INPUT.
+    """
+    from ._common import DEFAULTS
+
+    if not isinstance(drivers, dict) or not drivers:
+        raise NepInputError("drivers must be a non-empty dict of name -> DataArray", variable="drivers")
+    k = len(drivers) - 1
+    lowest = k + 3
+    min_valid = check_min_valid(DEFAULTS.min_valid if min_valid is None else min_valid, lowest,
+                                f"partial correlation with {k} controls")
+    min_valid = max(min_valid, lowest)
+    names = list(drivers)
+    for nm in names:
+        if not isinstance(nm, str) or not nm.isidentifier():
+            raise NepInputError(f"driver names must be identifiers, got {nm!r}", variable="drivers")
+    tgt = check_input(target, dim, "target")
+    drv = [check_input(drivers[nm], dim, nm) for nm in names]
+    for nm, d in zip(names, drv):
+        if set(d.dims) != set(tgt.dims):
+            raise NepInputError(f"dims {tuple(d.dims)} differ from the target's {tuple(tgt.dims)}", variable=nm)
+        for c in tgt.dims:
+            a = tgt.indexes.get(c) if c in tgt.coords else None
+            b = d.indexes.get(c) if c in d.coords else None
+            if (a is None) != (b is None) or (a is not None and not a.equals(b)) or tgt.sizes[c] != d.sizes[c]:
+                raise NepInputError(f"coordinate {c!r} differs from the target's (align the inputs first)",
+                                    variable=nm)
+    drv = [d.transpose(*tgt.dims) for d in drv]
+    arrays = [tgt, *drv]
+    if any(a.chunks is not None for a in arrays):
+        arrays = [a.chunk(tgt.chunksizes) if tgt.chunks is not None else a.chunk({dim: -1}) for a in arrays]
+        arrays = xr.unify_chunks(*arrays)
+    nout = 2 * len(names) + 2
+    outs = xr.apply_ufunc(
+        _pcorr_rows, *arrays,
+        input_core_dims=[[dim]] * len(arrays),
+        output_core_dims=[[] for _ in range(nout)],
+        dask="parallelized",
+        output_dtypes=[np.float64] * (2 * len(names)) + [np.int16, np.int8],
+        kwargs=dict(min_valid=min_valid, k=k),
+        keep_attrs=False,
+    )
+    tname = name_of(target, "target")
+    desc = ("partial Pearson correlation from the inverse correlation matrix of the standardised series "
+            f"(listwise deletion of missing years; {k} control variable(s)); two-sided Student-t p "
+            f"with df = n - 2 - {k}")
+    data = {}
+    for j, nm in enumerate(names):
+        others = [o for o in names if o != nm]
+        data[f"r_{nm}"] = outs[2 * j].rename(f"r_{nm}").assign_attrs(
+            units="1", long_name=f"partial correlation of {tname} with {nm}",
+            description=desc, controls=" ".join(others))
+        data[f"p_{nm}"] = outs[2 * j + 1].rename(f"p_{nm}").assign_attrs(
+            units="1", long_name=f"two-sided p of the partial correlation of {tname} with {nm}",
+            description=f"t = r sqrt(df / (1 - r^2)), df = n_valid - 2 - {k}", controls=" ".join(others))
+    data["n_valid"] = outs[-2].rename("n_valid").assign_attrs(units="1", long_name="years kept (listwise)")
+    data["reason"] = outs[-1].rename("reason").assign_attrs(reason_attrs("reason code of the partial correlation"))
+    return xr.Dataset(data, attrs={"description": desc, "drivers": " ".join(names), "min_valid": min_valid})

@@ -1,0 +1,101 @@
+"""Coefficient of variation per pixel and map-level false-discovery-rate control."""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy.stats import false_discovery_control
+
+from ..errors import NepInputError
+from . import _kernels as K
+from ._common import DEFAULTS, apply_rows, check_input, check_min_valid, name_of, reason_attrs
+
+
+def _cv_rows(y2, *, ddof, min_mean, min_valid):
+    return K._cv_kernel(y2, ddof, min_mean, min_valid)
+
+
+def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,
+       min_mean: float = DEFAULTS.cv_min_mean, min_valid: int = DEFAULTS.min_valid) -> xr.Dataset:
+    """Coefficient of variation Cv = SD / mean along ``dim`` over the finite years.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Any dims including ``dim`` (e.g. NEP, g C m-2 a-1); numpy- or dask-backed.
+    ddof : int
+        Delta degrees of freedom of the SD (0 = population SD, the default of the study's tools).
+    min_mean : float
+        Cv is undefined where the mean is <= max(min_mean, 0) (in the units of ``da``): those pixels
+        are NaN with reason NONPOSITIVE_MEAN, never huge or negative numbers.
+    min_valid : int
+        Fewest finite years (>= 2).
+
+    Returns
+    -------
+    xarray.Dataset with ``cv`` (units "1") and ``reason`` (int8).
+    """
+    if not isinstance(ddof, (int, np.integer)) or ddof < 0:
+        raise NepInputError(f"ddof must be a non-negative integer, got {ddof!r}", variable="ddof")
+    if not np.isfinite(min_mean):
+        raise NepInputError(f"min_mean must be finite, got {min_mean!r}", variable="min_mean")
+    min_valid = check_min_valid(min_valid, max(2, int(ddof) + 1), "Cv")
+    da = check_input(da, dim, "input")
+    c, reason = apply_rows(_cv_rows, da, dim, [np.float64, np.int8],
+                           dict(ddof=int(ddof), min_mean=float(min_mean), min_valid=min_valid))
+    units = da.attrs.get("units", "")
+    desc = (f"coefficient of variation SD(ddof={int(ddof)}) / mean over the finite values along "
+            f"{dim!r}; NaN with reason NONPOSITIVE_MEAN where mean <= {max(float(min_mean), 0.0):g} {units}")
+    return xr.Dataset({
+        "cv": c.rename("cv").assign_attrs(units="1", long_name=f"coefficient of variation of {name_of(da, 'input')}",
+                                          description=desc, ddof=int(ddof), min_mean=float(min_mean)),
+        "reason": reason.rename("reason").assign_attrs(reason_attrs("reason code of Cv")),
+    }, attrs={"description": desc})
+
+
+def fdr(p: xr.DataArray, alpha: float = DEFAULTS.fdr_alpha, method: str = "bh") -> xr.DataArray:
+    """Map-level significance under false-discovery-rate control.
+
+    Parameters
+    ----------
+    p : xarray.DataArray
+        p-values of all pixels of one map (any dims; dask is computed: FDR is a global operation).
+    alpha : float
+        FDR level q (Wilks 2016 recommends q = 2 alpha_global, the Config default 0.10).
+    method : {"bh", "by"}
+        Benjamini-Hochberg (independent or positively dependent tests) or Benjamini-Yekutieli.
+
+    Returns
+    -------
+    bool DataArray, True where the BH/BY-adjusted p (scipy.stats.false_discovery_control over
+    all m finite p of the map) is <= alpha. NaN p are False and not counted in m. attrs: method,
+    alpha, m, n_significant, p_threshold (largest raw p declared significant, NaN if none).
+    """
+    if not isinstance(p, xr.DataArray):
+        raise NepInputError(f"expected an xarray.DataArray of p-values, got {type(p).__name__}", variable="p")
+    if method not in ("bh", "by"):
+        raise NepInputError(f"method must be 'bh' or 'by', got {method!r}", variable="method")
+    if not (0.0 < float(alpha) < 1.0):
+        raise NepInputError(f"alpha must be in (0, 1), got {alpha!r}", variable="alpha")
+    if p.dtype.kind not in "f":
+        raise NepInputError(f"p-values must be floating point, got {p.dtype}", variable=name_of(p, "p"))
+    vals = np.asarray(p.values, dtype=np.float64)
+    finite = np.isfinite(vals)
+    if np.any(np.isinf(vals)) or np.any((vals[finite] < 0) | (vals[finite] > 1)):
+        raise NepInputError("p-values must lie in [0, 1] (NaN allowed)", variable=name_of(p, "p"))
+    sig = np.zeros(vals.shape, dtype=bool)
+    m = int(finite.sum())
+    thr = np.nan
+    if m:
+        adj = false_discovery_control(vals[finite], method=method)
+        s = adj <= alpha
+        sig[finite] = s
+        if s.any():
+            thr = float(vals[finite][s].max())
+    out = xr.DataArray(sig, dims=p.dims, coords=p.coords, name="sig_fdr")
+    out.attrs = {"units": "1", "long_name": "significant after map-level FDR control",
+                 "description": f"{'Benjamini-Hochberg' if method == 'bh' else 'Benjamini-Yekutieli'} "
+                                f"adjusted p <= {alpha} over the m = {m} finite p-values of the map "
+                                "(scipy.stats.false_discovery_control); NaN p are False and not counted",
+                 "method": method, "alpha": float(alpha), "m": m, "n_significant": int(sig.sum()),
+                 "p_threshold": thr}
+    return out
