@@ -469,7 +469,7 @@ def _to_grid(arr, src_transform, src_crs, grid, resampling, fill):
 
 def _coverage_check(reason_grid, region, file, what, year):
     unc = (reason_grid == _UNCOVERED) & region
-    if unc.all():
+    if unc[region].all():
         raise NepInputError(f"{what} {year}: no overlap with the study region (wrong CRS or area?)",
                             file=file)
     if unc.any():
