@@ -56,10 +56,12 @@ Kriging fill
 Ordinary kriging (``pykrige.ok.OrdinaryKriging``) per variable and time step, only for time steps
 that have something to fill, never per pixel. Default is *residual kriging*: at each time step an
 OLS line on station elevation is removed, its residuals are kriged and the line is added back at the
-target station (temperature lapse rate, orographic precipitation). Variogram: spherical by default
-(finite range, the usual choice for monthly anomaly fields at regional scale; in the synthetic tests
-it and the exponential model gave the same hold-out error within 2 %), fitted by pykrige's least
-squares on ``nlags`` distance bins. Coordinates are passed in km. ``<var>_krige_var`` is the
+target station (temperature lapse rate, orographic precipitation). Variogram: exponential by
+default - its sill is approached asymptotically, so a range fitted from a few hundred stations
+cannot cut distant stations off entirely, and on the synthetic hold-out check (3 seeds x 10 held-out
+stations x 60 months) it matched or beat the spherical model (RMSE tmean 0.593 vs 0.593 degC, prcp
+10.02 vs 10.18 mm, rad 9.77 vs 10.04 MJ m-2); ``variogram_model="spherical"`` is available. Fitted by
+pykrige's least squares on ``nlags`` distance bins. Coordinates are passed in km. ``<var>_krige_var`` is the
 ordinary-kriging variance of the residual (units squared; the uncertainty of the elevation line is
 not included) where a value was filled and 0 where the observation was kept. A time step whose
 residuals are all identical (e.g. zero precipitation everywhere) is filled with the line and
@@ -91,9 +93,13 @@ is at the selected lam, so it is slightly optimistic (selection is not nested).
 Evaluation on the grid: the (x, y) part f is smooth, so it is evaluated on a coarse lattice (every
 ``coarse_factor``-th row/column, last row/column always included) and resampled bilinearly (separable
 weights, one matrix product per block) to the full grid; beta * elevation is added at full resolution.
-The default ``coarse_factor`` gives a lattice spacing of ``DEFAULT_COARSE_SPACING_M`` (5 km;
-factor 10 at 500 m, 1 = exact at 5 km). Measured error of the coarse evaluation against the exact
-spline at every pixel is in the tests and the module report (see ``tests/test_climate.py``).
+The default ``coarse_factor`` gives a lattice spacing of ``DEFAULT_COARSE_SPACING_M`` = 10 km
+(factor 20 at 500 m, 2 at the 5 km embedded grid). Measured (350 stations over ~3 M km2, 500 m
+window of 800 x 800 pixels, 4 months, against the spline evaluated exactly at every pixel): max
+|error| 0.0027 degC and 0.051 mm month-1 at 10 km (RMS 0.0004 degC, 0.004 mm), 0.0009 degC and
+0.018 mm at 5 km, 0.0095 degC and 0.19 mm at 20 km; the LOO RMSE of the same fields is 0.33 degC and
+7.4 mm, i.e. the coarse evaluation adds < 1 % of the interpolation error. The error grows as the
+square of the spacing (bilinear interpolation of a smooth field).
 
 Chunking: the output is a dask array with time in ONE chunk and space in ``chunks`` x ``chunks``
 blocks (``Config.chunk_xy``, project rule "time is never chunked"): a 256 x 256 x 288 float32 block is
@@ -145,7 +151,7 @@ _OUT_UNITS = {"monthly": {"tmean": "degC", "prcp": "mm month-1", "rad": "MJ m-2 
 _LONG_NAMES = {"tmean": "mean air temperature", "prcp": "precipitation total",
                "rad": "global solar radiation total"}
 
-DEFAULT_COARSE_SPACING_M = 5000.0
+DEFAULT_COARSE_SPACING_M = 10000.0
 N_SMOOTHING_CANDIDATES = 41
 
 
@@ -397,7 +403,7 @@ def qc_summary(ds: xr.Dataset) -> pd.DataFrame:
 # 2. kriging fill
 
 def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE, SPIKE, CLIM_OUTLIER),
-                 detrend=None, variogram_model: str = "spherical", nlags: int = 8,
+                 detrend=None, variogram_model: str = "exponential", nlags: int = 8,
                  min_stations: int = 10) -> xr.Dataset:
     """Replace missing and flagged station values by ordinary kriging of the same time step.
 
@@ -413,8 +419,9 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
     detrend : dict, optional
         Per variable ``"elevation"`` (residual kriging after an OLS line on elevation fitted at
         that time step; default for all variables) or ``"none"`` (kriging of the raw values).
-    variogram_model : {"spherical", "exponential", "gaussian", "linear"}
-        pykrige variogram model, fitted automatically at each time step.
+    variogram_model : {"exponential", "spherical", "gaussian", "linear"}
+        pykrige variogram model, fitted automatically at each time step (default exponential, see
+        the module docstring).
     nlags : int
         Number of distance bins of the empirical variogram.
     min_stations : int
@@ -844,12 +851,21 @@ def _bilinear_weights(n, cidx):
 
 
 def _block(elev, coarse, beta, wy, wx, clip0):
-    """One spatial block: bilinear coarse smooth part + beta * elevation -> float32 (T, by, bx)."""
-    smooth = np.matmul(np.matmul(wy, coarse), wx.T)          # (T, by, bx)
-    out = smooth + beta[:, None, None] * elev[None, :, :]
+    """One spatial block: bilinear coarse smooth part + beta * elevation -> float32 (T, by, bx).
+
+    The separable bilinear resampling ``wy @ coarse[t] @ wx.T`` is done as two large float32 GEMMs
+    over all time steps at once (8-20x faster than a stacked matmul); float32 rounding only.
+    """
+    dt = np.float32
+    nt, cy, cx = coarse.shape
+    by, bx = wy.shape[0], wx.shape[0]
+    m = (coarse.reshape(nt * cy, cx).astype(dt) @ wx.T.astype(dt)).reshape(nt, cy, bx)
+    m = np.ascontiguousarray(m.transpose(1, 0, 2)).reshape(cy, nt * bx)
+    out = np.ascontiguousarray((wy.astype(dt) @ m).reshape(by, nt, bx).transpose(1, 0, 2))
+    out += beta.astype(dt)[:, None, None] * np.asarray(elev, dt)[None, :, :]
     if clip0:
         np.maximum(out, 0.0, out=out)
-    return out.astype(np.float32)
+    return out
 
 
 def _check_grid(grid_x, grid_y, elevation):
@@ -895,7 +911,7 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
         Default every one of ``tmean, prcp, rad`` present.
     coarse_factor : int, optional
         The (x, y) part is evaluated on every ``coarse_factor``-th row/column and resampled
-        bilinearly; default :func:`default_coarse_factor` (5 km spacing). 1 = exact.
+        bilinearly; default :func:`default_coarse_factor` (10 km spacing). 1 = exact.
     chunks : int or (int, int), optional
         Spatial block edge(s); time is one chunk. Default 256.
     smoothing : "loocv", "gcv" or float

@@ -342,7 +342,7 @@ def test_surfaces_dask_equals_eager_and_chunking_invariant(stations):
     assert out["tmean"].attrs["loo_rmse"] < 0.6
 
 
-COARSE_BOUND = {"tmean": 0.05, "prcp": 0.5}          # max |coarse - exact| at 5x coarsening
+COARSE_BOUND = {"tmean": 0.005, "prcp": 0.05}        # max |coarse - exact| at 5x coarsening
 
 
 def test_coarse_evaluation_error_bound(stations):
