@@ -424,3 +424,27 @@ def test_prepare_climate_end_to_end():
     np.testing.assert_allclose(ann, r.monthly["tmean"].values.reshape(10, 12, *ann.shape[1:]).mean(1),
                                rtol=1e-5, atol=1e-4)
     assert np.isfinite(r.annual["rad"].values).all()
+
+
+def test_prepare_climate_daily_input():
+    """Hypothesis: daily input is QC'd and filled at the daily step, then summed/averaged to months
+    with units mm month-1 / MJ m-2 month-1 before the surfaces."""
+    m = make_stations(n=40, years=(2000, 2001), seed=9)
+    days = pd.date_range("2000-01-01", "2001-12-31", freq="D")
+    d = m.reindex(time=days, method="ffill")
+    d["tmean"].values[:] += np.random.default_rng(0).standard_normal(d["tmean"].shape)
+    d["prcp"].values[:] /= 30.0
+    d["rad"].values[:] /= 30.0
+    d["prcp"].attrs["units"] = "mm d-1"
+    d["rad"].attrs["units"] = "MJ m-2 d-1"
+    d["tmean"].values[3, 100:110] = np.nan
+    d["tmean"].values[5, 200] = 70.0
+    gx, gy, elev = make_grid(40_000.0)
+    r = climate.prepare_climate(d, gx, gy, elev, Config().replace(first_year=2000, last_year=2001))
+    assert r.qc.loc["tmean", "1_missing"] == 10 and r.qc.loc["tmean", "2_outside_physical_range"] == 1
+    assert r.qc.loc["tmean", "n_filled"] == 11
+    ms = r.monthly_stations
+    assert ms.sizes["time"] == 24 and ms["prcp"].attrs["units"] == "mm month-1"
+    assert ms["tmean_n_filled"].values[3, 3] == 10                 # April 2000 at station 3
+    np.testing.assert_allclose(ms["rad"].values[:, 0], d["rad"].values[:, :31].sum(axis=1))
+    assert r.cv.loc["rad", "units"] == "MJ m-2 a-1"
