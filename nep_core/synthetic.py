@@ -75,7 +75,7 @@ from .config import Config, Inputs
 from .errors import NepInputError
 from .grid import (CRS_ALBERS, PROVINCES, data_path, lonlat_to_xy, make_grid)
 
-SCENARIO_VERSION = "1"
+SCENARIO_VERSION = "2"
 SYNTHETIC_NOTE = ("SYNTHETIC data of the nep_core embedded scenario (seeded); not observations. "
                   "See nep_core.synthetic and truth.nc.")
 STAMP = "scenario.json"
@@ -187,7 +187,17 @@ def build_scenario(out_dir, config: Config = Config()) -> ScenarioPaths:
         summary.update(fingerprint=fp, version=SCENARIO_VERSION, seconds=round(time.perf_counter() - t0, 2),
                        resolution_m=float(config.resolution_m), seed=config.seed, note=SYNTHETIC_NOTE)
         (Path(tmp) / STAMP).write_text(json.dumps(summary, indent=2, default=float))
+        _public_permissions(Path(tmp))
     return paths
+
+
+def _public_permissions(root: Path):
+    """Temp files/dirs are created private (0600/0700); a finished scenario is ordinary data."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(root, 0o777 & ~umask)
+    for p in root.rglob("*"):
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
 
 
 def scenario_inputs(out_dir, config: Config = Config()) -> Inputs:
@@ -495,8 +505,8 @@ def _generate(root: Path, config: Config) -> dict:
     raw, attrs, tf, crs = nio._read_geotiff(_shipped("nwc_mcd12c1_2019_igbp.tif"))
     igbp22 = nio._to_grid(raw, tf, crs, grid, "nearest", np.uint8(255)).ravel()[ridx]
     igbp22 = np.where(igbp22 == 255, 16, igbp22).astype(np.uint8)
-    plan = _plan_landcover(igbp22, xr_, yr_, rng, N)
-    mask_um = rng.random(N) < 0.5          # urban / wetland pixels MOD17 masks (32762 / 32763)
+    plan = _plan_landcover(igbp22, xr_, yr_, np.random.default_rng([config.seed, 2]), N)
+    mask_um = np.random.default_rng([config.seed, 3]).random(N) < 0.5          # urban / wetland pixels MOD17 masks (32762 / 32763)
 
     def npp_code(year):
         """MOD17 fill code per region pixel (0 = vegetated, NPP computed)."""
@@ -540,7 +550,9 @@ def _generate(root: Path, config: Config) -> dict:
     kR = (-0.5 * np.clip((500 - P) / 300, 0, 1) + 0.3 * np.clip((2 - T) / 6, 0, 1)).astype(np.float32)
 
     # --- truth store + per-year products
-    st = _stations(rng, nio.read_boundaries(_shipped("nwc_provinces.geojson")), _dem_interpolator(),
+    # stations and their faults use their own stream: the same network at every resolution
+    rng_st = np.random.default_rng([config.seed, 4])
+    st = _stations(rng_st, nio.read_boundaries(_shipped("nwc_provinces.geojson")), _dem_interpolator(),
                    lambda lo, la, x, y, e: _climatology(lo, la, x, y, e, tfield))
     nc = _nc_create(root / ".truth.nc.part", grid, years, st)
     ch = (1, min(ny, 512), min(nx, 512))
@@ -684,7 +696,7 @@ def _generate(root: Path, config: Config) -> dict:
                  "description": "period 0: 2000->2011, period 1: 2011->2022; classes 1..7 "
                                 + ", ".join(f"{k} {n}" for k, n in nio.LC_CLASSES.items())})
     # stations
-    st_summary = _write_stations(root, st, nc, years, coefs, tfield, rng)
+    st_summary = _write_stations(root, st, nc, years, coefs, tfield, rng_st)
     nc.close()
     os.replace(root / ".truth.nc.part", root / "truth.nc")
 
@@ -729,26 +741,32 @@ def _dem_to_grid(path, grid):
     return nio._to_grid(vals, tf, crs, grid, "bilinear", np.float32(np.nan))
 
 
-def _partial_corr_from_sums(S1, S2, n, valid):
-    """Partial correlations r(NEP, v | other two) from streaming sums (pixels valid in all years)."""
+def _partial_corr_from_sums(S1, S2, n, valid, chunk=500_000):
+    """Partial correlations r(NEP, v | other two) from streaming sums (pixels valid in all years).
+
+    Works in pixel chunks so no (N, 4, 4) array is held at 500 m.
+    """
     N = S1.shape[1]
-    C = np.empty((N, 4, 4))
-    k = 0
-    for i in range(4):
-        for j in range(i, 4):
-            cov = S2[k] / n - (S1[i] / n) * (S1[j] / n)
-            C[:, i, j] = C[:, j, i] = cov
-            k += 1
     out = {v: np.full(N, np.nan) for v in ("tmean", "prcp", "rad")}
-    d = np.sqrt(np.clip(np.einsum("nii->ni", C), 0, None))
-    good = valid & np.all(d > 1e-9, axis=1)
-    idx = np.flatnonzero(good)
-    for s in range(0, idx.size, 500_000):
-        ii = idx[s:s + 500_000]
-        R = C[ii] / (d[ii, :, None] * d[ii, None, :])
+    for s0 in range(0, N, chunk):
+        sl = slice(s0, min(s0 + chunk, N))
+        m = sl.stop - sl.start
+        C = np.empty((m, 4, 4))
+        k = 0
+        for i in range(4):
+            for j in range(i, 4):
+                cov = S2[k, sl] / n - (S1[i, sl] / n) * (S1[j, sl] / n)
+                C[:, i, j] = C[:, j, i] = cov
+                k += 1
+        d = np.sqrt(np.clip(np.einsum("nii->ni", C), 0, None))
+        good = valid[sl] & np.all(d > 1e-9, axis=1)
+        if not good.any():
+            continue
+        R = C[good] / (d[good, :, None] * d[good, None, :])
         Pm = np.linalg.pinv(R)
+        idx = np.flatnonzero(good) + s0
         for j, v in enumerate(("tmean", "prcp", "rad"), start=1):
-            out[v][ii] = np.clip(-Pm[:, 0, j] / np.sqrt(Pm[:, 0, 0] * Pm[:, j, j]), -1, 1)
+            out[v][idx] = np.clip(-Pm[:, 0, j] / np.sqrt(Pm[:, 0, 0] * Pm[:, j, j]), -1, 1)
     return out
 
 
