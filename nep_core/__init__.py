@@ -6,10 +6,16 @@ from the top level; stage modules (io, grid, climate, pipeline, figures, ...) ar
 from .carbon import annual_rh, nep, rh_pei
 from .config import Config, load_config
 from .errors import NepConfigError, NepInputError
+from .classify import (NEP_CLASSES, PERSISTENCE_CLASSES, TREND_CLASSES, classify_breaks, nep_class,
+                       natural_breaks, persistence_class, trend_class)
+from .stats import cv, fdr, hurst_null_quantiles, hurst_rs, partial_corr, per_year, sen_mk
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Config", "load_config", "NepInputError", "NepConfigError",
     "rh_pei", "annual_rh", "nep",
+    "sen_mk", "fdr", "cv", "hurst_rs", "hurst_null_quantiles", "partial_corr", "per_year",
+    "trend_class", "nep_class", "natural_breaks", "classify_breaks", "persistence_class",
+    "TREND_CLASSES", "NEP_CLASSES", "PERSISTENCE_CLASSES",
 ]

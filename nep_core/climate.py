@@ -404,7 +404,7 @@ def qc_summary(ds: xr.Dataset) -> pd.DataFrame:
 
 def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE, SPIKE, CLIM_OUTLIER),
                  detrend=None, variogram_model: str = "exponential", nlags: int = 8,
-                 min_stations: int = 10) -> xr.Dataset:
+                 min_stations: int = 10, n_closest: int | None = 48) -> xr.Dataset:
     """Replace missing and flagged station values by ordinary kriging of the same time step.
 
     Parameters
@@ -427,6 +427,13 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
     min_stations : int
         Fewest valid stations a time step needs; fewer raises :class:`NepInputError` naming the
         variable and the time.
+    n_closest : int or None, default 48
+        Moving-window kriging: each target is predicted from its ``n_closest`` nearest valid stations
+        (pykrige ``n_closest_points``, ``backend="loop"``; the variogram is still fitted on all
+        stations of the time step). ``None`` solves the full system with every station. The window
+        avoids inverting an (n+1) x (n+1) matrix at every time step (measured: climate stage of the
+        default run 40 s -> see the README timings) and changes filled values by far less than their
+        kriging standard deviation (tests/test_climate.py).
 
     Returns
     -------
@@ -476,7 +483,11 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
                 continue
             ok = OrdinaryKriging(xk[good], yk[good], resid, variogram_model=variogram_model,
                                  nlags=nlags)
-            zhat, ss = ok.execute("points", xk[tgt], yk[tgt])
+            if n_closest is not None and n_good > n_closest:
+                zhat, ss = ok.execute("points", xk[tgt], yk[tgt], backend="loop",
+                                      n_closest_points=int(n_closest))
+            else:
+                zhat, ss = ok.execute("points", xk[tgt], yk[tgt])
             filled[tgt, t] = np.asarray(zhat) + trend_t
             kvar[tgt, t] = np.maximum(np.asarray(ss), 0.0)
         n_clip = 0
@@ -488,6 +499,7 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
         units = ds[var].attrs.get("units")
         method = (f"ordinary kriging (pykrige, {variogram_model} variogram fitted per time step, "
                   f"{nlags} lags) of the other valid stations at the same time step"
+                  + (f" (moving window: the {n_closest} nearest)" if n_closest else "")
                   + (", residuals of a per-time-step OLS line on elevation (residual kriging)"
                      if detrend[var] == "elevation" else ""))
         out[f"{var}_original"] = da.copy()

@@ -179,6 +179,22 @@ def test_kriging_reconstructs_held_out_station(stations):
     assert rmse < 0.8 * np.sqrt(np.mean(np.square(base)))
 
 
+def test_moving_window_kriging_close_to_full_system(stations):
+    """The default moving window (48 nearest stations) changes filled values by a small fraction
+    of their kriging standard deviation compared with solving the full system."""
+    ds = stations.copy(deep=True)
+    rng = np.random.default_rng(3)
+    holes = rng.random(ds["tmean"].shape) < 0.05
+    ds["tmean"].values[holes] = np.nan
+    win = climate.fill_kriging(ds, ["tmean"], n_closest=20)
+    full = climate.fill_kriging(ds, ["tmean"], n_closest=None)
+    d = np.abs(win["tmean"].values - full["tmean"].values)[holes]
+    sd = np.sqrt(full["tmean_krige_var"].values[holes])
+    assert np.all(np.isfinite(d)) and d.max() > 0          # the window is really used
+    assert np.percentile(d / sd, 99) < 0.25, np.percentile(d / sd, 99)
+    assert "moving window" in win["tmean"].attrs["description"]
+
+
 def test_kriging_fills_flagged_values_only(stations):
     ds = stations.copy(deep=True)
     ds["tmean"].values[3, 4] = 80.0

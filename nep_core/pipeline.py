@@ -1,0 +1,749 @@
+"""Orchestration: inputs -> grid -> climate -> carbon -> statistics -> classes -> zonal tables -> store.
+
+Every stage is cached on disk under ``<out_dir>/.stages/<stage>-<key>.nc`` where ``key`` hashes the
+parameters the stage depends on, the keys of the stages it reads, and the size/mtime of its input
+files. A rerun with unchanged inputs and parameters reuses finished stages; a changed parameter
+recomputes what depends on it. Every file is written atomically, so an interrupted run never leaves a
+half-written stage that a rerun would take as finished.
+
+Arrays flow lazily through dask, chunked in space (``Config.chunk_xy``) and never in time, so memory is
+bounded by the chunk size, not by the number of pixels. ``Config.scheduler`` (``nep run --scheduler``)
+sends the work to a dask.distributed cluster.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ._atomic import atomic_path, write_netcdf
+from .config import Config
+from .errors import NepInputError
+
+STAGE_DIR = ".stages"
+
+
+# --------------------------------------------------------------------------------------- helpers
+def _files_fingerprint(pattern: str | None) -> list:
+    """(name, size, mtime_ns) of every file a path or glob names; a missing input is an error."""
+    if pattern is None:
+        return []
+    paths = sorted(glob.glob(os.path.expanduser(str(pattern))))
+    if not paths:
+        raise NepInputError("no file matches this path or pattern", file=pattern)
+    out = []
+    for p in paths:
+        st = os.stat(p)
+        out.append((os.path.basename(p), st.st_size, st.st_mtime_ns))
+    return out
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Timings:
+    stages: dict = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
+
+
+def format_timings(timings: dict) -> str:
+    width = max(len(k) for k in timings) if timings else 5
+    lines = [f"{'stage':<{width}}  seconds"]
+    lines += [f"{k:<{width}}  {v:8.2f}" for k, v in timings.items()]
+    lines.append(f"{'total':<{width}}  {sum(timings.values()):8.2f}")
+    return "\n".join(lines)
+
+
+class _Cache:
+    """Stage files under ``out_dir/.stages``; old keys of a stage are removed once a new one lands."""
+
+    def __init__(self, out_dir: Path):
+        self.dir = Path(out_dir) / STAGE_DIR
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.hits: list[str] = []
+        self.misses: list[str] = []
+
+    def path(self, stage: str, key: str, suffix: str = ".nc") -> Path:
+        return self.dir / f"{stage}-{key}{suffix}"
+
+    def netcdf(self, stage: str, key: str, compute, chunks=None) -> xr.Dataset:
+        path = self.path(stage, key)
+        if not path.exists():
+            self.misses.append(stage)
+            ds = compute()
+            write_netcdf(ds, path)
+            self._prune(stage, path)
+        else:
+            self.hits.append(stage)
+        return xr.open_dataset(path, engine="h5netcdf", chunks=chunks)
+
+    def _prune(self, stage: str, keep: Path):
+        for old in self.dir.glob(f"{stage}-{'?' * 16}{keep.suffix}"):
+            if old != keep:
+                with contextlib.suppress(FileNotFoundError):
+                    old.unlink()
+
+
+@contextlib.contextmanager
+def _scheduler(address: str | None, progress: bool):
+    """Local threaded scheduler (default) or a dask.distributed client at ``address``."""
+    if address:
+        from distributed import Client
+
+        try:
+            client = Client(address, timeout="30s")
+        except OSError as exc:
+            raise NepInputError(f"cannot connect to the dask scheduler: {exc}", variable="scheduler") from exc
+        try:
+            yield client
+        finally:
+            client.close()
+    else:
+        if progress:
+            from dask.diagnostics import ProgressBar
+
+            with ProgressBar(minimum=2.0):
+                yield None
+        else:
+            yield None
+
+
+# --------------------------------------------------------------------------------------- statistics
+CORRECTIONS = ("hamed_rao", "yue_wang", "tfpw")
+HURST_METHODS = ("prefix", "diff", "alp")
+DRIVERS = ("tmean", "prcp", "rad")
+
+
+def per_pixel_statistics(annual: xr.Dataset, cfg: Config) -> xr.Dataset:
+    """Every per-pixel statistic of NEP (lazy): trend (+ corrected variants), Cv, Hurst, partial r.
+
+    ``annual`` holds ``nep``, ``tmean``, ``prcp``, ``rad`` on ``(year, y, x)``. Returns a Dataset of
+    ``(y, x)`` variables named per the results schema in ARCHITECTURE.md.
+    """
+    from . import stats
+
+    st = cfg.stats
+    nep = annual["nep"]
+    out = {}
+    tr = stats.sen_mk(nep, dim="year", alpha=st.alpha, correction=st.correction, min_valid=st.min_valid)
+    for name, da in tr.data_vars.items():
+        out[f"trend_{name}"] = da
+    for c in CORRECTIONS:
+        if c == st.correction:
+            continue
+        alt = stats.sen_mk(nep, dim="year", alpha=st.alpha, correction=c, min_valid=st.min_valid)
+        out[f"trend_z_{c}"] = alt["z"]
+        out[f"trend_p_{c}"] = alt["p"]
+    if st.correction is not None:
+        base = stats.sen_mk(nep, dim="year", alpha=st.alpha, correction=None, min_valid=st.min_valid)
+        out[f"trend_z_{st.correction}"] = tr["z"]
+        out[f"trend_p_{st.correction}"] = tr["p"]
+        out["trend_z_none"] = base["z"]
+        out["trend_p_none"] = base["p"]
+    c = stats.cv(nep, dim="year", ddof=st.cv_ddof, min_mean=st.cv_min_mean)
+    out["cv"] = c["cv"]
+    out["cv_reason"] = c["reason"]
+    out["nep_mean"] = nep.mean("year", skipna=True).assign_attrs(
+        units=nep.attrs.get("units", ""), long_name="multi-year mean NEP",
+        cell_methods="year: mean (valid years)")
+    for m in HURST_METHODS:
+        h = stats.hurst_rs(nep, dim="year", method=m)
+        out[f"hurst_{m}"] = h["hurst"]
+        if m == st.hurst_method:
+            out["hurst"] = h["hurst"]
+            out["hurst_reason"] = h["reason"]
+    pc = stats.partial_corr(nep, {v: annual[v] for v in DRIVERS}, dim="year")
+    for v in DRIVERS:
+        out[f"pcorr_r_{v}"] = pc[f"r_{v}"]
+        out[f"pcorr_p_{v}"] = pc[f"p_{v}"]
+    return xr.Dataset(out)
+
+
+# --------------------------------------------------------------------------------------- results
+#: bump when a stage's computation changes, so old caches are not reused
+PIPELINE_VERSION = "1"
+REQUIRED_INPUTS = ("npp", "landcover", "stations", "dem")
+TABLE_DIR = "tables"
+MAP_DIR = "maps"
+RH_SENSITIVITY_PCT = (-10.0, 10.0)
+HURST_NULL_Q = (0.05, 0.5, 0.9, 0.95, 0.99)
+
+
+@dataclass
+class Results:
+    """What a run produced: the store, its side tables, the station set and (synthetic) the truth.
+
+    Attributes
+    ----------
+    path : Path
+        ``<out_dir>/results.nc`` (CF attributes, units and variant names on every variable).
+    ds : xarray.Dataset
+        The store, opened from ``path``.
+    tables : dict of pandas.DataFrame
+        ``qc_summary``, ``interpolation_cv``, ``hurst_null``, ``rh_sensitivity`` and every zonal
+        table written as CSV under ``<out_dir>/tables``.
+    stations : xarray.Dataset
+        QC'd, kriging-filled monthly station data with Albers ``x``/``y``.
+    truth : xarray.Dataset or None
+        The synthetic scenario's planted truth (``trend_slope`` = planted NEP slope, plus everything
+        in ``truth.nc``); ``None`` on real data.
+    provinces : list of shapely geometries (WGS84 lon/lat)
+    config : Config
+    timings : dict
+        Seconds per stage of this call (cache hits are fast, not absent).
+    cache_hits, cache_misses : list of str
+    """
+
+    path: Path
+    ds: xr.Dataset
+    tables: dict
+    stations: xr.Dataset
+    truth: xr.Dataset | None
+    provinces: list | None
+    config: Config
+    timings: dict = field(default_factory=dict)
+    cache_hits: list = field(default_factory=list)
+    cache_misses: list = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _lock(out: Path):
+    """One run per output directory at a time (parallel test workers, two terminals)."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _validate(cfg: Config):
+    from .config import Config as _C  # noqa: F401
+
+    st = cfg.stats
+    if st.correction not in (None, *CORRECTIONS):
+        raise NepInputError(f"unknown correction {st.correction!r}; use none or one of {CORRECTIONS}",
+                            variable="stats.correction")
+    if st.hurst_method not in HURST_METHODS:
+        raise NepInputError(f"unknown Hurst method {st.hurst_method!r}; use one of {HURST_METHODS}",
+                            variable="stats.hurst_method")
+    if cfg.last_year - cfg.first_year + 1 < st.min_valid:
+        raise NepInputError(f"{cfg.first_year}-{cfg.last_year} has fewer years than stats.min_valid = "
+                            f"{st.min_valid}", variable="stats.min_valid")
+    if cfg.inputs.drywet is not None:
+        raise NepInputError("dry/wet zone polygons are not read yet; leave inputs.drywet unset (zones "
+                            "are then the 200/400/800 mm isohyets of the interpolated mean precipitation)",
+                            variable="inputs.drywet")
+    if cfg.chunk_xy < 16:
+        raise NepInputError(f"chunk_xy = {cfg.chunk_xy} is too small (>= 16)", variable="chunk_xy")
+
+
+def _resolve_inputs(cfg: Config, out: Path):
+    """Inputs of this run (the scenario's when none are configured) and the truth file, if any."""
+    if cfg.inputs.synthetic:
+        from . import synthetic
+
+        sp = synthetic.build_scenario(out / "scenario", cfg)
+        inputs = cfg.inputs.__class__(npp=sp.npp_glob, landcover=sp.landcover_glob, stations=str(sp.stations),
+                                      station_layout=sp.station_layout, dem=str(sp.dem),
+                                      boundaries=str(sp.boundaries))
+        return inputs, sp.truth
+    missing = [k for k in REQUIRED_INPUTS if getattr(cfg.inputs, k) is None]
+    if missing:
+        raise NepInputError(f"inputs {', '.join(missing)} not set: give all of {', '.join(REQUIRED_INPUTS)} "
+                            "(boundaries optional) or none (the embedded synthetic scenario)",
+                            variable=f"inputs.{missing[0]}")
+    return cfg.inputs, None
+
+
+def _chunks(cfg: Config, dims) -> dict:
+    """Space chunked by ``chunk_xy``, time never (``dims``: a Dataset or names of its dims)."""
+    dims = set(dims.dims if hasattr(dims, "dims") else dims)
+    c = {"y": cfg.chunk_xy, "x": cfg.chunk_xy}
+    for d in ("year", "lc_year", "time"):
+        if d in dims:
+            c[d] = -1
+    return c
+
+
+# ---------------------------------------------------------------------------------------- stages
+def _stage_static(cfg: Config, inputs) -> xr.Dataset:
+    from . import grid as ngrid
+    from . import io as nio
+
+    g = ngrid.make_grid(cfg.resolution_m, inputs.boundaries)
+    elev = nio.read_dem(inputs.dem, g)
+    ds = g.drop_vars([v for v in ("spatial_ref",) if v in g.coords])
+    ds["region"] = ds["region"].astype(np.int8).assign_attrs(ds["region"].attrs, units="1")
+    ds["cell_area"] = xr.DataArray(np.array(g["cell_area"].values), dims=("y", "x"),
+                                   attrs=g["cell_area"].attrs)
+    ds["elevation"] = elev.assign_attrs(units="m", long_name="elevation (DEM, bilinear to the grid)")
+    return ds
+
+
+def _grid_of(static: xr.Dataset) -> xr.Dataset:
+    """The analysis grid (with CRS) from the cached static stage."""
+    import rioxarray  # noqa: F401  (registers .rio)
+
+    from . import grid as ngrid
+
+    g = static[["province", "region", "cell_area", "lon", "lat"]].load()
+    g["region"] = g["region"].astype(bool)
+    g = g.rio.write_crs(ngrid.CRS_ALBERS).rio.write_transform(ngrid.grid_transform(g))
+    return g
+
+
+def _monthly_rh(mon: xr.Dataset, rh_params) -> xr.DataArray:
+    from .carbon import annual_rh, rh_pei
+
+    return annual_rh(rh_pei(mon["tmean"], mon["prcp"], rh_params)).astype(np.float32)
+
+
+def _stage_climate(cfg: Config, inputs, static: xr.Dataset) -> tuple[xr.Dataset, dict]:
+    """Station QC/fill -> surfaces -> annual tmean/prcp/rad and Rh (+ Rh sensitivity variants)."""
+    import dataclasses
+
+    from . import climate
+    from . import io as nio
+
+    grid = _grid_of(static)
+    st = nio.read_stations(inputs.stations, inputs.station_layout, grid)
+    cr = climate.prepare_climate(st, static["x"].values, static["y"].values,
+                                 static["elevation"].astype(np.float32), cfg)
+    region = static["region"].astype(bool)
+    ann = cr.annual
+    out = xr.Dataset()
+    for v in ("tmean", "prcp", "rad"):
+        out[v] = ann[v].astype(np.float32).where(region).assign_attrs(ann[v].attrs)
+    out["rh"] = _monthly_rh(cr.monthly, cfg.rh).where(region)
+    out["rh"].attrs.update(long_name="soil heterotrophic respiration (monthly Pei et al. 2009, summed)")
+    # Rh constants b and c perturbed (a is a pure scale factor: exact, applied in the table)
+    for name in ("b", "c"):
+        for pct in RH_SENSITIVITY_PCT:
+            p = dataclasses.replace(cfg.rh, **{name: getattr(cfg.rh, name) * (1 + pct / 100)})
+            tag = f"rh_{name}_{'m' if pct < 0 else 'p'}{abs(pct):g}"
+            out[tag] = _monthly_rh(cr.monthly, p).where(region).assign_attrs(
+                units="g C m-2 a-1", long_name=f"Rh with {name} changed by {pct:+g} %")
+    out = out.transpose("year", "y", "x")
+    out = out.chunk(_chunks(cfg, out))
+    out.attrs["stations_used"] = int(cr.annual_stations.sizes["station"])
+    monthly_st = cr.monthly_stations
+    keep = [v for v in monthly_st.data_vars if monthly_st[v].dims == ("station", "time")
+            or monthly_st[v].dims == ("time", "station")]
+    side = {
+        "qc_summary": cr.qc.reset_index(),
+        "interpolation_cv": cr.cv.reset_index() if cr.cv.index.name else cr.cv,
+        "stations": monthly_st[keep],
+    }
+    return out, side
+
+
+def _stage_carbon(cfg: Config, inputs, static: xr.Dataset, clim: xr.Dataset) -> xr.Dataset:
+    from . import carbon
+    from . import io as nio
+    from . import reasons
+
+    grid = _grid_of(static)
+    npp = nio.read_npp(inputs.npp, grid, cfg.years)
+    out = xr.Dataset()
+    out["npp"] = npp["npp"].astype(np.float32)
+    out["npp_reason"] = npp["npp_reason"]
+    n = carbon.nep(out["npp"], clim["rh"])
+    out["nep"] = n.astype(np.float32).assign_attrs(n.attrs)
+    out["rh"] = clim["rh"]
+    lc = nio.read_landcover(inputs.landcover, grid, [y for y in cfg.years if y <= 2022])
+    out["landcover"] = lc
+    out["npp_reason"] = xr.where(static["region"].astype(bool), out["npp_reason"],
+                                 np.int8(reasons.OUTSIDE_REGION)).astype(np.int8).assign_attrs(
+        npp["npp_reason"].attrs)
+    return out.chunk(_chunks(cfg, out))
+
+
+def _stage_stats(cfg: Config, annual: xr.Dataset) -> xr.Dataset:
+    out = per_pixel_statistics(annual, cfg)
+    return out.chunk({"y": cfg.chunk_xy, "x": cfg.chunk_xy})
+
+
+def _hurst_null(cfg: Config, n: int) -> pd.DataFrame:
+    from . import stats
+
+    q = tuple(sorted(set(HURST_NULL_Q) | {cfg.stats.hurst_null_q}))
+    frames = [stats.hurst_null_quantiles(n=n, method=m, q=q, n_sims=cfg.stats.hurst_null_sims,
+                                         seed=cfg.seed) for m in HURST_METHODS]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _classes(cfg: Config, stats_ds: xr.Dataset, null: pd.DataFrame) -> xr.Dataset:
+    """Categorical maps and map-level FDR from the per-pixel statistics (cheap, not cached)."""
+    from . import classify
+    from . import stats
+
+    st = cfg.stats
+    out = xr.Dataset()
+    tr = xr.Dataset({"slope": stats_ds["trend_slope"], "z": stats_ds["trend_z"], "p": stats_ds["trend_p"]})
+    out["trend_class"] = classify.trend_class(tr, eps=st.stable_eps)
+    variant = st.correction or "none"
+    sig = stats.fdr(stats_ds["trend_p"].load(), alpha=st.fdr_alpha)
+    out["trend_sig_fdr"] = sig.astype(np.int8).assign_attrs(sig.attrs, variant=variant)
+    for c in ("none", *CORRECTIONS):
+        name = "trend_p" if c == variant else f"trend_p_{c}"
+        s = stats.fdr(stats_ds[name].load(), alpha=st.fdr_alpha)
+        out[f"trend_sig_fdr_{c}"] = s.astype(np.int8).assign_attrs(s.attrs, variant=c)
+    out["nep_class"] = classify.nep_class(stats_ds["nep_mean"])
+    cv = stats_ds["cv"].load()
+    edges = classify.natural_breaks(cv, k=st.n_breaks, sample=st.breaks_sample, seed=cfg.seed)
+    cc = classify.classify_breaks(cv, edges, names=classify.CV_CLASS_NAMES
+                                  if len(classify.CV_CLASS_NAMES) == st.n_breaks else None)
+    out["cv_class"] = cc.assign_attrs(breaks=np.asarray(edges), long_name="Cv class (Fisher-Jenks)",
+                                      description=f"Fisher-Jenks natural breaks (mapclassify), k = {st.n_breaks}, "
+                                                  f"fitted on a seeded sample of <= {st.breaks_sample} pixels")
+    h = stats_ds["hurst"]
+    out["persistence_class"] = classify.persistence_class(tr, h, threshold=0.5, eps=st.stable_eps)
+    row = null[(null["method"] == st.hurst_method) & np.isclose(null["quantile"], st.hurst_null_q)]
+    thr = float(row["hurst"].iloc[0])
+    pc = classify.persistence_class(tr, h, threshold=thr, eps=st.stable_eps)
+    out["persistence_class_calibrated"] = pc.assign_attrs(
+        long_name=f"trend x Hurst class (H > iid-null q{st.hurst_null_q:g} = {thr:.3f})",
+        null_quantile=st.hurst_null_q, null_method=st.hurst_method, null_sims=st.hurst_null_sims)
+    return out
+
+
+def _rh_sensitivity(cfg: Config, ds: xr.Dataset, clim: xr.Dataset) -> pd.DataFrame:
+    """Mean NEP, sink share and trend-class shares when a Rh constant moves by +-10 %."""
+    from . import classify
+    from . import stats
+    from . import zonal
+
+    st = cfg.stats
+    region = ds["region"].astype(bool)
+    area = ds["cell_area"]
+    npp = ds["npp"]
+
+    def summarise(rh):
+        nep = (npp - rh).where(region)
+        nep.attrs["units"] = "g C m-2 a-1"
+        mean_map = nep.mean("year")
+        tr = stats.sen_mk(nep, dim="year", alpha=st.alpha, correction=st.correction, min_valid=st.min_valid)
+        cls = classify.trend_class(tr, eps=st.stable_eps)
+        valid = np.isfinite(mean_map)
+        w = area.where(valid)
+        mean_nep = (mean_map * w).sum() / w.sum()
+        sink = (w.where(mean_map > 0)).sum() / w.sum() * 100
+        inc = (w.where(cls >= 6)).sum() / w.sum() * 100
+        sig_inc = (w.where(cls >= 8)).sum() / w.sum() * 100
+        ws = area.where(np.isfinite(tr["slope"]))
+        slope = (tr["slope"] * ws).sum() / ws.sum()
+        return [mean_nep, sink, slope, inc, sig_inc]
+
+    rows = []
+    base = summarise(ds["rh"])
+    cases = [("none", 0.0, ds["rh"])]
+    for pct in RH_SENSITIVITY_PCT:
+        cases.append(("a", pct, ds["rh"] * (1 + pct / 100)))
+    for name in ("b", "c"):
+        for pct in RH_SENSITIVITY_PCT:
+            cases.append((name, pct, clim[f"rh_{name}_{'m' if pct < 0 else 'p'}{abs(pct):g}"]))
+    import dask
+
+    sums = dask.compute(*[summarise(rh) if k != "none" else base for k, _, rh in cases])
+    for (k, pct, _), vals in zip(cases, sums):
+        vals = [float(v) for v in vals]
+        rows.append({"parameter": k, "value": getattr(cfg.rh, k) * (1 + pct / 100) if k != "none" else np.nan,
+                     "change_pct": pct, "nep_mean_g C m-2 a-1": vals[0], "sink_share_pct": vals[1],
+                     "mean_slope_g C m-2 a-2": vals[2], "increasing_share_pct": vals[3],
+                     "significant_increase_share_pct": vals[4]})
+    out = pd.DataFrame(rows)
+    ref = out.iloc[0]
+    out["nep_mean_change_pct"] = (out["nep_mean_g C m-2 a-1"] / ref["nep_mean_g C m-2 a-1"] - 1) * 100
+    return out
+
+
+def _drywet(static: xr.Dataset, clim: xr.Dataset) -> xr.DataArray:
+    from . import grid as ngrid
+
+    p = clim["prcp"].mean("year").where(static["region"].astype(bool))
+    p.attrs["units"] = "mm a-1"
+    dw = ngrid.drywet_zones(p.load())
+    return dw.astype(np.int8).assign_attrs(
+        long_name="dry/wet zone (200/400/800 mm isohyets of interpolated mean annual precipitation)",
+        units="1", flag_values=np.arange(1, 5, dtype=np.int8), flag_meanings="arid semi_arid semi_humid humid")
+
+
+ZONAL_TABLES = ("province_summary", "nep_series", "landcover_nep_series", "climate_series",
+                "nep_class_shares", "trend_class_shares", "trend_sensitivity", "cv_class_shares",
+                "landcover_areas", "landcover_shares_by_year", "landcover_changes", "landcover_nep",
+                "persistence_shares", "hurst_summary", "partial_corr_shares", "climate_trends",
+                "study_vs_reproduction", "table1_trend_categories")
+COG_MAPS = ("nep_mean", "nep_class", "trend_slope", "trend_class", "cv", "cv_class", "hurst",
+            "persistence_class", "persistence_class_calibrated", "pcorr_r_tmean", "pcorr_r_prcp",
+            "pcorr_r_rad")
+
+
+def _write_tables(res: "Results", out: Path) -> dict:
+    from . import tables as ntables
+    from ._atomic import write_text
+
+    tdir = out / TABLE_DIR
+    tdir.mkdir(exist_ok=True)
+    produced = dict(res.tables)
+    for name in ZONAL_TABLES:
+        fn = getattr(ntables, name)
+        if name == "hurst_summary":
+            df = fn(res, null=res.tables["hurst_null"])
+        elif name == "table1_trend_categories":
+            df = fn(res)
+        elif name == "study_vs_reproduction" and res.truth is None:
+            df = fn(res)
+        else:
+            df = fn(res)
+        produced[name] = df
+    for name, df in produced.items():
+        if isinstance(df, pd.DataFrame):
+            write_text(df.to_csv(), tdir / f"{name}.csv")
+    if res.truth is not None:
+        produced["truth_recovery"] = ntables.truth_recovery(res)
+        write_text(produced["truth_recovery"].to_csv(), tdir / "truth_recovery.csv")
+    return produced
+
+
+def _write_maps(ds: xr.Dataset, out: Path):
+    """Cloud-optimised GeoTIFFs of the main maps (QGIS-readable, CRS and units in the tags)."""
+    import rasterio
+    from rasterio.enums import Resampling
+
+    from . import grid as ngrid
+
+    mdir = out / MAP_DIR
+    mdir.mkdir(exist_ok=True)
+    transform = ngrid.grid_transform(ds)
+    for name in COG_MAPS:
+        da = ds[name]
+        is_int = da.dtype.kind in "iu"
+        arr = np.asarray(da.values, dtype=np.int16 if is_int else np.float32)
+        nodata = 0 if is_int else np.nan
+        profile = dict(driver="COG", width=arr.shape[1], height=arr.shape[0], count=1,
+                       dtype=arr.dtype.name, crs=ngrid.CRS_ALBERS, transform=transform, nodata=nodata,
+                       compress="DEFLATE", blocksize=256, overview_resampling="nearest" if is_int else "average")
+        tags = {k: str(v) for k, v in da.attrs.items() if k in ("units", "long_name", "description",
+                                                                  "flag_meanings", "flag_values")}
+        if ds.attrs.get("synthetic"):
+            tags["note"] = "SYNTHETIC embedded scenario: not observations"
+        with atomic_path(mdir / f"{name}.tif") as tmp:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(arr, 1)
+                dst.update_tags(**tags)
+    del Resampling
+
+
+def _attach(ds: xr.Dataset, cfg: Config, synthetic: bool, inputs) -> xr.Dataset:
+    ds.attrs.update({
+        "title": "Net ecosystem productivity (NEP = NPP - Rh) of Northwest China and its statistics",
+        "Conventions": "CF-1.10",
+        "source": f"nep_core {__import__('nep_core').__version__} pipeline v{PIPELINE_VERSION}",
+        "synthetic": int(synthetic),
+        "config": json.dumps(cfg.to_dict(), default=str),
+        "inputs": json.dumps({k: getattr(inputs, k) for k in ("npp", "landcover", "stations", "dem",
+                                                               "boundaries")}, default=str),
+        "years": f"{cfg.first_year}-{cfg.last_year}",
+        "crs_proj4": ds.attrs.get("crs_proj4", ""),
+    })
+    if synthetic:
+        ds.attrs["note"] = ("SYNTHETIC: built by nep_core.synthetic on real geography with planted, known "
+                            "truth; these numbers are not observations of Northwest China")
+    return ds
+
+
+def _georeference(ds: xr.Dataset) -> xr.Dataset:
+    """CF grid mapping (rioxarray ``spatial_ref``) on every (y, x) variable, so GIS tools read it."""
+    import rioxarray  # noqa: F401
+
+    from . import grid as ngrid
+
+    ds = ds.rio.write_crs(ngrid.CRS_ALBERS).rio.write_transform(ngrid.grid_transform(ds))
+    for v in ds.data_vars.values():
+        if v.dims[-2:] == ("y", "x"):
+            v.attrs["grid_mapping"] = "spatial_ref"
+    return ds
+
+
+def _provinces(inputs) -> list:
+    from . import grid as ngrid
+    from . import io as nio
+
+    path = inputs.boundaries or ngrid.data_path("nwc_provinces.geojson")
+    return [b.geometry for b in nio.read_boundaries(path)]
+
+
+def _load_truth(path) -> xr.Dataset:
+    t = xr.open_dataset(path, engine="netcdf4").load()
+    t["trend_slope"] = t["nep_slope_planted"].assign_attrs(t["nep_slope_planted"].attrs)
+    return t
+
+
+def run(cfg: Config | None = None, progress: bool = False) -> Results:
+    """Run (or reuse) every stage for ``cfg`` and return the :class:`Results`.
+
+    Stages: scenario (synthetic only) -> static grid + DEM -> climate (QC, kriging fill, spline
+    surfaces, monthly Rh) -> carbon (NPP, NEP, land cover) -> per-pixel statistics -> classes/FDR
+    -> results.nc, tables/*.csv, maps/*.tif. See the module docstring for caching.
+    """
+    cfg = cfg or Config()
+    _validate(cfg)
+    out = Path(cfg.out_dir).expanduser().resolve()
+    T = Timings()
+    with _lock(out), _scheduler(cfg.scheduler, progress):
+        cache = _Cache(out)
+        with T("scenario / inputs"):
+            inputs, truth_path = _resolve_inputs(cfg, out)
+            fps = {k: _files_fingerprint(getattr(inputs, k)) for k in (*REQUIRED_INPUTS, "boundaries")}
+        k_static = _key("static", PIPELINE_VERSION, cfg.resolution_m, fps["boundaries"], fps["dem"])
+        with T("grid + DEM"):
+            static = cache.netcdf("static", k_static, lambda: _stage_static(cfg, inputs)).load()
+        k_clim = _key("climate", PIPELINE_VERSION, k_static, fps["stations"], inputs.station_layout,
+                      cfg.years, dataclasses_asdict(cfg.rh), cfg.chunk_xy)
+        side_path = cache.path("stations", k_clim)
+        csvs = {name: cache.path(name, k_clim, ".csv") for name in ("qc_summary", "interpolation_cv")}
+        with T("climate + Rh"):
+            if not (side_path.exists() and all(p.exists() for p in csvs.values())):
+                cache.path("climate", k_clim).unlink(missing_ok=True)  # the stage file is written last
+
+            def compute_climate():
+                from ._atomic import write_text
+
+                ds, side = _stage_climate(cfg, inputs, static)
+                write_netcdf(side["stations"], side_path)
+                for name, path in csvs.items():
+                    write_text(side[name].to_csv(index=False), path)
+                return ds
+
+            clim = cache.netcdf("climate", k_clim, compute_climate, chunks=_chunks(cfg, ["year"]))
+            for name, path in [("stations", side_path), *csvs.items()]:
+                cache._prune(name, path)
+            stations = xr.open_dataset(side_path, engine="h5netcdf").load()
+            tables = {name: pd.read_csv(path) for name, path in csvs.items()}
+        k_carbon = _key("carbon", PIPELINE_VERSION, k_clim, fps["npp"], fps["landcover"])
+        with T("NPP + NEP + land cover"):
+            carbon = cache.netcdf("carbon", k_carbon, lambda: _stage_carbon(cfg, inputs, static, clim),
+                                  chunks=_chunks(cfg, ["year", "lc_year"]))
+        k_stats = _key("stats", PIPELINE_VERSION, k_carbon, dataclasses_asdict(cfg.stats), cfg.years)
+        annual = xr.Dataset({"nep": carbon["nep"], "tmean": clim["tmean"], "prcp": clim["prcp"],
+                             "rad": clim["rad"]})
+        with T("per-pixel statistics"):
+            stats_ds = cache.netcdf("stats", k_stats, lambda: _stage_stats(cfg, annual),
+                                    chunks={"y": cfg.chunk_xy, "x": cfg.chunk_xy})
+        with T("Hurst null"):
+            k_null = _key("hurst_null", PIPELINE_VERSION, len(cfg.years), cfg.seed, cfg.stats.hurst_null_sims,
+                          cfg.stats.hurst_null_q)
+            npath = cache.path("hurst_null", k_null, ".csv")
+            if not npath.exists():
+                from ._atomic import write_text
+                write_text(_hurst_null(cfg, len(cfg.years)).to_csv(index=False), npath)
+                cache._prune("hurst_null", npath)
+            tables["hurst_null"] = pd.read_csv(npath)
+        with T("classes + FDR"):
+            classes = _classes(cfg, stats_ds, tables["hurst_null"])
+        with T("assemble results.nc"):
+            parts = [static, carbon, clim[["tmean", "prcp", "rad"]], stats_ds, classes]
+            ds = xr.merge([p.drop_vars("spatial_ref", errors="ignore") for p in parts],
+                          compat="override", combine_attrs="override")
+            ds["drywet"] = _drywet(static, clim)
+            ds = _attach(ds, cfg, truth_path is not None, inputs)
+            ds = _georeference(ds)
+            k_final = _key("results", k_stats, k_clim, dataclasses_asdict(cfg))
+            final = out / "results.nc"
+            stamp = out / ".results.key"
+            if not (final.exists() and stamp.exists() and stamp.read_text() == k_final):
+                write_netcdf(ds, final)
+                from ._atomic import write_text
+                write_text(k_final, stamp)
+                cache.misses.append("results")
+            else:
+                cache.hits.append("results")
+            store = xr.open_dataset(final, engine="h5netcdf")
+            if store.nbytes < 3e9:
+                store = store.load()
+                store.close()
+        with T("Rh sensitivity"):
+            spath = cache.path("rh_sensitivity", _key(k_final, RH_SENSITIVITY_PCT), ".csv")
+            if not spath.exists():
+                from ._atomic import write_text
+                write_text(_rh_sensitivity(cfg, store, clim).to_csv(index=False), spath)
+                cache._prune("rh_sensitivity", spath)
+            tables["rh_sensitivity"] = pd.read_csv(spath)
+        truth = _load_truth(truth_path) if truth_path is not None else None
+        res = Results(path=final, ds=store, tables=tables, stations=_station_xy(stations), truth=truth,
+                      provinces=_provinces(inputs), config=cfg, timings=T.stages,
+                      cache_hits=cache.hits, cache_misses=cache.misses)
+        with T("tables + maps"):
+            res.tables = _write_tables(res, out)
+            _write_maps(store, out)
+    res.timings = dict(T.stages)
+    return res
+
+
+def dataclasses_asdict(obj) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(obj)
+
+
+def _station_xy(st: xr.Dataset) -> xr.Dataset:
+    from . import grid as ngrid
+
+    if "x" not in st.coords and "lon" in st.coords:
+        x, y = ngrid.lonlat_to_xy(st["lon"].values, st["lat"].values)
+        st = st.assign_coords(x=("station", np.asarray(x)), y=("station", np.asarray(y)))
+    return st
+
+
+def scenario(cfg: Config | None = None) -> Path:
+    """Build (or reuse) the synthetic scenario of ``cfg`` and return its directory."""
+    from . import synthetic
+
+    cfg = cfg or Config()
+    out = Path(cfg.out_dir).expanduser().resolve()
+    with _lock(out):
+        return synthetic.build_scenario(out / "scenario", cfg).root
+
+
+_RESULTS: dict = {}
+
+
+def results(config: Config | str | os.PathLike | None = None) -> Results:
+    """The results of ``config`` for chapters and notebooks, computed once per process.
+
+    ``config`` may be a Config, a TOML/YAML path, or None: then the file named by the environment
+    variable ``NEP_CONFIG`` (how ``NEP_CONFIG=nep.toml quarto render`` points the book at real
+    data), else the embedded default. A relative ``out_dir`` is taken relative to the working
+    directory (the project root when the book is built).
+    """
+    from .config import load_config
+
+    if config is None:
+        config = os.environ.get("NEP_CONFIG") or None
+    cfg = config if isinstance(config, Config) else load_config(config)
+    key = cfg.fingerprint() + str(Path(cfg.out_dir).expanduser().resolve())
+    if key not in _RESULTS:
+        _RESULTS[key] = run(cfg, progress=False)
+    return _RESULTS[key]
