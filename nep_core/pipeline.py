@@ -500,7 +500,7 @@ COG_MAPS = ("nep_mean", "nep_class", "trend_slope", "trend_class", "cv", "cv_cla
             "pcorr_r_rad")
 
 
-def _write_tables(res: "Results", out: Path) -> dict:
+def _write_tables(res: "Results", out: Path, write: bool = True) -> dict:
     from . import tables as ntables
     from ._atomic import write_text
 
@@ -509,21 +509,13 @@ def _write_tables(res: "Results", out: Path) -> dict:
     produced = dict(res.tables)
     for name in ZONAL_TABLES:
         fn = getattr(ntables, name)
-        if name == "hurst_summary":
-            df = fn(res, null=res.tables["hurst_null"])
-        elif name == "table1_trend_categories":
-            df = fn(res)
-        elif name == "study_vs_reproduction" and res.truth is None:
-            df = fn(res)
-        else:
-            df = fn(res)
-        produced[name] = df
-    for name, df in produced.items():
-        if isinstance(df, pd.DataFrame):
-            write_text(df.to_csv(), tdir / f"{name}.csv")
+        produced[name] = fn(res, null=res.tables["hurst_null"]) if name == "hurst_summary" else fn(res)
     if res.truth is not None:
         produced["truth_recovery"] = ntables.truth_recovery(res)
-        write_text(produced["truth_recovery"].to_csv(), tdir / "truth_recovery.csv")
+    if write:
+        for name, df in produced.items():
+            if isinstance(df, pd.DataFrame):
+                write_text(df.to_csv(), tdir / f"{name}.csv")
     return produced
 
 
@@ -661,26 +653,29 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
                 write_text(_hurst_null(cfg, len(cfg.years)).to_csv(index=False), npath)
                 cache._prune("hurst_null", npath)
             tables["hurst_null"] = pd.read_csv(npath)
-        with T("classes + FDR"):
-            classes = _classes(cfg, stats_ds, tables["hurst_null"])
-        with T("assemble results.nc"):
-            parts = [static, carbon, clim[["tmean", "prcp", "rad"]], stats_ds, classes]
-            ds = xr.merge([p.drop_vars("spatial_ref", errors="ignore") for p in parts],
-                          compat="override", combine_attrs="override")
-            ds["drywet"] = _drywet(static, clim)
-            ds = _attach(ds, cfg, truth_path is not None, inputs)
-            ds = _georeference(ds)
-            k_final = _key("results", k_stats, k_clim, dataclasses_asdict(cfg))
-            final = out / "results.nc"
-            stamp = out / ".results.key"
-            if not (final.exists() and stamp.exists() and stamp.read_text() == k_final):
+        k_final = _key("results", PIPELINE_VERSION, k_stats, k_clim, _cfg_key(cfg),
+                       tables["hurst_null"].to_csv())
+        final = out / "results.nc"
+        stamp = out / ".results.key"
+        if final.exists() and stamp.exists() and stamp.read_text() == k_final:
+            cache.hits.append("results")
+        else:
+            with T("classes + FDR"):
+                classes = _classes(cfg, stats_ds, tables["hurst_null"])
+            with T("assemble results.nc"):
+                parts = [static, carbon, clim[["tmean", "prcp", "rad"]], stats_ds, classes]
+                ds = xr.merge([p.drop_vars("spatial_ref", errors="ignore") for p in parts],
+                              compat="override", combine_attrs="override")
+                ds["drywet"] = _drywet(static, clim)
+                ds = _attach(ds, cfg, truth_path is not None, inputs)
+                ds = _georeference(ds)
+                stamp.unlink(missing_ok=True)
                 write_netcdf(ds, final)
                 from ._atomic import write_text
                 write_text(k_final, stamp)
                 cache.misses.append("results")
-            else:
-                cache.hits.append("results")
-            store = xr.open_dataset(final, engine="h5netcdf")
+        with T("open results.nc"):
+            store = xr.open_dataset(final, engine="h5netcdf", chunks={})
             if store.nbytes < 3e9:
                 store = store.load()
                 store.close()
@@ -696,10 +691,24 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
                       provinces=_provinces(inputs), config=cfg, timings=T.stages,
                       cache_hits=cache.hits, cache_misses=cache.misses)
         with T("tables + maps"):
-            res.tables = _write_tables(res, out)
-            _write_maps(store, out)
+            ostamp = out / ".outputs.key"
+            fresh = not (ostamp.exists() and ostamp.read_text() == k_final)
+            res.tables = _write_tables(res, out, write=fresh or not (out / TABLE_DIR).is_dir())
+            if fresh or not (out / MAP_DIR).is_dir():
+                _write_maps(store, out)
+                from ._atomic import write_text
+                write_text(k_final, ostamp)
     res.timings = dict(T.stages)
     return res
+
+
+def _cfg_key(cfg: Config) -> dict:
+    """The config as it affects results (not where they are written or which scheduler runs them)."""
+    d = dataclasses_asdict(cfg)
+    d.pop("out_dir")
+    d.pop("scheduler")
+    d.pop("inputs")       # inputs enter the keys through their file fingerprints
+    return d
 
 
 def dataclasses_asdict(obj) -> dict:
