@@ -292,3 +292,68 @@ def test_full_nan_chunk_is_masked_with_a_reason():
     assert (out["cv_reason"].values[blank] == reasons.ALL_NAN).all()
     assert np.isfinite(out["trend_slope"].values[16:, 16:]).all()
     assert np.abs(out["trend_slope"].values[16:, 16:] - 2.0).max() < 1.0
+
+
+# --------------------------------------------------------------------------------- distributed
+def _drop_outputs(cfg, *stages):
+    d = Path(cfg.out_dir)
+    for s in stages:
+        for p in (d / ".stages").glob(f"{s}-*.nc"):
+            p.unlink()
+    (d / "results.nc").unlink()
+
+
+def test_distributed_run_equals_local_run(run_copy, default_results):
+    """`--scheduler ADDRESS`: the statistics and the store computed on a 2-worker LocalCluster
+    (separate processes) equal the threaded run exactly: values, dtypes and variable attrs."""
+    distributed = pytest.importorskip("distributed")
+    _drop_outputs(run_copy, "stats")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        res = pipeline.run(run_copy.replace(scheduler=cluster.scheduler_address))
+    assert "stats" in res.cache_misses
+    a, b = res.ds, default_results.ds
+    assert set(a.data_vars) == set(b.data_vars)
+    for v in a.data_vars:
+        assert a[v].dtype == b[v].dtype, v
+        xr.testing.assert_identical(a[v], b[v])
+
+
+def test_worker_killed_mid_run(run_copy, default_results):
+    """A LocalCluster worker process is SIGKILLed while the statistics stage is being computed: the
+    run completes (dask reschedules the lost tasks on the restarted worker) or fails with a clear
+    error, and in either case a rerun gives the complete, correct store."""
+    import threading
+
+    distributed = pytest.importorskip("distributed")
+    _drop_outputs(run_copy, "stats")
+    stages = Path(run_copy.out_dir) / ".stages"
+    outcome = {}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        cfg = run_copy.replace(scheduler=cluster.scheduler_address)
+
+        def target():
+            try:
+                outcome["res"] = pipeline.run(cfg)
+            except Exception as exc:  # noqa: BLE001  (the test inspects it below)
+                outcome["error"] = exc
+
+        th = threading.Thread(target=target)
+        th.start()
+        t0 = time.time()
+        while not list(stages.glob(".stats-*.tmp")) and th.is_alive() and time.time() - t0 < 300:
+            time.sleep(0.05)
+        assert th.is_alive(), "the run finished before the worker could be killed"
+        nanny = next(iter(cluster.workers.values()))
+        nanny.process.process.kill()
+        killed_at = time.time() - t0
+        th.join(600)
+    print(f"worker killed {killed_at:.1f} s into the run; outcome: {sorted(outcome)}")
+    assert not list(Path(run_copy.out_dir).rglob("*.tmp"))
+    if "error" in outcome:
+        assert str(outcome["error"])
+        assert not list(stages.glob("stats-*.nc"))
+    res = outcome.get("res") or pipeline.run(run_copy)
+    for v in ("trend_slope", "trend_p", "cv", "hurst", "pcorr_r_prcp"):
+        xr.testing.assert_identical(res.ds[v], default_results.ds[v])
