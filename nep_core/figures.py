@@ -487,15 +487,18 @@ def fig9_partial_corr_maps(results, alpha: float = 0.05, provinces=None):
 def fig_trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = None):
     """Significant-trend area (%) under each Mann-Kendall variant, per-pixel and with BH FDR."""
     tab = tables.trend_sensitivity(results, alpha, fdr_alpha)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.5, 4.2), layout="constrained")
     x = np.arange(len(tab))
-    for k, (col, color) in enumerate(zip(tab.columns, ["#56B4E9", "#0072B2"])):
-        bars = ax.bar(x + (k - 0.5) * 0.38, tab[col].to_numpy(), width=0.38, color=color, label=col)
+    k_n = len(tab.columns)
+    width = 0.8 / k_n
+    for k, (col, color) in enumerate(zip(tab.columns, ["#56B4E9", "#0072B2", "#E69F00"])):
+        bars = ax.bar(x + (k - (k_n - 1) / 2) * width, tab[col].to_numpy(), width=width, color=color,
+                      label=col)
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(x, tab.index)
     ax.set_ylabel("significant trend area (% of valid area)")
     ax.set_xlabel("Mann-Kendall variant (autocorrelation correction)")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     return fig
 

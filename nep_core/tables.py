@@ -21,7 +21,7 @@ __all__ = [
     "PROVINCE_NAMES", "LC_NAMES", "DRIVERS", "REFERENCE", "dataset", "province_names",
     "landcover_names", "nep_series", "landcover_nep_series", "climate_series",
     "table1_trend_categories", "province_summary", "nep_class_shares", "trend_class_shares",
-    "trend_sensitivity", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
+    "trend_sensitivity", "trend_false_positives", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
     "transition_table", "landcover_changes", "landcover_nep", "persistence_shares", "hurst_summary",
     "partial_corr_shares", "climate_trends", "truth_recovery", "study_vs_reproduction",
     "is_synthetic",
@@ -235,6 +235,13 @@ def _p_vars(ds) -> dict:
     return out
 
 
+def _fdr_mask(p, inside, q):
+    from . import stats
+
+    fsig = stats.fdr(p.where(inside), alpha=q)
+    return (fsig["significant"] if isinstance(fsig, xr.Dataset) else fsig).astype(bool)
+
+
 def trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = None) -> pd.DataFrame:
     """Significant area share under each Mann-Kendall variant, without and with map-level FDR.
 
@@ -244,14 +251,17 @@ def trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = No
     alpha : float
         Per-pixel significance level.
     fdr_alpha : float, optional
-        Benjamini-Hochberg level; default ``results.config.stats.fdr_alpha`` or 2 * alpha.
+        Benjamini-Hochberg level of the stored flags; default ``results.config.stats.fdr_alpha``
+        or 2 * alpha.
 
     Returns
     -------
-    DataFrame indexed by variant (none, hamed_rao, yue_wang, tfpw) with
-    ``significant, p < alpha (%)`` and ``significant, BH FDR (%)`` (shares of the valid area). The FDR
-    column uses ``trend_sig_fdr_<variant>`` from the store when present, else
-    ``nep_core.stats.fdr`` on the stored p map.
+    DataFrame indexed by variant (none, hamed_rao, yue_wang, tfpw) with ``significant, p < alpha
+    (%)``, ``significant, BH FDR q = alpha (%)`` (same level as the per-pixel test, so it can only
+    be smaller) and, when ``fdr_alpha`` differs, ``significant, BH FDR q = fdr_alpha (%)`` (the
+    stored ``trend_sig_fdr_<variant>`` flags; q = 2 alpha after Wilks 2016 may exceed the raw
+    p < alpha share). Shares are of the valid area. Missing stored flags are recomputed with
+    ``nep_core.stats.fdr``.
     """
     ds = dataset(results)
     cfg = getattr(results, "config", None)
@@ -261,19 +271,51 @@ def trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = No
     for name, p in _p_vars(ds).items():
         inside = _inside(ds) & np.isfinite(p)
         sig = xr.where(inside, xr.where(p < alpha, 1, 2), 0)
-        share = _shares(sig, ds, codes=[1, 2])[SHARE].iloc[0]
-        key = f"trend_sig_fdr_{name}"
-        if key in ds:
-            fsig = ds[key].astype(bool)
-        else:
-            from . import stats
+        row = {f"significant, p < {alpha} (%)": _shares(sig, ds, codes=[1, 2])[SHARE].iloc[0]}
+        levels = [alpha] if np.isclose(fdr_alpha, alpha) else [alpha, fdr_alpha]
+        for q in levels:
+            key = f"trend_sig_fdr_{name}"
+            stored = key in ds and np.isclose(float(ds[key].attrs.get("alpha", np.nan)), q)
+            fsig = ds[key].astype(bool) if stored else _fdr_mask(p, inside, q)
+            fcode = xr.where(inside, xr.where(fsig, 1, 2), 0)
+            row[f"significant, BH FDR q = {q} (%)"] = _shares(fcode, ds, codes=[1, 2])[SHARE].iloc[0]
+        rows[name] = row
+    out = pd.DataFrame(rows).T
+    out.index.name = "Mann-Kendall variant"
+    return out
 
-            fsig = stats.fdr(p.where(inside), alpha=fdr_alpha)
-            fsig = (fsig["significant"] if isinstance(fsig, xr.Dataset) else fsig).astype(bool)
-        fcode = xr.where(inside, xr.where(fsig, 1, 2), 0)
-        rows[name] = {f"significant, p < {alpha} (%)": share,
-                      f"significant, BH FDR q = {fdr_alpha} (%)":
-                          _shares(fcode, ds, codes=[1, 2])[SHARE].iloc[0]}
+
+def trend_false_positives(results, alpha: float = 0.05, fdr_alpha: float | None = None,
+                          truth: xr.Dataset | None = None) -> pd.DataFrame:
+    """Synthetic data only: how each Mann-Kendall variant does where the planted trend is exactly 0.
+
+    Returns a DataFrame indexed by variant with the number of planted-zero pixels, the per-pixel
+    false-positive rate ``p < alpha`` there (%, should be near 100 * alpha), the share of all
+    significant pixels that are planted-zero after BH at ``fdr_alpha`` (the false discovery
+    proportion, %, should be at most 100 * q), and the power: share of planted-trend pixels that
+    are BH-significant (%).
+    """
+    ds = dataset(results)
+    truth = getattr(results, "truth", None) if truth is None else truth
+    if truth is None or "trend_slope" not in truth:
+        raise NepInputError("no planted truth (only the synthetic scenario has one)", variable="trend_slope")
+    cfg = getattr(results, "config", None)
+    if fdr_alpha is None:
+        fdr_alpha = cfg.stats.fdr_alpha if cfg is not None else 2 * alpha
+    planted = truth["trend_slope"].values
+    rows = {}
+    for name, p in _p_vars(ds).items():
+        inside = (_inside(ds) & np.isfinite(p)).values & np.isfinite(planted)
+        null = inside & (planted == 0)
+        key = f"trend_sig_fdr_{name}"
+        stored = key in ds and np.isclose(float(ds[key].attrs.get("alpha", np.nan)), fdr_alpha)
+        fsig = (ds[key].astype(bool) if stored else _fdr_mask(p, xr.DataArray(inside, dims=p.dims), fdr_alpha)).values
+        fsig = fsig & inside
+        pv = p.values
+        rows[name] = {"planted-zero pixels": int(null.sum()),
+                      f"false-positive rate, p < {alpha} (%)": 100 * np.mean(pv[null] < alpha) if null.any() else np.nan,
+                      f"false discovery proportion, BH q = {fdr_alpha} (%)": 100 * (fsig & null).sum() / max(fsig.sum(), 1),
+                      f"power, BH q = {fdr_alpha} (%)": 100 * fsig[inside & ~null].mean()}
     out = pd.DataFrame(rows).T
     out.index.name = "Mann-Kendall variant"
     return out

@@ -357,3 +357,16 @@ def test_worker_killed_mid_run(run_copy, default_results):
     res = outcome.get("res") or pipeline.run(run_copy)
     for v in ("trend_slope", "trend_p", "cv", "hurst", "pcorr_r_prcp"):
         xr.testing.assert_identical(res.ds[v], default_results.ds[v])
+
+
+def test_book_false_positive_table_matches_direct_count(default_results):
+    t = tables.trend_false_positives(default_results, alpha=0.05, fdr_alpha=0.10)
+    ds, tr = default_results.ds, default_results.truth
+    null = (tr["trend_slope"].values == 0) & ds["region"].values.astype(bool) & np.isfinite(ds["trend_p"].values)
+    assert t.loc["none", "planted-zero pixels"] == null.sum()
+    assert t.loc["none", "false-positive rate, p < 0.05 (%)"] == pytest.approx(
+        100 * np.mean(ds["trend_p"].values[null] < 0.05))
+    ts = tables.trend_sensitivity(default_results, alpha=0.05, fdr_alpha=0.10)
+    same_level = ts["significant, BH FDR q = 0.05 (%)"]
+    assert (same_level <= ts["significant, p < 0.05 (%)"] + 1e-9).all()
+    assert (same_level <= ts["significant, BH FDR q = 0.1 (%)"] + 1e-9).all()
