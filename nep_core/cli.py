@@ -60,7 +60,9 @@ def main(argv=None) -> int:
             res = pipeline.run(cfg, progress=not args.no_progress)
             print(f"results: {res.path}")
             if args.timings:
-                print(pipeline.format_timings(res.timings))
+                print(pipeline.format_timings(res.timings, res.peak_rss))
+                print(f"cache hits: {', '.join(res.cache_hits) or '-'}; recomputed: "
+                      f"{', '.join(res.cache_misses) or '-'}")
         elif args.command == "scenario":
             from . import pipeline
 

@@ -94,6 +94,11 @@ class Config:
     stats: Stats = field(default_factory=Stats)
     rh: Rh = field(default_factory=Rh)
 
+    def __post_init__(self):
+        # 5000 and 5000.0 are the same resolution: normalise so fingerprints and cache keys agree
+        if isinstance(self.resolution_m, int) and not isinstance(self.resolution_m, bool):
+            object.__setattr__(self, "resolution_m", float(self.resolution_m))
+
     @property
     def years(self) -> list[int]:
         return list(range(self.first_year, self.last_year + 1))

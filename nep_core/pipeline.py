@@ -51,24 +51,73 @@ def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _rss_bytes() -> int:
+    """Resident set size of this process (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class _PeakSampler:
+    """Samples this process's RSS every ``interval`` seconds in a daemon thread; ``peak`` in bytes."""
+
+    def __init__(self, interval: float = 0.1):
+        import threading
+
+        self.peak = _rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _run(self, interval):
+        while not self._stop.wait(interval):
+            self.peak = max(self.peak, _rss_bytes())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+
 @dataclass
 class Timings:
+    """Wall time (s) and peak resident memory (bytes, this process) of each named stage."""
+
     stages: dict = field(default_factory=dict)
+    peak_rss: dict = field(default_factory=dict)
+    misses: list = field(default_factory=list)      # the cache's miss list, to know what was computed
+    computed: set = field(default_factory=set)
 
     @contextlib.contextmanager
     def __call__(self, name: str):
         t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
+        n0 = len(self.misses)
+        with _PeakSampler() as mem:
+            try:
+                yield
+            finally:
+                self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
+        self.peak_rss[name] = max(self.peak_rss.get(name, 0), mem.peak)
+        if len(self.misses) > n0:
+            self.computed.add(name)
 
 
-def format_timings(timings: dict) -> str:
-    width = max(len(k) for k in timings) if timings else 5
-    lines = [f"{'stage':<{width}}  seconds"]
-    lines += [f"{k:<{width}}  {v:8.2f}" for k, v in timings.items()]
-    lines.append(f"{'total':<{width}}  {sum(timings.values()):8.2f}")
+def format_timings(timings: dict, peak_rss: dict | None = None) -> str:
+    """A plain-text table of seconds (and peak RSS in GB, when given) per stage."""
+    peak_rss = peak_rss or {}
+    width = max([len(k) for k in timings] + [5])
+    head = f"{'stage':<{width}}  seconds" + ("  peak RSS (GB)" if peak_rss else "")
+    lines = [head]
+    for k, v in timings.items():
+        mem = f"  {peak_rss[k] / 1e9:14.2f}" if k in peak_rss else ""
+        lines.append(f"{k:<{width}}  {v:7.2f}{mem}")
+    total_mem = f"  {max(peak_rss.values()) / 1e9:14.2f}" if peak_rss else ""
+    lines.append(f"{'total':<{width}}  {sum(timings.values()):7.2f}{total_mem}")
     return "\n".join(lines)
 
 
@@ -209,6 +258,12 @@ class Results:
     config : Config
     timings : dict
         Seconds per stage of this call (cache hits are fast, not absent).
+    peak_rss : dict
+        Peak resident memory (bytes) of this process during each stage (dask.distributed workers
+        are separate processes and not included).
+    stage_timings : pandas.DataFrame
+        Per stage: seconds and peak RSS of the call that last computed it (``<out>/timings.json``)
+        beside the seconds of this call.
     cache_hits, cache_misses : list of str
     """
 
@@ -220,6 +275,8 @@ class Results:
     provinces: list | None
     config: Config
     timings: dict = field(default_factory=dict)
+    peak_rss: dict = field(default_factory=dict)
+    stage_timings: pd.DataFrame | None = None
     cache_hits: list = field(default_factory=list)
     cache_misses: list = field(default_factory=list)
 
@@ -606,8 +663,12 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
     T = Timings()
     with _lock(out), _scheduler(cfg.scheduler, progress):
         cache = _Cache(out)
+        T.misses = cache.misses
         with T("scenario / inputs"):
+            had_scenario = (out / "scenario" / "scenario.json").exists()
             inputs, truth_path = _resolve_inputs(cfg, out)
+            if truth_path is not None and not had_scenario:
+                cache.misses.append("scenario")
             fps = {k: _files_fingerprint(getattr(inputs, k)) for k in (*REQUIRED_INPUTS, "boundaries")}
         k_static = _key("static", PIPELINE_VERSION, cfg.resolution_m, fps["boundaries"], fps["dem"])
         with T("grid + DEM"):
@@ -652,6 +713,7 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
                 from ._atomic import write_text
                 write_text(_hurst_null(cfg, len(cfg.years)).to_csv(index=False), npath)
                 cache._prune("hurst_null", npath)
+                cache.misses.append("hurst_null")
             tables["hurst_null"] = pd.read_csv(npath)
         k_final = _key("results", PIPELINE_VERSION, k_stats, k_clim, _cfg_key(cfg),
                        tables["hurst_null"].to_csv())
@@ -685,6 +747,7 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
                 from ._atomic import write_text
                 write_text(_rh_sensitivity(cfg, store, clim).to_csv(index=False), spath)
                 cache._prune("rh_sensitivity", spath)
+                cache.misses.append("rh_sensitivity")
             tables["rh_sensitivity"] = pd.read_csv(spath)
         truth = _load_truth(truth_path) if truth_path is not None else None
         res = Results(path=final, ds=store, tables=tables, stations=_station_xy(stations), truth=truth,
@@ -698,8 +761,41 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
                 _write_maps(store, out)
                 from ._atomic import write_text
                 write_text(k_final, ostamp)
+                cache.misses.append("outputs")
+        res.stage_timings = _record_timings(out, T)
     res.timings = dict(T.stages)
+    res.peak_rss = dict(T.peak_rss)
     return res
+
+
+TIMINGS_FILE = "timings.json"
+
+
+def _record_timings(out: Path, T: Timings) -> pd.DataFrame:
+    """Merge this call's computed stages into ``<out>/timings.json`` and return the table.
+
+    A stage reused from the cache keeps the time and memory of the run that computed it, so the
+    table describes the cost of the results, not of the last (cached) call.
+    """
+    from ._atomic import write_text
+
+    path = out / TIMINGS_FILE
+    try:
+        saved = json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        saved = {}
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    for name, sec in T.stages.items():
+        if name in T.computed or name not in saved:
+            saved[name] = {"seconds": round(sec, 3), "peak_rss_gb": round(T.peak_rss.get(name, 0) / 1e9, 3),
+                           "computed": name in T.computed, "at": stamp}
+    write_text(json.dumps(saved, indent=1), path)
+    rows = {name: saved[name] for name in T.stages}
+    df = pd.DataFrame(rows).T[["seconds", "peak_rss_gb", "computed", "at"]]
+    df.columns = ["seconds when computed (s)", "peak RSS when computed (GB)", "computed in that call", "at"]
+    df.insert(1, "seconds this call (s)", pd.Series(T.stages).round(3))
+    df.index.name = "stage"
+    return df
 
 
 def _cfg_key(cfg: Config) -> dict:
