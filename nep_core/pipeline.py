@@ -547,7 +547,7 @@ def _drywet(static: xr.Dataset, clim: xr.Dataset) -> xr.DataArray:
         units="1", flag_values=np.arange(1, 5, dtype=np.int8), flag_meanings="arid semi_arid semi_humid humid")
 
 
-ZONAL_TABLES = ("province_summary", "nep_series", "landcover_nep_series", "climate_series",
+ZONAL_TABLES = ("province_summary", "drywet_summary", "nep_series", "landcover_nep_series", "climate_series",
                 "nep_class_shares", "trend_class_shares", "trend_sensitivity", "cv_class_shares",
                 "landcover_areas", "landcover_shares_by_year", "landcover_changes", "landcover_nep",
                 "persistence_shares", "hurst_summary", "partial_corr_shares", "climate_trends",

@@ -21,7 +21,7 @@ __all__ = [
     "PROVINCE_NAMES", "LC_NAMES", "DRIVERS", "REFERENCE", "dataset", "province_names",
     "landcover_names", "nep_series", "landcover_nep_series", "climate_series",
     "table1_trend_categories", "province_summary", "nep_class_shares", "trend_class_shares",
-    "trend_sensitivity", "trend_false_positives", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
+    "trend_sensitivity", "trend_false_positives", "drywet_summary", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
     "transition_table", "landcover_changes", "landcover_nep", "persistence_shares", "hurst_summary",
     "partial_corr_shares", "climate_trends", "truth_recovery", "study_vs_reproduction",
     "is_synthetic",
@@ -171,6 +171,44 @@ def province_summary(results) -> pd.DataFrame:
     })
     out.index.name = "region"
     return out.loc[series.index]
+
+
+def drywet_summary(results, alpha: float = 0.05) -> pd.DataFrame:
+    """Zonal statistics per dry/wet zone (200/400/800 mm isohyets) and for NWC, area weighted.
+
+    Columns: area (km2); mean annual precipitation (mm a-1); mean NEP (g C m-2 a-1); mean Sen slope
+    (g C m-2 a-2); share of the zone with a significant increase (MK p < alpha, %); mean partial r of
+    NEP with temperature, precipitation and radiation (1) and the share with p < alpha (%).
+    """
+    ds = dataset(results)
+    _need(ds, "drywet", "nep_mean", "trend_slope", "trend_p", "cell_area")
+    names = zonal.class_labels(ds["drywet"])
+    zone = ds["drywet"].where(_inside(ds), 0)
+    area = zonal.area_shares(zone, ds["cell_area"], codes=list(names), labels=names)
+    area_col = pd.Series(area["area_km2"].to_numpy(), index=list(names.values()))
+    area_col[REGION] = area_col.sum()
+
+    def mean(da):
+        return zonal.zonal_mean(da, ds["cell_area"], zone, names=names, total=REGION)
+
+    def share(mask, valid):
+        return 100 * mean(xr.where(valid, mask.astype(float), np.nan))
+
+    out = {AREA: area_col}
+    if "prcp" in ds:
+        out["mean annual precipitation (mm a-1)"] = mean(ds["prcp"].mean("year"))
+    out[f"mean NEP ({NEP_UNITS})"] = mean(ds["nep_mean"])
+    out[f"mean Sen slope ({SLOPE_UNITS})"] = mean(ds["trend_slope"])
+    valid = np.isfinite(ds["trend_p"]) & np.isfinite(ds["trend_slope"])
+    out[f"significant increase, p < {alpha} (%)"] = share((ds["trend_p"] < alpha) & (ds["trend_slope"] > 0), valid)
+    for v, label in (("tmean", "temperature"), ("prcp", "precipitation"), ("rad", "radiation")):
+        if f"pcorr_r_{v}" in ds:
+            out[f"mean partial r with {label} (1)"] = mean(ds[f"pcorr_r_{v}"])
+            out[f"partial r with {label} p < {alpha} (%)"] = share(
+                ds[f"pcorr_p_{v}"] < alpha, np.isfinite(ds[f"pcorr_p_{v}"]))
+    df = pd.DataFrame(out)
+    df.index.name = "dry/wet zone"
+    return df.loc[[*(n for n in names.values() if n in df.index), REGION]]
 
 
 def nep_class_shares(results) -> pd.DataFrame:

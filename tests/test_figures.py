@@ -158,3 +158,17 @@ def test_trend_sensitivity_falls_back_to_stats_fdr():
     ts = tables.trend_sensitivity(make_fake_results(), alpha=0.1, fdr_alpha=0.1)
     assert (ts.iloc[:, 1] <= ts.iloc[:, 0] + 1e-9).all()
     assert (ts.iloc[:, 1] < ts.iloc[:, 0]).any()  # and it does remove something on the fake map
+
+
+def test_drywet_summary_areas_and_weighting(res):
+    t = tables.drywet_summary(res)
+    zones = [i for i in t.index if i != "NWC"]
+    assert t.loc[zones, "area (km2)"].sum() == pytest.approx(t.loc["NWC", "area (km2)"])
+    ds = res.ds
+    inside = (ds["drywet"].values > 0) & (ds["province"].values > 0)
+    w = ds["cell_area"].values[inside]
+    m = ds["nep_mean"].values[inside]
+    ok = np.isfinite(m)
+    assert t.loc["NWC", "mean NEP (g C m-2 a-1)"] == pytest.approx(np.sum(m[ok] * w[ok]) / np.sum(w[ok]))
+    share_cols = [c for c in t.columns if c.endswith("(%)")]
+    assert ((t[share_cols] >= 0) & (t[share_cols] <= 100)).all().all()
