@@ -750,6 +750,9 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
                 cache.misses.append("rh_sensitivity")
             tables["rh_sensitivity"] = pd.read_csv(spath)
         truth = _load_truth(truth_path) if truth_path is not None else None
+        if truth_path is not None and (Path(truth_path).parent / "station_faults.csv").exists():
+            tables["station_faults"] = pd.read_csv(Path(truth_path).parent / "station_faults.csv",
+                                                   dtype={"station": str, "date": str})
         res = Results(path=final, ds=store, tables=tables, stations=_station_xy(stations), truth=truth,
                       provinces=_provinces(inputs), config=cfg, timings=T.stages,
                       cache_hits=cache.hits, cache_misses=cache.misses)

@@ -21,7 +21,8 @@ __all__ = [
     "PROVINCE_NAMES", "LC_NAMES", "DRIVERS", "REFERENCE", "dataset", "province_names",
     "landcover_names", "nep_series", "landcover_nep_series", "climate_series",
     "table1_trend_categories", "province_summary", "nep_class_shares", "trend_class_shares",
-    "trend_sensitivity", "trend_false_positives", "drywet_summary", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
+    "trend_sensitivity", "trend_false_positives", "drywet_summary", "qc_table", "qc_validation",
+    "interpolation_table", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
     "transition_table", "landcover_changes", "landcover_nep", "persistence_shares", "hurst_summary",
     "partial_corr_shares", "climate_trends", "truth_recovery", "study_vs_reproduction",
     "is_synthetic",
@@ -209,6 +210,92 @@ def drywet_summary(results, alpha: float = 0.05) -> pd.DataFrame:
     df = pd.DataFrame(out)
     df.index.name = "dry/wet zone"
     return df.loc[[*(n for n in names.values() if n in df.index), REGION]]
+
+
+def qc_table(results) -> pd.DataFrame:
+    """Station QC flag counts per variable with readable column names (``results.tables["qc_summary"]``)."""
+    qc = results.tables["qc_summary"].copy()
+    qc = qc.set_index("variable") if "variable" in qc.columns else qc
+    ren = {c: c.split("_", 1)[1].replace("_", " ") + " (values)" for c in qc.columns if c[:1].isdigit()}
+    ren.update({"n_values": "station-months (values)", "n_filled": "filled by kriging (values)"})
+    return qc.rename(columns=ren)
+
+
+def qc_validation(results, faults: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Synthetic data only: the QC and kriging fill checked against the planted station faults.
+
+    ``faults`` (default ``results.tables["station_faults"]``) lists every planted fault with
+    ``station, date (YYYY-MM), variable, kind (missing | outlier), clean_value``. Per variable:
+    planted outliers and the share the QC flagged (%), clean values flagged (false alarms, % of clean
+    values), and for every planted fault the kriging fill against the clean value: RMSE and bias (in
+    ``units``, per station-month) and the share within 1.96 kriging standard deviations (%).
+    """
+    faults = results.tables.get("station_faults") if faults is None else faults
+    if faults is None:
+        raise NepInputError("no planted station faults (only the synthetic scenario has them)",
+                            variable="station_faults")
+    st = results.stations
+    times = pd.DatetimeIndex(st["time"].values).strftime("%Y-%m")
+    t_index = {t: i for i, t in enumerate(times)}
+    s_index = {str(s): i for i, s in enumerate(st["station"].values)}
+    rows = {}
+    for var in ("tmean", "prcp", "rad"):
+        f = faults[faults["variable"] == var]
+        si = np.array([s_index.get(str(s), -1) for s in f["station"]])
+        ti = np.array([t_index.get(str(d), -1) for d in f["date"]])
+        ok = (si >= 0) & (ti >= 0)
+        f, si, ti = f[ok], si[ok], ti[ok]
+        flag = st[f"{var}_flag"].transpose("station", "time").values
+        filled = st[var].transpose("station", "time").values
+        kvar = st[f"{var}_krige_var"].transpose("station", "time").values
+        outl = (f["kind"] == "outlier").to_numpy()
+        planted = np.zeros(flag.shape, bool)
+        planted[si, ti] = True
+        clean = ~planted & (flag != 1)                       # not planted, not missing
+        err = filled[si, ti] - f["clean_value"].to_numpy(float)
+        sd = np.sqrt(kvar[si, ti])
+        units = st[var].attrs.get("units", "")
+        rows[var] = {
+            "planted outliers": int(outl.sum()),
+            "outliers flagged (%)": 100 * np.mean(flag[si[outl], ti[outl]] != 0) if outl.any() else np.nan,
+            "clean values flagged (%)": 100 * np.mean(flag[clean] != 0),
+            "planted faults filled": int(np.isfinite(err).sum()),
+            "units": units,
+            "fill RMSE": float(np.sqrt(np.nanmean(err ** 2))),
+            "fill bias": float(np.nanmean(err)),
+            "within 1.96 kriging SD (%)": 100 * np.mean(np.abs(err[sd > 0]) <= 1.96 * sd[sd > 0]),
+        }
+    out = pd.DataFrame(rows).T
+    out.index.name = "variable"
+    return out
+
+
+def interpolation_table(results, truth: xr.Dataset | None = None) -> pd.DataFrame:
+    """Cross-validation of the climate surfaces (readable), plus, on synthetic data, the error of the
+    annual surfaces on the grid against the planted true climate (area-weighted over the region)."""
+    cv = results.tables["interpolation_cv"].copy()
+    cv = cv.set_index("variable") if "variable" in cv.columns else cv
+    out = pd.DataFrame({
+        "surface": ["monthly" if v in ("tmean", "prcp") else "annual" for v in cv.index],
+        "units": cv["units"], "stations": cv["n_stations"], "time steps": cv["n_steps"],
+        "LOO RMSE": cv["loo_rmse"], "LOO bias": cv["loo_bias"],
+        "LOO RMSE range": [f"{a:.3g} - {b:.3g}" for a, b in zip(cv["loo_rmse_min"], cv["loo_rmse_max"])],
+        "elevation coefficient (per m)": cv["elev_coef_median"],
+    }, index=cv.index)
+    truth = getattr(results, "truth", None) if truth is None else truth
+    if truth is not None:
+        ds = dataset(results)
+        inside = _inside(ds)
+        w = ds["cell_area"].where(inside)
+        for v in out.index:
+            if v in truth and v in ds:
+                d = (ds[v] - truth[v]).where(inside)
+                ww = w.where(np.isfinite(d))
+                out.loc[v, "annual grid RMSE vs planted truth"] = float(np.sqrt((d ** 2 * ww).sum() / (ww.sum() * d.sizes["year"])))
+                out.loc[v, "annual grid bias vs planted truth"] = float((d * ww).sum() / (ww.sum() * d.sizes["year"]))
+                out.loc[v, "annual units"] = ds[v].attrs.get("units", "")
+    out.index.name = "variable"
+    return out
 
 
 def nep_class_shares(results) -> pd.DataFrame:

@@ -370,3 +370,15 @@ def test_book_false_positive_table_matches_direct_count(default_results):
     same_level = ts["significant, BH FDR q = 0.05 (%)"]
     assert (same_level <= ts["significant, p < 0.05 (%)"] + 1e-9).all()
     assert (same_level <= ts["significant, BH FDR q = 0.1 (%)"] + 1e-9).all()
+
+
+def test_qc_and_fill_scored_against_planted_faults(default_results):
+    t = tables.qc_validation(default_results)
+    assert list(t.index) == ["tmean", "prcp", "rad"]
+    assert (t["outliers flagged (%)"] > 95).all()
+    assert (t["clean values flagged (%)"] < 1).all()
+    assert t.loc["tmean", "units"] == "degC" and t.loc["tmean", "fill RMSE"] < 1.0
+    assert (t["within 1.96 kriging SD (%)"] > 85).all()
+    it = tables.interpolation_table(default_results)
+    assert it.loc["tmean", "annual grid RMSE vs planted truth"] < it.loc["tmean", "LOO RMSE"] * 5
+    assert abs(it.loc["prcp", "annual grid bias vs planted truth"]) < 5.0     # mm a-1
