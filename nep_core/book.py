@@ -352,6 +352,21 @@ def _prepare(nb, refs: dict, title: str, nav: str):
     return nb
 
 
+#: MathJax 2 shipped by Debian's ``libjs-mathjax`` (used when present: the fallback book then shows
+#: equations without internet access)
+LOCAL_MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
+
+
+def _mathjax_url() -> str | None:
+    """``NEP_MATHJAX_URL`` if set, else a local MathJax 2 if installed, else None (nbconvert's CDN)."""
+    url = os.environ.get("NEP_MATHJAX_URL")
+    if url:
+        return url
+    if LOCAL_MATHJAX.exists():
+        return LOCAL_MATHJAX.as_uri() + "?config=TeX-AMS_CHTML-full,Safe"
+    return None
+
+
 def _export(nb, path: Path, title: str):
     from nbconvert import HTMLExporter
     from traitlets.config import Config as TConfig
@@ -360,6 +375,9 @@ def _export(nb, path: Path, title: str):
     c.TagRemovePreprocessor.enabled = True
     c.TagRemovePreprocessor.remove_input_tags = {"remove_input"}
     c.HTMLExporter.preprocessors = ["nbconvert.preprocessors.TagRemovePreprocessor"]
+    mathjax = _mathjax_url()
+    if mathjax:
+        c.HTMLExporter.mathjax_url = mathjax
     exporter = HTMLExporter(config=c, template_name="lab")
     exporter.embed_images = True
     exporter.exclude_input_prompt = True
