@@ -510,8 +510,7 @@ def fig_hurst_null(results, null: pd.DataFrame | None = None, bins: int = 40):
     ``null``: DataFrame with ``quantile`` and ``hurst`` columns (default ``results.tables["hurst_null"]``).
     """
     ds = tables.dataset(results)
-    if null is None:
-        null = getattr(results, "tables", {}).get("hurst_null")
+    null = tables.hurst_null_for(results, null)
     summary = tables.hurst_summary(results, null=null)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=[1.6, 1], layout="constrained")
     h = ds["hurst"].values[_inside(ds)]
@@ -545,12 +544,17 @@ def fig_rh_sensitivity(table: pd.DataFrame):
     need = {"parameter", "change_pct"}
     if not need <= set(table.columns):
         raise NepInputError(f"Rh sensitivity table needs columns {sorted(need)}", variable="rh_sensitivity")
-    metrics = [c for c in table.columns if c not in need]
+    skip = need | {"parameter value", "nep_mean_change_pct"}
+    metrics = [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table[c])]
     if not metrics:
         raise NepInputError("Rh sensitivity table has no metric column", variable="rh_sensitivity")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), layout="constrained",
+    ncol = min(len(metrics), 2 if len(metrics) > 3 else len(metrics))
+    nrow = -(-len(metrics) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5 * ncol, 3.6 * nrow), layout="constrained",
                              squeeze=False)
-    for ax, m in zip(axes[0], metrics):
+    for ax in axes.ravel()[len(metrics):]:
+        ax.set_visible(False)
+    for ax, m in zip(axes.ravel(), metrics):
         for i, (p, sub) in enumerate(table.groupby("parameter", sort=False)):
             sub = sub.sort_values("change_pct")
             ax.plot(sub["change_pct"], sub[m], "o-", color=OKABE_ITO[i % 9], label=str(p))

@@ -513,26 +513,30 @@ def _rh_sensitivity(cfg: Config, ds: xr.Dataset, clim: xr.Dataset) -> pd.DataFra
         slope = (tr["slope"] * ws).sum() / ws.sum()
         return [mean_nep, sink, slope, inc, sig_inc]
 
-    rows = []
-    base = summarise(ds["rh"])
-    cases = [("none", 0.0, ds["rh"])]
-    for pct in RH_SENSITIVITY_PCT:
-        cases.append(("a", pct, ds["rh"] * (1 + pct / 100)))
-    for name in ("b", "c"):
-        for pct in RH_SENSITIVITY_PCT:
-            cases.append((name, pct, clim[f"rh_{name}_{'m' if pct < 0 else 'p'}{abs(pct):g}"]))
+    cases = [(name, pct) for name in ("a", "b", "c") for pct in (RH_SENSITIVITY_PCT[0], 0.0, RH_SENSITIVITY_PCT[1])]
+
+    def rh_of(name, pct):
+        if pct == 0:
+            return ds["rh"]
+        if name == "a":                         # a scales Rh exactly
+            return ds["rh"] * (1 + pct / 100)
+        return clim[f"rh_{name}_{'m' if pct < 0 else 'p'}{abs(pct):g}"]
+
     import dask
 
-    sums = dask.compute(*[summarise(rh) if k != "none" else base for k, _, rh in cases])
-    for (k, pct, _), vals in zip(cases, sums):
-        vals = [float(v) for v in vals]
-        rows.append({"parameter": k, "value": getattr(cfg.rh, k) * (1 + pct / 100) if k != "none" else np.nan,
-                     "change_pct": pct, "nep_mean_g C m-2 a-1": vals[0], "sink_share_pct": vals[1],
+    base = summarise(ds["rh"])
+    sums = dask.compute(base, *[summarise(rh_of(k, p)) for k, p in cases if p != 0])
+    base_vals, it = sums[0], iter(sums[1:])
+    rows = []
+    for k, pct in cases:
+        vals = [float(v) for v in (base_vals if pct == 0 else next(it))]
+        rows.append({"parameter": k, "change_pct": pct, "parameter value": getattr(cfg.rh, k) * (1 + pct / 100),
+                     "nep_mean_g C m-2 a-1": vals[0], "sink_share_pct": vals[1],
                      "mean_slope_g C m-2 a-2": vals[2], "increasing_share_pct": vals[3],
                      "significant_increase_share_pct": vals[4]})
     out = pd.DataFrame(rows)
-    ref = out.iloc[0]
-    out["nep_mean_change_pct"] = (out["nep_mean_g C m-2 a-1"] / ref["nep_mean_g C m-2 a-1"] - 1) * 100
+    base_mean = float(base_vals[0])
+    out["nep_mean_change_pct"] = (out["nep_mean_g C m-2 a-1"] / base_mean - 1) * 100
     return out
 
 
@@ -742,7 +746,7 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
                 store = store.load()
                 store.close()
         with T("Rh sensitivity"):
-            spath = cache.path("rh_sensitivity", _key(k_final, RH_SENSITIVITY_PCT), ".csv")
+            spath = cache.path("rh_sensitivity", _key(k_final, RH_SENSITIVITY_PCT, "table-v2"), ".csv")
             if not spath.exists():
                 from ._atomic import write_text
                 write_text(_rh_sensitivity(cfg, store, clim).to_csv(index=False), spath)

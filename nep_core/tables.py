@@ -22,7 +22,7 @@ __all__ = [
     "landcover_names", "nep_series", "landcover_nep_series", "climate_series",
     "table1_trend_categories", "province_summary", "nep_class_shares", "trend_class_shares",
     "trend_sensitivity", "trend_false_positives", "drywet_summary", "qc_table", "qc_validation",
-    "interpolation_table", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
+    "interpolation_table", "hurst_null_for", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
     "transition_table", "landcover_changes", "landcover_nep", "persistence_shares", "hurst_summary",
     "partial_corr_shares", "climate_trends", "truth_recovery", "study_vs_reproduction",
     "is_synthetic",
@@ -562,14 +562,33 @@ def _hurst_threshold_share(ds, threshold: float) -> float:
     return float(_shares(code, ds, codes=[1, 2])[SHARE].iloc[0])
 
 
+def hurst_null_for(results, null: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """The quantile rows of the Hurst null table for the estimator the results used.
+
+    ``null`` (default ``results.tables["hurst_null"]``) may hold several methods and a ``mean``
+    row; this keeps ``statistic == "quantile"`` rows of ``results.config.stats.hurst_method``
+    (all rows of tables without those columns).
+    """
+    if null is None:
+        null = getattr(results, "tables", {}).get("hurst_null")
+    if null is None:
+        return None
+    out = null
+    cfg = getattr(results, "config", None)
+    if "method" in out.columns and cfg is not None:
+        out = out[out["method"] == cfg.stats.hurst_method]
+    if "statistic" in out.columns:
+        out = out[out["statistic"] == "quantile"]
+    return out.dropna(subset=["quantile"])
+
+
 def hurst_summary(results, null: pd.DataFrame | None = None, q: float | None = None) -> pd.DataFrame:
     """Persistent (H above threshold) and anti-persistent shares (%) under H = 0.5 and under the
     calibrated threshold (quantile ``q`` of H under iid noise, from ``null``: columns ``quantile``
     and ``hurst``, e.g. ``results.tables["hurst_null"]``)."""
     ds = dataset(results)
     _need(ds, "hurst", "cell_area")
-    if null is None:
-        null = getattr(results, "tables", {}).get("hurst_null")
+    null = hurst_null_for(results, null)
     cfg = getattr(results, "config", None)
     if q is None:
         q = cfg.stats.hurst_null_q if cfg is not None else 0.95

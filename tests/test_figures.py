@@ -172,3 +172,16 @@ def test_drywet_summary_areas_and_weighting(res):
     assert t.loc["NWC", "mean NEP (g C m-2 a-1)"] == pytest.approx(np.sum(m[ok] * w[ok]) / np.sum(w[ok]))
     share_cols = [c for c in t.columns if c.endswith("(%)")]
     assert ((t[share_cols] >= 0) & (t[share_cols] <= 100)).all().all()
+
+
+def test_hurst_null_rows_of_the_configured_estimator_only(res):
+    null = pd.DataFrame({"method": ["prefix", "prefix", "diff", "prefix"], "n": 24,
+                         "statistic": ["quantile", "quantile", "quantile", "mean"],
+                         "quantile": [0.5, 0.95, 0.95, np.nan], "hurst": [0.63, 0.82, 0.53, 0.64]})
+    got = tables.hurst_null_for(res, null)
+    assert list(got["hurst"]) == [0.63, 0.82]
+    assert tables.hurst_summary(res, null=null).iloc[1, 0] == pytest.approx(0.82)
+    fig = figures.fig_hurst_null(res, null=null)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len([lab for lab in labels if lab.startswith("null")]) == 2
+    plt.close(fig)

@@ -103,15 +103,25 @@ def test_interpolation_cross_validation_reported(default_results):
 
 def test_rh_sensitivity_table(default_results):
     t = default_results.tables["rh_sensitivity"]
-    assert set(t["parameter"]) == {"none", "a", "b", "c"}
-    base = t.loc[t.parameter == "none", "nep_mean_g C m-2 a-1"].item()
-    a_up = t[(t.parameter == "a") & (t.change_pct > 0)]["nep_mean_g C m-2 a-1"].item()
-    assert a_up < base             # more respiration, less NEP
+    assert set(t["parameter"]) == {"a", "b", "c"}
+    assert sorted(set(t["change_pct"])) == [-10.0, 0.0, 10.0]
+    col = "nep_mean_g C m-2 a-1"
+    base = t.loc[t.change_pct == 0, col]
+    assert np.ptp(base.to_numpy()) == 0                          # one baseline for every parameter
+    base = base.iloc[0]
+    for k in ("a", "b", "c"):                                    # more respiration, less NEP
+        up = t[(t.parameter == k) & (t.change_pct > 0)][col].item()
+        down = t[(t.parameter == k) & (t.change_pct < 0)][col].item()
+        assert down > base > up, k
     # a is a pure scale factor: NEP mean moves by exactly 10 % of mean Rh
-    rh_mean = float((default_results.ds["rh"].mean("year") * default_results.ds["cell_area"]).where(
-        np.isfinite(default_results.ds["nep_mean"])).sum() / default_results.ds["cell_area"].where(
-        np.isfinite(default_results.ds["nep_mean"])).sum())
+    ds = default_results.ds
+    valid = np.isfinite(ds["nep_mean"])
+    rh_mean = float((ds["rh"].mean("year") * ds["cell_area"]).where(valid).sum()
+                    / ds["cell_area"].where(valid).sum())
+    a_up = t[(t.parameter == "a") & (t.change_pct > 0)][col].item()
     assert base - a_up == pytest.approx(0.1 * rh_mean, rel=1e-3)
+    assert t.loc[(t.parameter == "b") & (t.change_pct == 0), "parameter value"].item() == pytest.approx(
+        default_results.config.rh.b)
 
 
 # ------------------------------------------------------------------------------------ the store
