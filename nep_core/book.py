@@ -33,6 +33,11 @@ import pandas as pd
 
 from .errors import NepInputError
 
+#: Chapters import this module in their setup cell: show whole tables (the study-vs-reproduction
+#: table has 65 rows; pandas would otherwise elide the middle with "...").
+pd.set_option("display.max_rows", 500)
+pd.set_option("display.max_columns", 60)
+
 __all__ = ["project_root", "chapter_list", "read_qmd", "cell_options", "defined_labels",
            "cross_references", "execute_chapter", "build", "data_notice", "environment_table",
            "config_table", "timings_table", "provenance_table"]

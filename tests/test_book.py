@@ -112,6 +112,9 @@ def test_markdown_pass_resolves_references_and_callouts():
 def test_chapter_executes(chapter, book_config):
     """Each chapter runs top to bottom in a fresh kernel without an error (on the default run)."""
     nb = book.execute_chapter(chapter, root=ROOT)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
     assert not errors
+    # a reader must see whole tables: pandas marks an elided table with "<n> rows x <m> columns"
+    html = [o.get("data", {}).get("text/html", "") for o in outputs]
+    assert not any("rows × " in (h if isinstance(h, str) else "".join(h)) for h in html)
