@@ -491,10 +491,21 @@ def config_table(results) -> pd.DataFrame:
     cfg = getattr(results, "config", None)
     if cfg is None:
         raise NepInputError("results carry no config")
-    flat = pd.json_normalize(cfg.to_dict(), sep=".").T
-    flat.columns = ["value"]
-    flat.index.name = "parameter"
-    return flat.astype(str)
+    def walk(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from walk(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}", v
+
+    meaning = {"scheduler": "none (local threads)", "stats.correction": "none (original Mann-Kendall)"}
+    rows = {}
+    for key, value in walk(cfg.to_dict()):
+        if value is None:
+            value = meaning.get(key, "none (embedded synthetic scenario)" if key.startswith("inputs.")
+                                else "none")
+        rows[key] = str(value)
+    return pd.DataFrame({"value": pd.Series(rows)}).rename_axis("parameter")
 
 
 def timings_table(results) -> pd.DataFrame:

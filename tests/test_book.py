@@ -118,3 +118,16 @@ def test_chapter_executes(chapter, book_config):
     # a reader must see whole tables: pandas marks an elided table with "<n> rows x <m> columns"
     html = [o.get("data", {}).get("text/html", "") for o in outputs]
     assert not any("rows × " in (h if isinstance(h, str) else "".join(h)) for h in html)
+
+
+def test_config_table_names_defaults_instead_of_nan():
+    from nep_core import Config
+
+    class R:
+        config = Config()
+
+    t = book.config_table(R)
+    assert t.loc["seed", "value"] == "20000101"
+    assert t.loc["stats.correction", "value"].startswith("none")
+    assert t.loc["inputs.npp", "value"] == "none (embedded synthetic scenario)"
+    assert not t["value"].isin(["nan", "NaN", "None"]).any()
