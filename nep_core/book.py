@@ -340,7 +340,9 @@ def _prepare(nb, refs: dict, title: str, nav: str):
         label = opts.get("label", "")
         if opts.get("echo", True) is not False and code:
             cells.append(nbformat.v4.new_markdown_cell(
-                f"<details><summary>Code</summary>\n\n```python\n{code}\n```\n\n</details>"))
+                # one HTML block: a fenced block inside <details> is rendered outside it by mistune
+                f'<details><summary>Code</summary><pre><code class="language-python">'
+                f'{html.escape(code)}</code></pre></details>'))
         c.metadata.setdefault("tags", []).append("remove_input")
         if label.startswith("tbl-"):
             ref = refs.get(label)

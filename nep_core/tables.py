@@ -265,7 +265,7 @@ def qc_validation(results, faults: pd.DataFrame | None = None) -> pd.DataFrame:
             "fill bias": float(np.nanmean(err)),
             "within 1.96 kriging SD (%)": 100 * np.mean(np.abs(err[sd > 0]) <= 1.96 * sd[sd > 0]),
         }
-    out = pd.DataFrame(rows).T
+    out = pd.DataFrame.from_dict(rows, orient="index")      # keeps numeric columns numeric
     out.index.name = "variable"
     return out
 
