@@ -10,7 +10,7 @@ Example ``nep.toml`` for real data::
     [inputs]
     npp = "/data/MOD17A3HGF/*.hdf"
     landcover = "/data/MCD12Q1/*.hdf"
-    stations = "/data/cma/stations.csv"
+    stations = "/data/cma/SURF_CLI_CHN_MUL_DAY.txt"
     station_layout = "cma"
     dem = "/data/dem_500m.tif"
     boundaries = "/data/nwc_provinces.geojson"
