@@ -84,6 +84,19 @@ def _imshow(ax, ds, arr, **kw):
     return img
 
 
+NODATA_COLOR = "#D4D4D4"
+NODATA_LABEL = "no value (non-vegetated NPP fill or masked)"
+
+
+def _nodata(ax, ds, arr):
+    """Paint region pixels without a value light grey, so 'no data' never looks like a light class."""
+    miss = _inside(ds) & ~np.isfinite(np.asarray(arr, dtype=float))
+    if miss.any():
+        _imshow(ax, ds, np.where(miss, 1.0, np.nan), cmap=mcolors.ListedColormap([NODATA_COLOR]),
+                vmin=0, vmax=2)
+    return float(100 * ds["cell_area"].values[miss].sum() / ds["cell_area"].values[_inside(ds)].sum())
+
+
 def _outlines(ax, ds, provinces=None, color="0.15", lw=0.6):
     """Province outlines: shapely geometries when given, else contours of the province raster."""
     if provinces:
@@ -154,6 +167,7 @@ def _class_map(ax, ds, var: str, shares: pd.DataFrame, title: str, legend_title:
     cmap = mcolors.ListedColormap([colors[c] for c in codes])
     norm = mcolors.BoundaryNorm(np.r_[np.array(codes) - 0.5, codes[-1] + 0.5], cmap.N)
     arr = np.where(_inside(ds) & (da.values > 0), da.values, np.nan).astype(float)
+    nodata_share = _nodata(ax, ds, arr)
     _imshow(ax, ds, arr, cmap=cmap, norm=norm)
     _outlines(ax, ds, provinces)
     ax.set_title(title, fontsize=10)
@@ -161,6 +175,9 @@ def _class_map(ax, ds, var: str, shares: pd.DataFrame, title: str, legend_title:
         share = shares.set_index("class")["share (%)"]
         handles = [Patch(facecolor=colors[c], edgecolor="0.4", linewidth=0.3,
                          label=f"{labels[c]}: {share.get(c, 0.0):.2f} %") for c in codes]
+        if nodata_share > 0:
+            handles.append(Patch(facecolor=NODATA_COLOR, edgecolor="0.4", linewidth=0.3,
+                                 label=f"{NODATA_LABEL}: {nodata_share:.2f} % of the region"))
         ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                   fontsize=7, title_fontsize=8, frameon=False)
     return ax
@@ -468,6 +485,7 @@ def fig9_partial_corr_maps(results, alpha: float = 0.05, provinces=None):
     for i, (v, (name, _)) in enumerate(tables.DRIVERS.items()):
         ax = _map_ax(fig, 1, 3, i + 1)
         r = np.where(_inside(ds), ds[f"pcorr_r_{v}"].values, np.nan)
+        _nodata(ax, ds, r)
         img = _imshow(ax, ds, r, cmap="RdBu_r", vmin=-1, vmax=1)
         sig = _inside(ds) & (ds[f"pcorr_p_{v}"].values < alpha)
         yy, xx = np.nonzero(sig)
