@@ -203,43 +203,63 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     if not isinstance(da, xr.DataArray):
         raise NepInputError("zonal_mean needs a DataArray with named dims")
     series = dim in da.dims
-    arr = da.transpose(dim, ...).values if series else da.values[None]
-    arr = arr.reshape(arr.shape[0], -1).astype(float)
-    nt, npix = arr.shape
+    da_t = da.transpose(dim, ...) if series else da.expand_dims("_step")
+    nt = da_t.shape[0]
+    map_shape = da_t.shape[1:]
+    npix = int(np.prod(map_shape))
     area = _check_area(cell_area, da.shape).ravel()
     if groups is None:
-        g = np.ones((1, npix), np.int64)
-        gok = np.ones((1, npix), bool)
+        gsteps = None
     else:
         gv = groups.transpose(dim, ...) if (isinstance(groups, xr.DataArray) and dim in groups.dims) \
             else groups
-        gc, gok = _codes(gv)
-        g = gc.reshape(-1, npix)
-        gok = gok.reshape(-1, npix)
-        if g.shape[0] not in (1, nt):
-            raise NepInputError(f"groups have {g.shape[0]} steps along {dim!r}, data {nt}",
-                                variable="groups")
-    g = np.broadcast_to(g, (nt, npix))
-    gok = np.broadcast_to(gok, (nt, npix))
+        gshape = _values(gv).shape if not isinstance(gv, xr.DataArray) else gv.shape
+        if len(gshape) == len(map_shape) + 1:
+            if gshape[0] not in (1, nt):
+                raise NepInputError(f"groups have {gshape[0]} steps along {dim!r}, data {nt}",
+                                    variable="groups")
+            gsteps = gv
+        else:
+            gsteps = None
+            g_static, gok_static = _codes(gv)
+            g_static, gok_static = g_static.reshape(npix), gok_static.reshape(npix)
+
+    def step_groups(t):
+        if groups is None:
+            return np.ones(npix, np.int64), np.ones(npix, bool)
+        if gsteps is None:
+            return g_static, gok_static
+        gt = gsteps[t if gsteps.shape[0] > 1 else 0]
+        gc, ok = _codes(gt)
+        return gc.reshape(npix), ok.reshape(npix)
+
     if names is None:
-        codes = sorted(np.unique(g[gok]).tolist())
-        names = {c: c for c in codes}
+        present = set()
+        for t in range(nt if gsteps is not None else 1):
+            gc, ok = step_groups(t)
+            present |= set(np.unique(gc[ok]).tolist())
+        names = {c: c for c in sorted(present)}
     names = {int(c): n for c, n in names.items() if int(c) != 0}        # 0 = outside
     codes = list(names)
-    lut = np.full(max([int(g.max(initial=0)), *codes]) + 1, -1, np.int64)
-    lut[codes] = np.arange(len(codes))
-    gi = np.where(gok, lut[g], -1)
-    valid = (gi >= 0) & np.isfinite(arr)
     ng = len(codes) + (1 if total else 0)
-    t_idx = np.broadcast_to(np.arange(nt)[:, None], (nt, npix))
-    w = np.where(valid, area[None, :], 0.0)
-    x = np.where(valid, arr, 0.0)
-    flat = (t_idx * ng + np.where(valid, gi, 0)).ravel()
-    num = np.bincount(flat, weights=(w * x).ravel(), minlength=nt * ng).reshape(nt, ng)
-    den = np.bincount(flat, weights=w.ravel(), minlength=nt * ng).reshape(nt, ng)
-    if total:
-        num[:, -1] = (w * x).sum(axis=1)
-        den[:, -1] = w.sum(axis=1)
+    num = np.zeros((nt, ng))
+    den = np.zeros((nt, ng))
+    # one time step at a time: memory is a few 2-D maps, not the (nt, npix) float64 cube
+    for t in range(nt):
+        x = np.asarray(da_t[t].values, dtype=float).reshape(npix)
+        g, gok = step_groups(t)
+        lut = np.full(max([int(g.max(initial=0)), *codes]) + 1, -1, np.int64)
+        lut[codes] = np.arange(len(codes))
+        gi = np.where(gok, lut[g], -1)
+        valid = (gi >= 0) & np.isfinite(x)
+        w = np.where(valid, area, 0.0)
+        wx = w * np.where(valid, x, 0.0)
+        idx = np.where(valid, gi, 0)
+        num[t, :len(codes)] = np.bincount(idx, weights=wx, minlength=len(codes))[:len(codes)]
+        den[t, :len(codes)] = np.bincount(idx, weights=w, minlength=len(codes))[:len(codes)]
+        if total:
+            num[t, -1] = wx.sum()
+            den[t, -1] = w.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
     index = [names[c] for c in codes] + ([total] if total else [])
