@@ -205,38 +205,38 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     series = dim in da.dims
     da_t = da.transpose(dim, ...) if series else da.expand_dims("_step")
     nt = da_t.shape[0]
-    map_shape = da_t.shape[1:]
-    npix = int(np.prod(map_shape))
-    area = _check_area(cell_area, da.shape).ravel()
-    if groups is None:
-        gsteps = None
-    else:
+    map_shape = tuple(da_t.shape[1:])
+    area = _check_area(cell_area, da.shape).reshape(map_shape)
+    if groups is not None:
         gv = groups.transpose(dim, ...) if (isinstance(groups, xr.DataArray) and dim in groups.dims) \
             else groups
-        gshape = _values(gv).shape if not isinstance(gv, xr.DataArray) else gv.shape
-        if len(gshape) == len(map_shape) + 1:
-            if gshape[0] not in (1, nt):
-                raise NepInputError(f"groups have {gshape[0]} steps along {dim!r}, data {nt}",
-                                    variable="groups")
-            gsteps = gv
-        else:
-            gsteps = None
-            g_static, gok_static = _codes(gv)
-            g_static, gok_static = g_static.reshape(npix), gok_static.reshape(npix)
+        gshape = tuple(gv.shape)
+        stepped = len(gshape) == len(map_shape) + 1
+        if stepped and gshape[0] not in (1, nt):
+            raise NepInputError(f"groups have {gshape[0]} steps along {dim!r}, data {nt}",
+                                variable="groups")
+        if tuple(gshape[-len(map_shape):]) != map_shape:
+            raise NepInputError(f"groups shape {gshape} does not match the map shape {map_shape}",
+                                variable="groups")
 
-    def step_groups(t):
+    # Row blocks of the map with every time step: each stored (time-unchunked) chunk is read once,
+    # and memory is (nt x block) values, not the (nt, npix) float64 cube (24 GB at 500 m).
+    rows = map_shape[0] if len(map_shape) else 1
+    ncols = int(np.prod(map_shape[1:])) if len(map_shape) > 1 else 1
+    step = max(1, int(4_000_000 // max(nt * ncols, 1)))
+
+    def block_groups(sl):
+        n = (sl.stop - sl.start) * ncols
         if groups is None:
-            return np.ones(npix, np.int64), np.ones(npix, bool)
-        if gsteps is None:
-            return g_static, gok_static
-        gt = gsteps[t if gsteps.shape[0] > 1 else 0]
-        gc, ok = _codes(gt)
-        return gc.reshape(npix), ok.reshape(npix)
+            return np.ones((1, n), np.int64), np.ones((1, n), bool)
+        gb = gv[..., sl, :] if len(map_shape) > 1 else gv[..., sl]
+        gc, ok = _codes(gb)
+        return gc.reshape(-1, n), ok.reshape(-1, n)
 
     if names is None:
         present = set()
-        for t in range(nt if gsteps is not None else 1):
-            gc, ok = step_groups(t)
+        for r0 in range(0, rows, step):
+            gc, ok = block_groups(slice(r0, min(rows, r0 + step)))
             present |= set(np.unique(gc[ok]).tolist())
         names = {c: c for c in sorted(present)}
     names = {int(c): n for c, n in names.items() if int(c) != 0}        # 0 = outside
@@ -244,22 +244,26 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     ng = len(codes) + (1 if total else 0)
     num = np.zeros((nt, ng))
     den = np.zeros((nt, ng))
-    # one time step at a time: memory is a few 2-D maps, not the (nt, npix) float64 cube
-    for t in range(nt):
-        x = np.asarray(da_t[t].values, dtype=float).reshape(npix)
-        g, gok = step_groups(t)
+    for r0 in range(0, rows, step):
+        sl = slice(r0, min(rows, r0 + step))
+        block = da_t[:, sl] if len(map_shape) > 0 else da_t
+        x = np.asarray(block.values, dtype=float).reshape(nt, -1)
+        a = area[sl].reshape(-1) if len(map_shape) else area.reshape(-1)
+        g, gok = block_groups(sl)
+        g = np.broadcast_to(g, x.shape)
+        gok = np.broadcast_to(gok, x.shape)
         lut = np.full(max([int(g.max(initial=0)), *codes]) + 1, -1, np.int64)
         lut[codes] = np.arange(len(codes))
         gi = np.where(gok, lut[g], -1)
         valid = (gi >= 0) & np.isfinite(x)
-        w = np.where(valid, area, 0.0)
+        w = np.where(valid, a[None, :], 0.0)
         wx = w * np.where(valid, x, 0.0)
-        idx = np.where(valid, gi, 0)
-        num[t, :len(codes)] = np.bincount(idx, weights=wx, minlength=len(codes))[:len(codes)]
-        den[t, :len(codes)] = np.bincount(idx, weights=w, minlength=len(codes))[:len(codes)]
+        flat = (np.arange(nt)[:, None] * ng + np.where(valid, gi, 0)).ravel()
+        num += np.bincount(flat, weights=wx.ravel(), minlength=nt * ng).reshape(nt, ng)
+        den += np.bincount(flat, weights=w.ravel(), minlength=nt * ng).reshape(nt, ng)
         if total:
-            num[t, -1] = wx.sum()
-            den[t, -1] = w.sum()
+            num[:, -1] += wx.sum(axis=1)
+            den[:, -1] += w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
     index = [names[c] for c in codes] + ([total] if total else [])
