@@ -223,3 +223,14 @@ def test_fdr_matches_scipy_and_excludes_nan():
     assert sig.sum() < (da < 0.1).sum()
     with pytest.raises(NepInputError, match=r"\[0, 1\]"):
         fdr(da + 1)
+
+
+def test_fdr_default_level_is_005():
+    import inspect
+
+    from nep_core.stats import fdr as fdr_fn
+
+    assert inspect.signature(fdr_fn).parameters["alpha"].default == 0.05
+    p = xr.DataArray(np.array([0.001, 0.02, 0.04, 0.06, 0.5]), dims="pixel")
+    # BH at 0.05: sorted p_i <= i q / m -> 0.001 <= 0.01, 0.02 <= 0.02, 0.04 > 0.03 -> two rejections
+    assert fdr_fn(p).values.tolist() == [True, True, False, False, False]

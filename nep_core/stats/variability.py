@@ -52,7 +52,7 @@ def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,
     }, attrs={"description": desc})
 
 
-def fdr(p: xr.DataArray, alpha: float = DEFAULTS.fdr_alpha, method: str = "bh") -> xr.DataArray:
+def fdr(p: xr.DataArray, alpha: float = 0.05, method: str = "bh") -> xr.DataArray:
     """Map-level significance under false-discovery-rate control.
 
     Parameters
@@ -60,7 +60,8 @@ def fdr(p: xr.DataArray, alpha: float = DEFAULTS.fdr_alpha, method: str = "bh") 
     p : xarray.DataArray
         p-values of all pixels of one map (any dims; dask is computed: FDR is a global operation).
     alpha : float
-        FDR level q (Wilks 2016 recommends q = 2 alpha_global, the Config default 0.10).
+        FDR level q (default 0.05). Wilks (2016) recommends q = 2 alpha_global
+        for a map-level test at alpha_global; the pipeline passes ``Config.stats.fdr_alpha`` (0.10).
     method : {"bh", "by"}
         Benjamini-Hochberg (independent or positively dependent tests) or Benjamini-Yekutieli.
 
