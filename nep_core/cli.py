@@ -4,6 +4,7 @@
     nep scenario [--out DIR] [--resolution M]
     nep book [--out DIR]
     nep bench stats [--pixels N]
+    nep bench report [--pixels N] [--peer-sample N] [--run DIR ...] [--out DIR]
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     book.add_argument("--out", default="_book")
 
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=["stats"])
+    bench.add_argument("what", choices=["stats", "report"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)

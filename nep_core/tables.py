@@ -10,6 +10,8 @@ used by :func:`study_vs_reproduction`.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -102,31 +104,66 @@ def _class_table(da) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- series
+# The yearly series read whole (year, y, x) cubes; at 500 m each read is ~2.5 GB decompressed and
+# several tables and figures need the same series. They are memoised per Dataset (dropped with it),
+# each entry holding the very Variable objects it was computed from: replacing a variable
+# (ds["nep"] = ...) makes the identity check fail and the entry is recomputed, so a stale series is
+# never returned (Variables cannot be weakly referenced; the entry keeps at most one old set alive).
+_SERIES_MEMO: dict = {}
+
+
+def _memo(ds: xr.Dataset, key: tuple, names: tuple, compute) -> pd.DataFrame:
+    variables = tuple(ds.variables[n] for n in names)
+    slot = _SERIES_MEMO.get(id(ds))
+    if slot is None or slot[0]() is not ds:
+        slot = (weakref.ref(ds), {})
+        _SERIES_MEMO[id(ds)] = slot
+        weakref.finalize(ds, _SERIES_MEMO.pop, id(ds), None)
+    hit = slot[1].get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], variables)):
+        return hit[1].copy()
+    value = compute()
+    slot[1][key] = (variables, value)
+    return value.copy()
+
+
 def nep_series(results) -> pd.DataFrame:
     """Area-weighted mean NEP per year for NWC and each province (rows), g C m-2 a-1."""
     ds = dataset(results)
     _need(ds, "nep", "cell_area", "province")
-    df = zonal.zonal_mean(ds["nep"], ds["cell_area"], ds["province"], names=province_names(ds),
-                          total=REGION)
-    return df.loc[[REGION, *[n for n in df.index if n != REGION]]]
+
+    def compute():
+        df = zonal.zonal_mean(ds["nep"], ds["cell_area"], ds["province"], names=province_names(ds),
+                              total=REGION)
+        return df.loc[[REGION, *[n for n in df.index if n != REGION]]]
+
+    return _memo(ds, ("nep_series",), ("nep", "cell_area", "province"), compute)
 
 
 def landcover_nep_series(results, lc_year: int = 2022) -> pd.DataFrame:
     """Area-weighted mean NEP per year for each land-cover class of ``lc_year`` (a fixed map, so a
     class's series follows the same pixels every year), g C m-2 a-1."""
     ds = dataset(results)
-    lc = ds["landcover"].sel(lc_year=lc_year).where(_inside(ds), 0)
-    return zonal.zonal_mean(ds["nep"], ds["cell_area"], lc, names=landcover_names(ds))
+    _need(ds, "nep", "cell_area", "province", "landcover")
+
+    def compute():
+        lc = ds["landcover"].sel(lc_year=lc_year).where(_inside(ds), 0)
+        return zonal.zonal_mean(ds["nep"], ds["cell_area"], lc, names=landcover_names(ds))
+
+    return _memo(ds, ("landcover_nep_series", int(lc_year)), ("nep", "cell_area", "province", "landcover"),
+                 compute)
 
 
 def climate_series(results) -> pd.DataFrame:
     """NWC area-weighted annual mean of each climate driver (rows tmean, prcp, rad) by year."""
     ds = dataset(results)
-    rows = {}
-    for v in DRIVERS:
-        _need(ds, v)
-        rows[v] = zonal.zonal_mean(ds[v].where(_inside(ds)), ds["cell_area"]).iloc[0]
-    return pd.DataFrame(rows).T
+    _need(ds, *DRIVERS, "cell_area", "province")
+
+    def compute():
+        rows = {v: zonal.zonal_mean(ds[v].where(_inside(ds)), ds["cell_area"]).iloc[0] for v in DRIVERS}
+        return pd.DataFrame(rows).T
+
+    return _memo(ds, ("climate_series",), (*DRIVERS, "cell_area", "province"), compute)
 
 
 # ------------------------------------------------------------------------------------------ tables

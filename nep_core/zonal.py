@@ -220,23 +220,33 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
                                 variable="groups")
 
     # Row blocks of the map with every time step: each stored (time-unchunked) chunk is read once,
-    # and memory is (nt x block) values, not the (nt, npix) float64 cube (24 GB at 500 m).
+    # and memory is (nt x block) values, not the (nt, npix) float64 cube (24 GB at 500 m). Outer
+    # blocks follow the dask chunks along the row axis (a stored 256-row chunk read in 26-row
+    # pieces would be decompressed ten times); the float64 arithmetic runs on inner sub-blocks.
     rows = map_shape[0] if len(map_shape) else 1
     ncols = int(np.prod(map_shape[1:])) if len(map_shape) > 1 else 1
-    step = max(1, int(4_000_000 // max(nt * ncols, 1)))
+    step = max(1, int(BLOCK_VALUES // max(nt * ncols, 1)))
+    outer = _row_blocks(da_t, rows, step)
 
-    def block_groups(sl):
+    def block_groups(g_outer, sl):
         n = (sl.stop - sl.start) * ncols
         if groups is None:
             return np.ones((1, n), np.int64), np.ones((1, n), bool)
-        gb = gv[..., sl, :] if len(map_shape) > 1 else gv[..., sl]
+        gb = g_outer[..., sl, :] if len(map_shape) > 1 else g_outer[..., sl]
         gc, ok = _codes(gb)
         return gc.reshape(-1, n), ok.reshape(-1, n)
 
+    def read_groups(sl):
+        if groups is None:
+            return None
+        gb = gv[..., sl, :] if len(map_shape) > 1 else gv[..., sl]
+        return _values(gb)
+
     if names is None:
         present = set()
-        for r0 in range(0, rows, step):
-            gc, ok = block_groups(slice(r0, min(rows, r0 + step)))
+        for osl in outer:
+            g_outer = read_groups(osl)
+            gc, ok = block_groups(g_outer, slice(0, osl.stop - osl.start))
             present |= set(np.unique(gc[ok]).tolist())
         names = {c: c for c in sorted(present)}
     names = {int(c): n for c, n in names.items() if int(c) != 0}        # 0 = outside
@@ -244,26 +254,28 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     ng = len(codes) + (1 if total else 0)
     num = np.zeros((nt, ng))
     den = np.zeros((nt, ng))
-    for r0 in range(0, rows, step):
-        sl = slice(r0, min(rows, r0 + step))
-        block = da_t[:, sl] if len(map_shape) > 0 else da_t
-        x = np.asarray(block.values, dtype=float).reshape(nt, -1)
-        a = area[sl].reshape(-1) if len(map_shape) else area.reshape(-1)
-        g, gok = block_groups(sl)
-        g = np.broadcast_to(g, x.shape)
-        gok = np.broadcast_to(gok, x.shape)
-        lut = np.full(max([int(g.max(initial=0)), *codes]) + 1, -1, np.int64)
-        lut[codes] = np.arange(len(codes))
-        gi = np.where(gok, lut[g], -1)
-        valid = (gi >= 0) & np.isfinite(x)
-        w = np.where(valid, a[None, :], 0.0)
-        wx = w * np.where(valid, x, 0.0)
-        flat = (np.arange(nt)[:, None] * ng + np.where(valid, gi, 0)).ravel()
-        num += np.bincount(flat, weights=wx.ravel(), minlength=nt * ng).reshape(nt, ng)
-        den += np.bincount(flat, weights=w.ravel(), minlength=nt * ng).reshape(nt, ng)
-        if total:
-            num[:, -1] += wx.sum(axis=1)
-            den[:, -1] += w.sum(axis=1)
+    for osl in outer:
+        xo = np.asarray(da_t[:, osl].values if len(map_shape) > 0 else da_t.values)
+        g_outer = read_groups(osl)
+        for r0 in range(0, osl.stop - osl.start, step):
+            sl = slice(r0, min(osl.stop - osl.start, r0 + step))
+            x = np.asarray(xo[:, sl], dtype=float).reshape(nt, -1)
+            a = area[osl][sl].reshape(-1) if len(map_shape) else area.reshape(-1)
+            g, gok = block_groups(g_outer, sl)
+            g = np.broadcast_to(g, x.shape)
+            gok = np.broadcast_to(gok, x.shape)
+            lut = np.full(max([int(g.max(initial=0)), *codes]) + 1, -1, np.int64)
+            lut[codes] = np.arange(len(codes))
+            gi = np.where(gok, lut[g], -1)
+            valid = (gi >= 0) & np.isfinite(x)
+            w = np.where(valid, a[None, :], 0.0)
+            wx = w * np.where(valid, x, 0.0)
+            flat = (np.arange(nt)[:, None] * ng + np.where(valid, gi, 0)).ravel()
+            num += np.bincount(flat, weights=wx.ravel(), minlength=nt * ng).reshape(nt, ng)
+            den += np.bincount(flat, weights=w.ravel(), minlength=nt * ng).reshape(nt, ng)
+            if total:
+                num[:, -1] += wx.sum(axis=1)
+                den[:, -1] += w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
     index = [names[c] for c in codes] + ([total] if total else [])
@@ -275,6 +287,29 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     out = pd.DataFrame(mean.T, index=index, columns=da[dim].values)
     out.columns.name = dim
     out.attrs["units"] = units
+    return out
+
+
+BLOCK_VALUES = 4_000_000   # values per float64 arithmetic sub-block of zonal_mean
+
+
+def _row_blocks(da_t, rows: int, step: int, budget: float = 4e8) -> list:
+    """Row slices for reading ``da_t`` (time first) once per stored chunk row.
+
+    A dask-backed array is cut at its chunk boundaries along the row axis (consecutive chunks are
+    merged up to ``step`` rows); a numpy-backed one in ``step``-row pieces. A block never exceeds
+    about ``budget`` bytes unless a single chunk row does."""
+    chunks = getattr(da_t, "chunks", None)
+    if not chunks or da_t.ndim < 2:
+        return [slice(r0, min(rows, r0 + step)) for r0 in range(0, rows, step)]
+    bounds = np.cumsum((0, *chunks[1]))
+    row_bytes = da_t.dtype.itemsize * da_t.shape[0] * int(np.prod(da_t.shape[2:]))
+    out, start = [], 0
+    for b in bounds[1:]:
+        b = int(b)
+        if b - start >= step or (b - start) * row_bytes >= budget or b == rows:
+            out.append(slice(start, b))
+            start = b
     return out
 
 

@@ -10,6 +10,7 @@ proportion after BH at q = 0.10 1.3-1.6 %; partial-correlation sign agreement 99
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -206,10 +207,14 @@ def test_interrupted_stage_leaves_nothing_half_written(run_copy, default_results
         raise KeyboardInterrupt            # ... and the process dies before the rename
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", dying)
+    (Path(run_copy.out_dir) / pipeline.TIMINGS_FILE).unlink(missing_ok=True)
     with pytest.raises(KeyboardInterrupt):
         pipeline.run(run_copy)
     monkeypatch.setattr(xr.Dataset, "to_netcdf", real)
     assert not list(stages.glob("stats-*.nc")) and not list(Path(run_copy.out_dir).rglob("*.tmp"))
+    # the stages finished before the interruption kept their measurements
+    saved = json.loads((Path(run_copy.out_dir) / pipeline.TIMINGS_FILE).read_text())
+    assert {"grid + DEM", "climate + Rh", "NPP + NEP + land cover"} <= set(saved)
     res = pipeline.run(run_copy)
     assert "stats" in res.cache_misses
     keep = ["trend_slope", "trend_p", "hurst", "cv"]

@@ -128,3 +128,66 @@ def test_shares_sum_to_100(m, ngroups):
     for g, sub in df.groupby("group"):
         assert sub["share_pct"].sum() == pytest.approx(100.0)
         assert sub["area_km2"].sum() == pytest.approx(area[groups == g].sum())
+
+
+@pytest.mark.parametrize("block_values", [4_000_000, 120])
+@pytest.mark.parametrize("ychunks", [(7, 7, 7, 7, 2), (1,) * 30, (30,), (13, 17)])
+def test_zonal_mean_dask_blocks_equal_numpy(ychunks, block_values, monkeypatch):
+    """Hypothesis: reading by stored chunk rows (merged, then cut into arithmetic sub-blocks) gives
+    the numpy-backed result, for a series, a 2-D map, and yearly (stepped) groups."""
+    monkeypatch.setattr(zonal, "BLOCK_VALUES", block_values)   # 120: 2-row sub-blocks
+    rng = np.random.default_rng(3)
+    nt, ny, nx = 5, 30, 11
+    v = rng.normal(100, 20, (nt, ny, nx))
+    v[rng.random(v.shape) < 0.1] = np.nan
+    da = xr.DataArray(v, dims=("year", "y", "x"), coords={"year": np.arange(2000, 2000 + nt)},
+                      attrs={"units": "g C m-2 a-1"})
+    area = xr.DataArray(rng.uniform(20, 30, (ny, nx)), dims=("y", "x"), attrs={"units": "km2"})
+    grp = xr.DataArray(rng.integers(0, 4, (ny, nx)), dims=("y", "x"))
+    stepped = xr.DataArray(rng.integers(0, 3, (nt, ny, nx)), dims=("year", "y", "x"))
+    lazy = da.chunk({"year": -1, "y": ychunks, "x": 4})
+    for a, b in [(da, lazy), (da.isel(year=0), lazy.isel(year=0))]:
+        exp = zonal.zonal_mean(a, area, grp, total="all")
+        got = zonal.zonal_mean(b, area, grp.chunk({"y": ychunks}), total="all")
+        pd.testing.assert_frame_equal(pd.DataFrame(exp), pd.DataFrame(got), rtol=1e-12)
+    exp = zonal.zonal_mean(da, area, stepped, names={1: "a", 2: "b"})
+    got = zonal.zonal_mean(lazy, area, stepped.chunk({"y": ychunks}), names={1: "a", 2: "b"})
+    pd.testing.assert_frame_equal(exp, got, rtol=1e-12)
+    assert zonal._row_blocks(lazy.data, ny, 4)[-1].stop == ny
+
+
+def test_series_memo_is_invalidated_by_replacing_a_variable():
+    """Hypothesis: the memoised yearly series follow the variables they were computed from."""
+    from nep_core import tables
+
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset({
+        "nep": (("year", "y", "x"), rng.normal(200, 30, (4, 5, 6)), {"units": "g C m-2 a-1"}),
+        "cell_area": (("y", "x"), np.full((5, 6), 25.0), {"units": "km2"}),
+        "province": (("y", "x"), rng.integers(1, 3, (5, 6)).astype(np.int8)),
+    }, coords={"year": np.arange(2000, 2004)})
+    a = tables.nep_series(ds)
+    a.iloc[0, 0] = -1.0                          # the caller's copy, not the memo
+    b = tables.nep_series(ds)
+    assert b.iloc[0, 0] != -1.0
+    pd.testing.assert_frame_equal(b, tables.nep_series(ds.copy(deep=True)))
+    ds["nep"] = ds["nep"] + 10.0
+    c = tables.nep_series(ds)
+    np.testing.assert_allclose(c.to_numpy(), b.to_numpy() + 10.0)
+
+
+def test_series_memo_reads_a_cube_once(monkeypatch):
+    """Hypothesis: a second request for the same series does not aggregate the cube again."""
+    from nep_core import tables
+
+    calls = []
+    real = zonal.zonal_mean
+    monkeypatch.setattr(zonal, "zonal_mean", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ds = xr.Dataset({
+        "nep": (("year", "y", "x"), np.ones((3, 2, 2)), {"units": "g C m-2 a-1"}),
+        "cell_area": (("y", "x"), np.ones((2, 2)), {"units": "km2"}),
+        "province": (("y", "x"), np.ones((2, 2), np.int8)),
+    }, coords={"year": [2000, 2001, 2002]})
+    tables.nep_series(ds)
+    tables.nep_series(ds)
+    assert len(calls) == 1

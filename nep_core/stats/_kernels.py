@@ -183,8 +183,56 @@ def _z_from_s(s, var):
 
 
 # ------------------------------------------------------------------------------- Theil-Sen + MK
+@njit(cache=True)
+def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf):
+    """(S, Var(S)) of the Mann-Kendall test under ``correction`` for the finite values yv[:m] at
+    times tv[:m], given the Sen slope ``sl``, the original S and the tie-corrected Var(S) ``var0``.
+    ``ys``, ``w``, ``acf`` are scratch buffers of length >= m."""
+    if correction == CORR_HAMED_RAO:
+        # ranks (average for ties) of the Sen-detrended series
+        for k2 in range(m):
+            w[k2] = yv[k2] - sl * tv[k2]
+        for k2 in range(m):
+            less = 0.0
+            eq = 0.0
+            for c in range(m):
+                if w[c] < w[k2]:
+                    less += 1.0
+                elif w[c] == w[k2]:
+                    eq += 1.0
+            ys[k2] = less + 0.5 * (eq + 1.0)
+        _acf(ys, m, m - 1, acf)
+        bound = z_acf / math.sqrt(m)
+        sni = 0.0
+        for lag in range(1, m):
+            r = acf[lag]
+            if r > bound or r < -bound:
+                sni += (m - lag) * (m - lag - 1.0) * (m - lag - 2.0) * r
+        factor = 1.0 + 2.0 / (m * (m - 1.0) * (m - 2.0)) * sni
+        return s, var0 * factor
+    if correction == CORR_YUE_WANG:
+        for k2 in range(m):
+            w[k2] = yv[k2] - sl * tv[k2]
+        _acf(w, m, 1, acf)
+        factor = 1.0 + 2.0 * (1.0 - 1.0 / m) * acf[1]
+        return s, var0 * factor
+    if correction == CORR_TFPW:
+        for k2 in range(m):
+            w[k2] = yv[k2] - sl * tv[k2]
+        _acf(w, m, 1, acf)
+        r1 = acf[1]
+        for k2 in range(m - 1):
+            ys[k2] = w[k2 + 1] - r1 * w[k2] + sl * tv[k2 + 1]
+        s_test = _mk_s(ys, m - 1)
+        _insertion_sort(ys, m - 1)
+        tsum2, _ = _tie_sums(ys, m - 1)
+        mm = m - 1.0
+        return s_test, (mm * (mm - 1.0) * (2.0 * mm + 5.0) - tsum2) / 18.0
+    return s, var0
+
+
 @njit(parallel=True, cache=True)
-def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction):
+def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
     """Theil-Sen slope with rank CI, Mann-Kendall S / Var(S) / Z / p, Kendall tau-b, per row.
 
     Parameters
@@ -195,11 +243,13 @@ def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction):
     z_acf : float, z_{1-alpha/2} for the Hamed-Rao significant-lag filter.
     min_valid : int, fewest finite years.
     correction : int, CORR_NONE / CORR_HAMED_RAO / CORR_YUE_WANG / CORR_TFPW.
+    extra : (k,) int64 array of further corrections whose z and p are wanted too (the pairwise
+        slopes, S and the selections are shared, so k extra tests cost little).
 
     Returns
     -------
     slope, slope_low, slope_high, intercept, s, var_s, z, p, tau : (npix,) float64
-    n_valid : (npix,) int16; reason : (npix,) int8
+    n_valid : (npix,) int16; reason : (npix,) int8; z_extra, p_extra : (k, npix) float64
     """
     npix, n = y.shape
     npairs = n * (n - 1) // 2
@@ -214,6 +264,9 @@ def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction):
     tau = np.full(npix, np.nan)
     nval = np.zeros(npix, np.int16)
     reason = np.zeros(npix, np.int8)
+    nx = extra.shape[0]
+    z_x = np.full((nx, npix), np.nan)
+    p_x = np.full((nx, npix), np.nan)
     nblocks = (npix + _BLOCK - 1) // _BLOCK
     sqrt2 = math.sqrt(2.0)
     for b in prange(nblocks):
@@ -305,48 +358,13 @@ def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction):
             icpt[i] = ymed - sl * tmed
             n0 = m * (m - 1.0) / 2.0
             tau[i] = s / math.sqrt(n0 * (n0 - n1))
-            var = var0
-            s_test = s
-            if correction == CORR_HAMED_RAO:
-                # ranks (average for ties) of the Sen-detrended series
-                for k2 in range(m):
-                    w[k2] = yv[k2] - sl * tv[k2]
-                for k2 in range(m):
-                    less = 0.0
-                    eq = 0.0
-                    for c in range(m):
-                        if w[c] < w[k2]:
-                            less += 1.0
-                        elif w[c] == w[k2]:
-                            eq += 1.0
-                    ys[k2] = less + 0.5 * (eq + 1.0)
-                _acf(ys, m, m - 1, acf)
-                bound = z_acf / math.sqrt(m)
-                sni = 0.0
-                for lag in range(1, m):
-                    r = acf[lag]
-                    if r > bound or r < -bound:
-                        sni += (m - lag) * (m - lag - 1.0) * (m - lag - 2.0) * r
-                factor = 1.0 + 2.0 / (m * (m - 1.0) * (m - 2.0)) * sni
-                var = var0 * factor
-            elif correction == CORR_YUE_WANG:
-                for k2 in range(m):
-                    w[k2] = yv[k2] - sl * tv[k2]
-                _acf(w, m, 1, acf)
-                factor = 1.0 + 2.0 * (1.0 - 1.0 / m) * acf[1]
-                var = var0 * factor
-            elif correction == CORR_TFPW:
-                for k2 in range(m):
-                    w[k2] = yv[k2] - sl * tv[k2]
-                _acf(w, m, 1, acf)
-                r1 = acf[1]
-                for k2 in range(m - 1):
-                    ys[k2] = w[k2 + 1] - r1 * w[k2] + sl * tv[k2 + 1]
-                s_test = _mk_s(ys, m - 1)
-                _insertion_sort(ys, m - 1)
-                tsum2, _ = _tie_sums(ys, m - 1)
-                mm = m - 1.0
-                var = (mm * (mm - 1.0) * (2.0 * mm + 5.0) - tsum2) / 18.0
+            for kx in range(nx):
+                s_x, var_x = _test_stat(extra[kx], yv, tv, m, sl, s, var0, z_acf, ys, w, acf)
+                if var_x > 0.0:
+                    zx = _z_from_s(s_x, var_x)
+                    z_x[kx, i] = zx
+                    p_x[kx, i] = math.erfc(abs(zx) / sqrt2)
+            s_test, var = _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf)
             s_out[i] = s_test
             v_out[i] = var
             if not (var > 0.0):
@@ -355,7 +373,7 @@ def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction):
             z = _z_from_s(s_test, var)
             z_out[i] = z
             p_out[i] = math.erfc(abs(z) / sqrt2)
-    return slope, lo_, hi_, icpt, s_out, v_out, z_out, p_out, tau, nval, reason
+    return slope, lo_, hi_, icpt, s_out, v_out, z_out, p_out, tau, nval, reason, z_x, p_x
 
 
 # --------------------------------------------------------------------------- coefficient of var.

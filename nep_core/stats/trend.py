@@ -28,7 +28,8 @@ _CORR_TEXT = {
 
 
 def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
-           correction: str | None = None, min_valid: int = DEFAULTS.min_valid) -> xr.Dataset:
+           correction: str | None = None, min_valid: int = DEFAULTS.min_valid,
+           extra_corrections=()) -> xr.Dataset:
     """Theil-Sen slope with its rank-based confidence interval and the Mann-Kendall trend test.
 
     Parameters
@@ -46,6 +47,10 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
         never corrected.
     min_valid : int
         Fewest finite years (>= 3; >= 4 for ``tfpw``).
+    extra_corrections : sequence of {None, "none", "hamed_rao", "yue_wang", "tfpw"}
+        Further corrections whose test is wanted too, computed in the same pass (the pairwise slopes
+        and S are shared): adds ``z_<name>`` and ``p_<name>`` (``none`` for ``None``), each equal to
+        the ``z`` / ``p`` of ``sen_mk(da, correction=name)``.
 
     Returns
     -------
@@ -73,20 +78,27 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
     182-196. Yue & Wang (2004) Water Resour. Manag. 18: 201-218. Yue et al. (2002) Hydrol. Process.
     16: 1807-1829.
     """
-    if correction not in CORRECTIONS:
-        raise NepInputError(f"correction must be one of {list(CORRECTIONS)}, got {correction!r}",
-                            variable="correction")
+    extra = [None if c in (None, "none") else c for c in extra_corrections]
+    for c in (correction, *extra):
+        if c not in CORRECTIONS:
+            raise NepInputError(f"correction must be one of {list(CORRECTIONS)}, got {c!r}",
+                                variable="correction")
+    if len(set(extra)) != len(extra):
+        raise NepInputError(f"extra_corrections repeats a correction: {list(extra_corrections)}",
+                            variable="extra_corrections")
     if not (0.0 < float(alpha) < 1.0):
         raise NepInputError(f"alpha must be in (0, 1), got {alpha!r}", variable="alpha")
-    min_valid = check_min_valid(min_valid, 4 if correction == "tfpw" else 3, "Mann-Kendall")
+    min_valid = check_min_valid(min_valid, 4 if "tfpw" in (correction, *extra) else 3, "Mann-Kendall")
     da = check_input(da, dim, "input")
     t = time_values(da, dim)
     zc = float(norm.ppf(1.0 - alpha / 2.0))
     outs = apply_rows(
         _sen_mk_rows, da, dim,
-        [np.float64] * 9 + [np.int16, np.int8],
-        dict(t=t, z_ci=zc, z_acf=zc, min_valid=min_valid, correction=CORRECTIONS[correction]),
+        [np.float64] * 9 + [np.int16, np.int8] + [np.float64] * (2 * len(extra)),
+        dict(t=t, z_ci=zc, z_acf=zc, min_valid=min_valid, correction=CORRECTIONS[correction],
+             extra=np.array([CORRECTIONS[c] for c in extra], dtype=np.int64)),
     )
+    outs, extra_outs = outs[:11], outs[11:]
     names = ("slope", "slope_low", "slope_high", "intercept", "s", "var_s", "z", "p", "tau",
              "n_valid", "reason")
     units_in = da.attrs.get("units", "")
@@ -119,10 +131,20 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
         "reason": reason_attrs("reason code of the trend statistics"),
     }
     ds = xr.Dataset({k: v.rename(k).assign_attrs(attrs[k]) for k, v in zip(names, outs)})
+    for j, c in enumerate(extra):
+        tag = c or "none"
+        ds[f"z_{tag}"] = extra_outs[2 * j].assign_attrs(
+            units="1", long_name=f"Mann-Kendall Z, {tag}",
+            description="(S-1)/sqrt(Var) if S>0, 0 if S=0, (S+1)/sqrt(Var) if S<0; " + _CORR_TEXT[c])
+        ds[f"p_{tag}"] = extra_outs[2 * j + 1].assign_attrs(
+            units="1", long_name=f"two-sided p-value of the Mann-Kendall test, {tag}",
+            description="p = 2 (1 - Phi(|Z|)); " + _CORR_TEXT[c])
     ds.attrs = {"description": variant, "alpha": float(alpha), "correction": str(correction),
                 "min_valid": int(min_valid), "input_units": units_in}
     return ds
 
 
-def _sen_mk_rows(y2, *, t, z_ci, z_acf, min_valid, correction):
-    return K._sen_mk_kernel(y2, t, z_ci, z_acf, min_valid, correction)
+def _sen_mk_rows(y2, *, t, z_ci, z_acf, min_valid, correction, extra):
+    out = K._sen_mk_kernel(y2, t, z_ci, z_acf, min_valid, correction, extra)
+    z_x, p_x = out[11], out[12]
+    return (*out[:11], *(a for j in range(z_x.shape[0]) for a in (z_x[j], p_x[j])))

@@ -1,0 +1,88 @@
+"""The benchmark scripts (``nep bench stats`` / ``nep bench report``) and the report's book functions.
+
+Benchmarks print figures; these tests check that they run, that the peers compute what they are
+compared with, and that the written report is complete and consistent, not how fast anything is."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nep_core import bench, book, figures
+from nep_core.errors import NepInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_stats_small_cube(capsys):
+    res = bench.bench_stats(npix=3000, chunk=1000, mk_sample=40)
+    out = capsys.readouterr().out
+    assert "sen_mk / pymannkendall speed-up" in out and "full stack" in out
+    for key in ("sen_mk (slope, CI, S, Var, Z, p)", "cv", "hurst_rs prefix", "partial_corr (3 drivers)",
+                "full stack (one dask graph)"):
+        assert res[key] > 0
+    assert res["sen_speedup"] == pytest.approx(3000 / res["sen_mk (slope, CI, S, Var, Z, p)"] / res["mk_rate"])
+
+
+def test_bench_cli_rejects_nonpositive_sizes():
+    with pytest.raises(SystemExit):
+        bench.main(["stats", "--pixels", "0"])
+
+
+def test_run_stages_needs_a_finished_run(tmp_path):
+    with pytest.raises(NepInputError, match="timings.json"):
+        bench._run_stages(tmp_path)
+
+
+def test_report_written_complete_and_read_by_the_book(tmp_path, default_results):
+    out = tmp_path / "proj" / "data" / "benchmarks"
+    run_dir = Path(default_results.path).parent
+    bench.bench_report(out, npix=3000, chunk=1000, peer_sample=20, runs=[run_dir])
+    s = pd.read_csv(out / "statistics.csv")
+    peers = [p for plist in bench.PEERS.values() for p, _ in plist]
+    assert s["peer"].dropna().tolist() == peers
+    assert s["statistic"].iloc[-1].startswith("full stack")
+    both = s.dropna(subset=["speedup"])
+    np.testing.assert_allclose(both["speedup"], both["px_per_s"] / both["peer_px_per_s"], rtol=0.01)
+    assert (s["px_per_s"] > 0).all() and (both["peer_px_per_s"] > 0).all()
+    st = pd.read_csv(out / "stages.csv")
+    saved = json.loads((run_dir / "timings.json").read_text())
+    body = st[st["stage"] != "total"]
+    assert body["stage"].tolist() == list(saved)
+    assert st.loc[st["stage"] == "total", "seconds"].item() == pytest.approx(body["seconds"].sum(), abs=0.01)
+    assert (st["resolution_m"] == 5000).all()
+    assert (st["region_pixels"] == int((default_results.ds["province"] > 0).sum())).all()
+    m = json.loads((out / "machine.json").read_text())
+    assert m["pixels"] == 3000 and m["memory_copy_GB_per_s"] > 0 and "--run" in m["command"]
+
+    (tmp_path / "proj" / "_quarto.yml").write_text("project:\n  type: book\n")
+    report = book.benchmark_report(tmp_path / "proj")
+    t = book.benchmark_statistics_table(report)
+    assert len(t) == len(s)
+    stages = book.benchmark_stages_table(report)
+    assert stages.index[-1] == "total" and stages.shape[1] == 2
+    lim = book.benchmark_limits_table(report)
+    assert (lim["share of copy bandwidth (%)"] > 0).all()
+    assert "memory_copy_GB_per_s" in book.benchmark_machine_table(report).index
+    fig = figures.fig_benchmark(report)
+    assert len(figures.panel_axes(fig)) == 2
+
+
+def test_report_missing_names_the_file(tmp_path):
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: book\n")
+    with pytest.raises(NepInputError, match="statistics.csv.*nep bench report"):
+        book.benchmark_report(tmp_path)
+
+
+def test_committed_report_is_complete():
+    """The figures the appendix shows are in the repository (5 km and 500 m runs, every peer)."""
+    report = book.benchmark_report(ROOT)
+    s = report["statistics"]
+    assert set(s["peer"].dropna()) == {p for plist in bench.PEERS.values() for p, _ in plist}
+    res = set(report["stages"]["resolution_m"])
+    assert {5000.0, 500.0} <= res, f"benchmark runs at {sorted(res)}; expected 5 km and 500 m"
+    assert report["machine"]["pixels"] >= 1_000_000
