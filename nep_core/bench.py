@@ -325,12 +325,23 @@ def main(argv=None) -> int:
     parser.add_argument("--run", action="append", default=[],
                         help="report: a finished `nep run --out DIR` whose per-stage timings to include "
                              "(repeat for 5 km and 500 m)")
-    parser.add_argument("--out", default="data/benchmarks", help="report: output directory")
+    parser.add_argument("--out", default=None,
+                        help="report: output directory (default: data/benchmarks of the book project "
+                             "found from the current directory, else ./data/benchmarks)")
     args = parser.parse_args(argv)
     if args.pixels < 1 or args.chunk < 1 or args.mk_sample < 1 or args.peer_sample < 1:
         parser.error("--pixels, --chunk, --mk-sample and --peer-sample must be positive")
     if args.what == "report":
-        bench_report(args.out, args.pixels, min(args.chunk, args.pixels), args.peer_sample, args.run)
+        out = args.out
+        if out is None:
+            from . import book
+            from .errors import NepInputError
+
+            try:
+                out = book.project_root() / book.BENCH_DIR
+            except NepInputError:
+                out = "data/benchmarks"
+        bench_report(out, args.pixels, min(args.chunk, args.pixels), args.peer_sample, args.run)
         return 0
     bench_stats(args.pixels, min(args.chunk, args.pixels), min(args.mk_sample, args.pixels),
                 scheduler=args.scheduler)
