@@ -397,3 +397,28 @@ def test_qc_and_fill_scored_against_planted_faults(default_results):
     it = tables.interpolation_table(default_results)
     assert it.loc["tmean", "annual grid RMSE vs planted truth"] < it.loc["tmean", "LOO RMSE"] * 5
     assert abs(it.loc["prcp", "annual grid bias vs planted truth"]) < 5.0     # mm a-1
+
+
+def test_dask_view_slices_without_copying_the_cube():
+    """The carbon stage wraps the readers' numpy cubes with ``_dask_view``: blocks are views of the
+    cube, computed lazily (``dask.array.from_array`` would copy the whole cube into per-chunk pieces;
+    at 500 m that doubled the stage's memory)."""
+    import dask
+
+    a = np.arange(4 * 6 * 5, dtype=np.float32).reshape(4, 6, 5)
+    d = pipeline._dask_view(a, [-1, 4, 3])
+    assert d.chunks == ((4,), (4, 2), (3, 2))
+    np.testing.assert_array_equal(d.compute(scheduler="threads"), a)
+    graph_arrays = [v for v in dict(d.__dask_graph__()).values() if isinstance(v, np.ndarray)]
+    assert not graph_arrays, "no per-chunk copies embedded in the graph"
+    # building the view allocates nothing like the cube (from_array splits a numpy cube into copies)
+    import tracemalloc
+
+    big = np.ones((24, 512, 512), np.float32)                      # 25 MB
+    tracemalloc.start()
+    pipeline._dask_view(big, [-1, 128, 128])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < big.nbytes / 10, peak
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal((d * 2).sum(axis=0).compute(), (a * 2).sum(axis=0))
