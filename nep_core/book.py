@@ -601,8 +601,12 @@ def benchmark_stages_table(report: dict) -> pd.DataFrame:
     for (res_m, npix), g in st.groupby(["resolution_m", "region_pixels"], sort=False, dropna=False):
         label = f"{res_m / 1000:g} km" if res_m >= 1000 else f"{res_m:g} m"
         g = g.set_index("stage")
-        parts.append(pd.DataFrame({f"{label}, {int(npix):,} px: wall time (s)": g["seconds"].round(1),
-                                   f"{label}: peak RSS (GB)": g["peak_rss_gb"].round(2)}))
+        cols = {f"{label}, {int(npix):,} px: wall time (s)": g["seconds"].round(1),
+                f"{label}: peak RSS (GB)": g["peak_rss_gb"].round(2)}
+        if "measured_at" in g:   # a stage reused from the cache keeps the run that computed it
+            cols[f"{label}: computed at"] = g["measured_at"].fillna("").astype(str).str[:16].str.replace(
+                "T", " ")
+        parts.append(pd.DataFrame(cols))
     out = pd.concat(parts, axis=1)
     order = [s for s in st["stage"].drop_duplicates() if s != "total"] + ["total"]
     return out.loc[order].fillna("")

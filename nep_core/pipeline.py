@@ -92,6 +92,7 @@ class Timings:
     peak_rss: dict = field(default_factory=dict)
     misses: list = field(default_factory=list)      # the cache's miss list, to know what was computed
     computed: set = field(default_factory=set)
+    finished: dict = field(default_factory=dict)    # stage -> local time it ended (ISO 8601)
     on_stage: object = None     # called after each completed stage (records timings.json as it goes)
 
     @contextlib.contextmanager
@@ -104,6 +105,7 @@ class Timings:
             finally:
                 self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
         self.peak_rss[name] = max(self.peak_rss.get(name, 0), mem.peak)
+        self.finished[name] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         if len(self.misses) > n0:
             self.computed.add(name)
         if self.on_stage is not None:
@@ -808,6 +810,7 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
         else:
             with T("classes + FDR"):
                 classes = _classes(cfg, stats_ds, tables["hurst_null"])
+                cache.misses.append("classes")   # not cached on its own: recomputed with results.nc
             with T("assemble results.nc"):
                 parts = [static, carbon, clim[["tmean", "prcp", "rad"]], stats_ds, classes]
                 ds = xr.merge([p.drop_vars("spatial_ref", errors="ignore") for p in parts],
@@ -876,7 +879,7 @@ def _record_timings(out: Path, T: Timings) -> pd.DataFrame:
     for name, sec in T.stages.items():
         if name in T.computed or name not in saved:
             saved[name] = {"seconds": round(sec, 3), "peak_rss_gb": round(T.peak_rss.get(name, 0) / 1e9, 3),
-                           "computed": name in T.computed, "at": stamp}
+                           "computed": name in T.computed, "at": T.finished.get(name, stamp)}
     write_text(json.dumps(saved, indent=1), path)
     rows = {name: saved[name] for name in T.stages}
     df = pd.DataFrame(rows).T[["seconds", "peak_rss_gb", "computed", "at"]]

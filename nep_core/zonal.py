@@ -65,6 +65,20 @@ def _codes(a) -> tuple[np.ndarray, np.ndarray]:
     return codes, ok
 
 
+_SHARE_ROWS = 512
+
+
+def _nd_row_blocks(shape, rows: int | None = None):
+    """Index tuples covering an array of ``shape``: every leading index x blocks of ``rows`` rows."""
+    rows = rows or _SHARE_ROWS
+    if len(shape) < 2:
+        yield (Ellipsis,)
+        return
+    for lead in np.ndindex(*shape[:-2]):
+        for r0 in range(0, shape[-2], rows):
+            yield lead + (slice(r0, r0 + rows), slice(None))
+
+
 def class_labels(da) -> dict[int, str]:
     """Code -> label of a class variable from its CF ``flag_values`` / ``flag_meanings`` attributes.
 
@@ -122,36 +136,52 @@ def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
     0      1       2.0  66.666667
     1      2       1.0  33.333333
     """
-    cls, ok = _codes(classes)
-    area = np.broadcast_to(_check_area(cell_area, cls.shape), cls.shape)
+    vals = _values(classes)
+    area = np.broadcast_to(_check_area(cell_area, vals.shape), vals.shape)
+    gvals = None if groups is None else np.broadcast_to(_values(groups), vals.shape)
+    # Row blocks: the int64 code / slot temporaries of a whole 500 m map (26 M cells) cost ~2 GB.
+    blocks = list(_nd_row_blocks(vals.shape))
+    lab = class_labels(classes) if codes is None else {}
+    cmax, gmax, found, gfound = 0, 0, set(), set()
+    for b in blocks:                                      # pass 1: validate, largest codes, codes present
+        cls, ok = _codes(vals[b])
+        cmax = max(cmax, int(cls.max(initial=0)))
+        if codes is None and not lab:
+            found.update(np.unique(cls[ok]).tolist())
+        if gvals is not None:
+            g, gin = _codes(gvals[b])
+            gmax = max(gmax, int(g.max(initial=0)))
+            if not group_names:
+                gfound.update(np.unique(g[gin]).tolist())
     if codes is None:
-        lab = class_labels(classes)
-        codes = sorted(lab) if lab else sorted(np.unique(cls[ok]).tolist())
+        codes = sorted(lab) if lab else sorted(found)
     codes = [int(c) for c in codes if int(c) != 0]                     # 0 is never a class
     if labels is None:
         labels = class_labels(classes)
-    lut_size = max([int(cls.max(initial=0)), *codes]) + 1
-    pos = np.full(lut_size, -1, dtype=np.int64)
+    pos = np.full(max([cmax, *codes]) + 1, -1, dtype=np.int64)
     pos[codes] = np.arange(len(codes))
-    idx = np.where(ok, pos[cls], -1)                                  # -1 = inside but unclassified
-    if groups is None:
-        gcode = np.zeros(cls.shape, np.int64)
-        gin = np.ones(cls.shape, bool)
+    if gvals is None:
         gids = [0]
     else:
-        g, gin = _codes(groups)
-        gcode = np.broadcast_to(g, cls.shape)
-        gin = np.broadcast_to(gin, cls.shape)
-        gids = sorted(group_names) if group_names else sorted(np.unique(gcode[gin]).tolist())
+        gids = sorted(group_names) if group_names else sorted(gfound)
         gids = [int(g) for g in gids if int(g) != 0]                  # 0 = outside
-    gpos = np.full(max([int(gcode.max(initial=0)), *gids]) + 1, -1, dtype=np.int64)
+    gpos = np.full(max([gmax, *gids]) + 1, -1, dtype=np.int64)
     gpos[gids] = np.arange(len(gids))
-    gi = np.where(gin, gpos[gcode], -1)
-    keep = gi >= 0
     k = len(codes) + 1                                                # last slot = unclassified
-    slot = np.where(idx >= 0, idx, len(codes))
-    sums = np.bincount((gi[keep] * k + slot[keep]).ravel(), weights=area[keep].ravel(),
-                       minlength=len(gids) * k).reshape(len(gids), k)
+    sums = np.zeros(len(gids) * k)
+    for b in blocks:                                      # pass 2: area per (group, class) slot
+        cls, ok = _codes(vals[b])
+        idx = np.where(ok, pos[cls], -1)                              # -1 = inside but unclassified
+        if gvals is None:
+            gi = np.zeros(cls.shape, np.int64)
+        else:
+            g, gin = _codes(gvals[b])
+            gi = np.where(gin, gpos[g], -1)
+        keep = gi >= 0
+        slot = np.where(idx >= 0, idx, len(codes))
+        sums += np.bincount((gi[keep] * k + slot[keep]).ravel(), weights=area[b][keep].ravel(),
+                            minlength=len(gids) * k)
+    sums = sums.reshape(len(gids), k)
     classified = sums[:, :-1]
     totals = classified.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -191,3 +191,28 @@ def test_series_memo_reads_a_cube_once(monkeypatch):
     tables.nep_series(ds)
     tables.nep_series(ds)
     assert len(calls) == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), rows=st.integers(1, 7))
+def test_area_shares_row_blocks_equal_whole_map(seed, rows):
+    """area_shares sums its (group, class) areas over row blocks (bounded temporaries at 500 m): any
+    block height gives the whole-map result, with NaN classes, 3-D class stacks and groups."""
+    rng = np.random.default_rng(seed)
+    cls = rng.integers(0, 5, (2, 9, 6)).astype(float)
+    cls[rng.random(cls.shape) < 0.1] = np.nan
+    area = rng.uniform(0.5, 2.0, (9, 6))
+    groups = rng.integers(0, 4, (9, 6))
+    whole = zonal.area_shares(cls, area, groups=groups)
+    saved = zonal._SHARE_ROWS
+    try:
+        zonal._SHARE_ROWS = rows
+        blocked = zonal.area_shares(cls, area, groups=groups)
+    finally:
+        zonal._SHARE_ROWS = saved
+    pd.testing.assert_frame_equal(blocked, whole, check_exact=False, rtol=1e-12)
+    assert blocked.attrs["unclassified_km2"] == pytest.approx(whole.attrs["unclassified_km2"])
+    # and against a direct count
+    for (g, c), r in blocked.set_index(["group", "class"]).iterrows():
+        m = (np.broadcast_to(groups, cls.shape) == g) & (cls == c)
+        assert r["area_km2"] == pytest.approx(float(np.broadcast_to(area, cls.shape)[m].sum()))
