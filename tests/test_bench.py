@@ -64,7 +64,9 @@ def test_report_written_complete_and_read_by_the_book(tmp_path, default_results)
     t = book.benchmark_statistics_table(report)
     assert len(t) == len(s)
     stages = book.benchmark_stages_table(report)
-    assert stages.index[-1] == "total" and stages.shape[1] == 2
+    assert stages.index[-1] == "total" and stages.shape[1] == 3
+    computed_at = stages.iloc[:-1, 2]
+    assert computed_at.str.match(r"\d{4}-\d\d-\d\d \d\d:\d\d$").all(), computed_at
     lim = book.benchmark_limits_table(report)
     assert (lim["share of copy bandwidth (%)"] > 0).all()
     assert "memory_copy_GB_per_s" in book.benchmark_machine_table(report).index
