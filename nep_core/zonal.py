@@ -68,15 +68,16 @@ def _codes(a) -> tuple[np.ndarray, np.ndarray]:
 _SHARE_ROWS = 512
 
 
-def _nd_row_blocks(shape, rows: int | None = None):
-    """Index tuples covering an array of ``shape``: every leading index x blocks of ``rows`` rows."""
-    rows = rows or _SHARE_ROWS
-    if len(shape) < 2:
+def _nd_row_blocks(a: np.ndarray):
+    """Index tuples covering a numpy array: every leading index x ``_SHARE_ROWS``-row slices
+    (:func:`_row_blocks`) of the last two axes."""
+    if a.ndim < 2:
         yield (Ellipsis,)
         return
-    for lead in np.ndindex(*shape[:-2]):
-        for r0 in range(0, shape[-2], rows):
-            yield lead + (slice(r0, r0 + rows), slice(None))
+    rows = _row_blocks(a, a.shape[-2], _SHARE_ROWS)
+    for lead in np.ndindex(*a.shape[:-2]):
+        for rs in rows:
+            yield lead + (rs, slice(None))
 
 
 def class_labels(da) -> dict[int, str]:
@@ -140,7 +141,7 @@ def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
     area = np.broadcast_to(_check_area(cell_area, vals.shape), vals.shape)
     gvals = None if groups is None else np.broadcast_to(_values(groups), vals.shape)
     # Row blocks: the int64 code / slot temporaries of a whole 500 m map (26 M cells) cost ~2 GB.
-    blocks = list(_nd_row_blocks(vals.shape))
+    blocks = list(_nd_row_blocks(vals))
     lab = class_labels(classes) if codes is None else {}
     cmax, gmax, found, gfound = 0, 0, set(), set()
     for b in blocks:                                      # pass 1: validate, largest codes, codes present
