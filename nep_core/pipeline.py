@@ -460,7 +460,7 @@ def _dask_view(a: np.ndarray, chunks) -> "dask.array.Array":
 
     import dask.array as da
 
-    chunks = tuple(-1 if c == -1 else c for c in chunks)
+    chunks = tuple(chunks)
     if _distributed_client() is not None:
         return da.from_array(a, chunks=chunks)
     return da.from_array(_Sliceable(a), chunks=chunks, name=f"view-{uuid.uuid4().hex}", asarray=True,
