@@ -578,9 +578,6 @@ def _generate(root: Path, config: Config) -> dict:
     s_tt = np.zeros(N)
     s_y = np.zeros(N)
     s_ty = np.zeros(N)
-    S1 = np.zeros((4, N))
-    S2 = np.zeros((10, N))
-    ref = None
     e = np.zeros(N, np.float32)
     all_valid = np.ones(N, bool)
     sums_nep_prov = np.zeros((len(years), 6))
@@ -640,22 +637,15 @@ def _generate(root: Path, config: Config) -> dict:
         yv = np.where(ok, nep_t, 0.0)
         s_y += yv
         s_ty += yv * t
-        vars4 = [np.where(ok, nep_t, 0.0).astype(float), Ta.astype(float), Pa.astype(float), Ra.astype(float)]
-        if ref is None:
-            ref = [v.copy() for v in vars4]
-        d4 = [v - r for v, r in zip(vars4, ref)]
-        k = 0
-        for i in range(4):
-            S1[i] += d4[i]
-            for j in range(i, 4):
-                S2[k] += d4[i] * d4[j]
-                k += 1
         sums_nep_prov[iy] = np.bincount(prov_r[ok], nep_t[ok], minlength=6)
         cnt_nep_prov[iy] = np.bincount(prov_r[ok], minlength=6)
         clim_series.append((float(Ta.mean()), float(Pa.mean()), float(Ra.mean())))
     denom = n_ok * s_tt - s_t ** 2
     slope_ols = np.where((n_ok >= 3) & (denom > 0), (n_ok * s_ty - s_t * s_y) / np.where(denom > 0, denom, 1), np.nan)
-    pc = _partial_corr_from_sums(S1, S2, len(years), all_valid)
+    # partial correlations of the true series, from the cubes just written (row blocks): streaming
+    # sums over the years held 2.5 GB of float64 accumulators at 500 m
+    nc.sync()
+    pc = _partial_corr_from_cubes(V, ridx, (ny, nx), all_valid)
 
     # static truth
     static = {
@@ -727,6 +717,44 @@ def _dem_to_grid(path, grid):
     if attrs["_nodata"] is not None:
         vals[raw == attrs["_nodata"]] = np.nan
     return nio._to_grid(vals, tf, crs, grid, "bilinear", np.float32(np.nan))
+
+
+def _partial_corr_from_cubes(V, ridx, shape, valid, rows=128):
+    """``_partial_corr_from_sums`` of (NEP, T, P, R) over region pixels, reading the truth cubes by row blocks.
+
+    The sums are those of the shifted values d = v - v[first year] accumulated year by year
+    (NEP counted as 0 where missing; such pixels are not ``valid`` and get NaN), so the result is
+    the one a streaming accumulation over the years gives, with memory bounded by ``rows``.
+    """
+    ny, nx = shape
+    out = {v: np.full(ridx.size, np.nan) for v in ("tmean", "prcp", "rad")}
+    flat = np.zeros(ny * nx, bool)
+    flat[ridx] = True
+    pos = np.cumsum(flat) - 1                                  # grid cell -> region pixel index
+    for r0 in range(0, ny, rows):
+        r1 = min(r0 + rows, ny)
+        cells = np.flatnonzero(flat[r0 * nx:r1 * nx])
+        if cells.size == 0:
+            continue
+        cube = [np.asarray(V[name][:, r0:r1, :], dtype=np.float32).reshape(-1, (r1 - r0) * nx)[:, cells]
+                for name in ("nep", "tmean", "prcp", "rad")]
+        cube[0] = np.where(np.isfinite(cube[0]), cube[0], 0.0)
+        ref = [c[0].astype(float) for c in cube]
+        S1 = np.zeros((4, cells.size))
+        S2 = np.zeros((10, cells.size))
+        for iy in range(cube[0].shape[0]):
+            d = [c[iy].astype(float) - r for c, r in zip(cube, ref)]
+            k = 0
+            for i in range(4):
+                S1[i] += d[i]
+                for j in range(i, 4):
+                    S2[k] += d[i] * d[j]
+                    k += 1
+        idx = pos[r0 * nx + cells]
+        pc = _partial_corr_from_sums(S1, S2, cube[0].shape[0], valid[idx])
+        for v in out:
+            out[v][idx] = pc[v]
+    return out
 
 
 def _partial_corr_from_sums(S1, S2, n, valid, chunk=500_000):
