@@ -290,7 +290,7 @@ def bench_report(out_dir="data/benchmarks", npix: int = 1_000_000, chunk: int = 
         for label, what in plist:
             prate, n = peers[label]
             rows.append({"statistic": stat, "px_per_s": round(rate), "peer": label, "peer_computes": what,
-                         "peer_px_per_s": round(prate, 1), "peer_pixels": n, "speedup": round(rate / prate, 1),
+                         "peer_px_per_s": round(prate, 1), "peer_pixels": n, "speedup": float(f"{rate / prate:.3g}"),
                          "bytes_per_px": read + written, "implied_GB_per_s": round(rate * (read + written) / 1e9, 3),
                          "ops_per_px": int(OPS_PER_PIXEL[stat])})
     stack = npix / ours["full stack (one dask graph)"]
