@@ -98,18 +98,133 @@ def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
     if rh_monthly.attrs.get("units") != RH_UNITS:
         raise NepInputError(f"expected units {RH_UNITS!r}, got {rh_monthly.attrs.get('units')!r}",
                             variable=rh_monthly.name)
-    years = rh_monthly[time_dim].dt.year
-    counts = years.groupby(years).count()
-    short = counts.where(counts != 12, drop=True)
-    if short.size:
-        raise NepInputError(
-            f"years without 12 months: {dict(zip(short['year'].values.tolist(), short.values.tolist()))}",
-            variable=rh_monthly.name)
+    years = _complete_years(rh_monthly, time_dim)
     out = rh_monthly.groupby(years.rename("year")).sum(time_dim, skipna=False)
     out.attrs = dict(rh_monthly.attrs, units=ANNUAL_UNITS,
                      long_name="annual soil heterotrophic respiration",
                      cell_methods=f"{time_dim}: sum of 12 monthly values")
     return out.rename("rh")
+
+
+def _complete_years(da: xr.DataArray, time_dim: str) -> xr.DataArray:
+    """The year of each time step; raises if a year lacks any of its 12 months."""
+    years = da[time_dim].dt.year
+    counts = years.groupby(years).count()
+    short = counts.where(counts != 12, drop=True)
+    if short.size:
+        raise NepInputError(
+            f"years without 12 months: {dict(zip(short['year'].values.tolist(), short.values.tolist()))}",
+            variable=da.name)
+    return years
+
+
+def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str = "time",
+                   with_climate: bool = False):
+    """Annual Rh (g C m-2 a-1) for several sets of Pei constants from one pass over monthly T and P.
+
+    Equal to ``annual_rh(rh_pei(t, p, params))`` for each ``params`` (up to float32 summation
+    order), but cheaper: the annual sum is linear in the bracket, so
+
+        Rh_year = a * days * carbon_fraction * (sum_m exp(b T_m) + sum_m ln(c P_m + 1)),
+
+    and each distinct ``b`` costs one exp pass over T and each distinct ``c`` one log pass over P,
+    however many sets combine them (the Rh sensitivity uses 3 b x 3 c values in 5 sets: 6 passes
+    instead of 10). Months are calendar months in ``time_dim`` (12 per year, checked); ``days`` is
+    the constant of the parameter set, as in :func:`rh_pei`. float32 in, float32 out.
+
+    Parameters
+    ----------
+    t, p : DataArray
+        Monthly mean temperature (degC) and monthly precipitation (mm), numpy or dask, same dims
+        with ``time_dim``; ``p`` >= 0.
+    params_list : sequence of nep_core.config.Rh
+
+    with_climate : bool
+        Also return the annual mean temperature (degC) and annual precipitation sum (mm a-1) from
+        the same pass, so that each block of the monthly surfaces is read by exactly one task (a
+        separate groupby kept hundreds of 75 MB monthly blocks alive at 500 m).
+
+    Returns
+    -------
+    list of DataArray, one per set, on ``year`` + the other dims, attrs as :func:`annual_rh`;
+    with ``with_climate``: ``(rh_list, tmean_annual, prcp_annual)``.
+    """
+    params_list = list(params_list)
+    if not params_list:
+        raise NepInputError("no Rh parameter sets given", variable="params_list")
+    _check_units(t, _TEMP_UNITS, "t")
+    _check_units(p, _PRCP_UNITS, "p")
+    for da, name in ((t, "t"), (p, "p")):
+        if time_dim not in da.dims:
+            raise NepInputError(f"dimension {time_dim!r} not found (dims: {da.dims})", variable=da.name or name)
+    if p.chunks is None and bool((p < 0).any()):
+        raise NepInputError("negative precipitation", variable=p.name or "p")
+    years = _complete_years(t, time_dim)
+    if not np.array_equal(np.asarray(p[time_dim]), np.asarray(t[time_dim])):
+        raise NepInputError(f"t and p have different {time_dim!r} coordinates", variable=p.name or "p")
+    year_vals = np.unique(years.values)
+    if not (np.diff(years.values) >= 0).all():
+        raise NepInputError(f"{time_dim!r} is not sorted", variable=t.name or "t")
+    bs = sorted({float(q.b) for q in params_list})
+    cs = sorted({float(q.c) for q in params_list})
+    sets = np.array([[bs.index(float(q.b)), cs.index(float(q.c)),
+                      q.a * q.days * q.carbon_fraction] for q in params_list])
+    # time first and one chunk: each block is reshaped (year, 12, ...) in place, no transposed copy
+    others = [d for d in t.dims if d != time_dim]
+    tt = t.transpose(time_dim, *others).astype(np.float32)
+    pt = p.transpose(time_dim, *others).astype(np.float32)
+    kw = dict(bs=tuple(bs), cs=tuple(cs), sets=sets, nyear=year_vals.size)
+    nout = len(params_list) + 2
+    if tt.chunks is not None or pt.chunks is not None:
+        import dask.array as da
+
+        tt, pt = tt.chunk({time_dim: -1}), pt.chunk({time_dim: -1})
+        tt, pt = xr.unify_chunks(tt, pt)
+        data = da.map_blocks(_rh_sets_kernel, tt.data, pt.data, dtype=np.float32, new_axis=[0],
+                             chunks=((nout,), (year_vals.size,), *tt.data.chunks[1:]),
+                             meta=np.empty((0,) * (tt.ndim + 1), np.float32), **kw)
+    else:
+        data = _rh_sets_kernel(tt.values, pt.values, **kw)
+    coords = {d: tt[d] for d in others if d in tt.coords}
+    coords["year"] = year_vals
+    stacked = xr.DataArray(data, dims=("rh_set", "year", *others), coords=coords)
+    out = []
+    for k, q in enumerate(params_list, start=2):
+        da = stacked.isel(rh_set=k, drop=True).rename("rh")
+        da.attrs = {
+            "units": ANNUAL_UNITS, "long_name": "annual soil heterotrophic respiration",
+            "description": RH_DESCRIPTION,
+            "rh_constants": f"a={q.a}, b={q.b}, c={q.c}, days={q.days}, carbon_fraction={q.carbon_fraction}",
+            "references": "Pei et al. (2009), J. Integr. Plant Biol. 51: 521-526",
+            "cell_methods": f"{time_dim}: sum of 12 monthly values",
+        }
+        out.append(da)
+    if not with_climate:
+        return out
+    tm = stacked.isel(rh_set=0, drop=True).rename(t.name or "tmean").assign_attrs(
+        t.attrs, units="degC", cell_methods=f"{time_dim}: mean of 12 monthly values")
+    pa = stacked.isel(rh_set=1, drop=True).rename(p.name or "prcp").assign_attrs(
+        p.attrs, units="mm a-1", cell_methods=f"{time_dim}: sum of 12 monthly values")
+    return out, tm, pa
+
+
+def _rh_sets_kernel(t, p, bs, cs, sets, nyear):
+    """(12 * nyear, ...) float32 T and P -> (2 + nsets, nyear, ...) float32: annual mean T, annual
+    P sum, then the annual Rh of each set (see annual_rh_sets). Time on the FIRST axis."""
+    lead = t.shape[1:]
+    out = np.empty((2 + len(sets), nyear) + lead, np.float32)
+    if not (np.isfinite(t).any() or np.isfinite(p).any()):      # a block wholly outside the region
+        out.fill(np.nan)
+        return out
+    t = np.ascontiguousarray(t).reshape((nyear, 12) + lead)
+    p = np.ascontiguousarray(p).reshape((nyear, 12) + lead)
+    t.mean(axis=1, out=out[0])
+    p.sum(axis=1, out=out[1])
+    e = [np.exp(t * np.float32(b)).sum(axis=1) for b in bs]
+    el = [np.log(p * np.float32(c) + np.float32(1.0)).sum(axis=1) for c in cs]
+    for k, (ib, ic, f) in enumerate(sets, start=2):
+        np.multiply(e[int(ib)] + el[int(ic)], np.float32(f), out=out[k])
+    return out
 
 
 def nep(npp: xr.DataArray, rh: xr.DataArray) -> xr.DataArray:

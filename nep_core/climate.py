@@ -871,6 +871,8 @@ def _block(elev, coarse, beta, wy, wx, clip0):
     dt = np.float32
     nt, cy, cx = coarse.shape
     by, bx = wy.shape[0], wx.shape[0]
+    if not np.isfinite(elev).any():        # wholly outside the region (NaN elevation): NaN, not computed
+        return np.full((nt, by, bx), np.nan, dt)
     m = (coarse.reshape(nt * cy, cx).astype(dt) @ wx.T.astype(dt)).reshape(nt, cy, bx)
     m = np.ascontiguousarray(m.transpose(1, 0, 2)).reshape(cy, nt * bx)
     out = np.ascontiguousarray((wy.astype(dt) @ m).reshape(by, nt, bx).transpose(1, 0, 2))

@@ -13,6 +13,8 @@ Conventions
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -32,18 +34,43 @@ def _values(a) -> np.ndarray:
     return np.asarray(a.values if isinstance(a, (xr.DataArray, pd.Series)) else a)
 
 
+_AREA_CACHE: dict = {}
+
+
 def _check_area(cell_area, shape) -> np.ndarray:
-    area = _values(cell_area).astype(float)
+    """The validated cell areas (km2, NaN -> 0, float64, read-only).
+
+    The tables call this ~50 times on the same 26 M-cell map at 500 m (30 s and 0.6 GB of
+    temporaries per call); the last result is reused while the same array, unchanged (same sum), is
+    passed again."""
+    raw = _values(cell_area)
     if isinstance(cell_area, xr.DataArray):
         units = cell_area.attrs.get("units")
         if units is not None and units not in ("km2", "km^2", "km**2"):
             raise NepInputError(f"cell area must be in km2, got {units!r}", variable="cell_area")
-    if area.ndim == 0 or tuple(shape[len(shape) - area.ndim:]) != area.shape:
-        raise NepInputError(f"cell area shape {area.shape} does not match the map shape {shape}",
+    if raw.ndim == 0 or tuple(shape[len(shape) - raw.ndim:]) != raw.shape:
+        raise NepInputError(f"cell area shape {raw.shape} does not match the map shape {shape}",
                             variable="cell_area")
+    key = (id(raw), raw.__array_interface__["data"][0], raw.shape, raw.strides, raw.dtype.str)
+    total = None
+    if raw.dtype.kind in "iuf":                  # fingerprint: sum and count of the finite values
+        fin = np.isfinite(raw)
+        total = (float(np.sum(raw, where=fin, dtype=np.float64)), int(fin.sum()))
+        del fin
+    hit = _AREA_CACHE.get(key)
+    if hit is not None and hit[0]() is raw and total is not None and hit[1] == total:
+        return hit[2]
+    area = raw.astype(float)
     if np.any(area[np.isfinite(area)] < 0):
         raise NepInputError("negative cell areas", variable="cell_area")
-    return np.where(np.isfinite(area), area, 0.0)
+    area = np.where(np.isfinite(area), area, 0.0)
+    area.flags.writeable = False
+    _AREA_CACHE.clear()
+    try:
+        _AREA_CACHE[key] = (weakref.ref(raw), total, area)
+    except TypeError:                       # not weak-referenceable: no reuse
+        pass
+    return area
 
 
 def _codes(a) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from nep_core.carbon import annual_rh, nep, rh_pei
+from nep_core.carbon import annual_rh, annual_rh_sets, nep, rh_pei
 from nep_core.config import Rh
 from nep_core.errors import NepInputError
 
@@ -87,3 +87,72 @@ def test_nep_difference_and_units():
     assert out.values[0] == 200.0 and np.isnan(out.values[1]) and out.attrs["units"] == "g C m-2 a-1"
     with pytest.raises(NepInputError, match="expected units"):
         nep(npp.assign_attrs(units="kg C m-2 a-1"), rh)
+
+
+def _cube(seed=0, years=(2000, 2001, 2002), ny=3, nx=4):
+    rng = np.random.default_rng(seed)
+    time = pd.date_range(f"{years[0]}-01-01", f"{years[-1]}-12-01", freq="MS")
+    coords = {"time": time, "y": np.arange(ny), "x": np.arange(nx)}
+    t = xr.DataArray(rng.uniform(-25, 30, (time.size, ny, nx)).astype(np.float32), dims=("time", "y", "x"),
+                     coords=coords, attrs={"units": "degC"}, name="tmean")
+    p = xr.DataArray(rng.gamma(0.6, 40, (time.size, ny, nx)).astype(np.float32), dims=("time", "y", "x"),
+                     coords=coords, attrs={"units": "mm"}, name="prcp")
+    t[:, 0, 0] = np.nan                         # a pixel outside the region
+    p[5, 1, 1] = np.nan                         # one missing month makes that year NaN
+    return t, p
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_annual_rh_sets_equal_one_annual_rh_per_set(chunked):
+    """One pass over T and P for five constant sets equals annual_rh(rh_pei(...)) of each set."""
+    t, p = _cube()
+    if chunked:
+        t, p = t.chunk({"y": 2, "x": 3}), p.chunk({"y": 2, "x": 3})
+    sets = [Rh(), Rh(b=0.0913 * 0.9), Rh(b=0.0913 * 1.1), Rh(c=0.3145 * 0.9), Rh(a=0.3, c=0.3145 * 1.1, days=31)]
+    got = annual_rh_sets(t, p, sets)
+    assert len(got) == len(sets)
+    for q, g in zip(sets, got):
+        want = annual_rh(rh_pei(t, p, q)).transpose("year", "y", "x")
+        assert g.dims == ("year", "y", "x") and g.dtype == np.float32
+        assert g.attrs["units"] == "g C m-2 a-1" and f"b={q.b}" in g.attrs["rh_constants"]
+        np.testing.assert_array_equal(g["year"].values, [2000, 2001, 2002])
+        np.testing.assert_allclose(g.values, want.values, rtol=2e-6)
+        assert np.isnan(g.values[:, 0, 0]).all() and np.isnan(g.values[0, 1, 1])   # NaN kept, not skipped
+        assert np.isfinite(g.values[1:, 1, 1]).all()
+
+
+def test_annual_rh_sets_checks_its_inputs():
+    t, p = _cube()
+    with pytest.raises(NepInputError, match="12 months"):
+        annual_rh_sets(t.isel(time=slice(0, 30)), p.isel(time=slice(0, 30)), [Rh()])
+    with pytest.raises(NepInputError, match="units"):
+        annual_rh_sets(t.assign_attrs(units="K"), p, [Rh()])
+    with pytest.raises(NepInputError, match="negative precipitation"):
+        annual_rh_sets(t, p.where(p.time != p.time[3], -1.0), [Rh()])
+    with pytest.raises(NepInputError, match="no Rh parameter sets"):
+        annual_rh_sets(t, p, [])
+    with pytest.raises(NepInputError, match="different 'time'"):
+        annual_rh_sets(t, p.assign_coords(time=p.time + pd.Timedelta("1D")), [Rh()])
+
+
+def test_annual_rh_sets_with_climate_gives_the_annual_aggregates_of_the_same_pass(monkeypatch):
+    import dask
+
+    from nep_core import carbon
+    from nep_core.climate import annual
+
+    t, p = _cube()
+    t, p = t.chunk({"y": 2}), p.chunk({"y": 2})
+    calls = []
+    real = carbon._rh_sets_kernel
+    monkeypatch.setattr(carbon, "_rh_sets_kernel", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    rhs, tm, pa = annual_rh_sets(t, p, [Rh(), Rh(b=0.1)], with_climate=True)
+    dask.compute(tm, pa, *rhs, scheduler="sync")
+    assert len(calls) == t.data.npartitions == 2         # one kernel call per monthly block, for all outputs
+    monkeypatch.undo()
+    want = annual(xr.Dataset({"tmean": t, "prcp": p.assign_attrs(units="mm month-1")}))
+    assert tm.dims == pa.dims == ("year", "y", "x")
+    np.testing.assert_allclose(tm.values, want["tmean"].values, rtol=1e-6)
+    np.testing.assert_allclose(pa.values, want["prcp"].values, rtol=1e-6)
+    assert tm.attrs["units"] == "degC" and pa.attrs["units"] == "mm a-1"
+    np.testing.assert_allclose(rhs[0].values, annual_rh_sets(t, p, [Rh()])[0].values)

@@ -125,6 +125,40 @@ def test_rh_sensitivity_table(default_results):
         default_results.config.rh.b)
 
 
+def test_rh_sensitivity_one_pass_equals_the_direct_computation(default_results):
+    """The fused one-pass table (every case per block) against NPP - Rh', sen_mk, trend_class, area means."""
+    from nep_core import classify, stats
+
+    res = default_results
+    ds, st = res.ds, res.config.stats
+    (clim_path,) = (res.path.parent / pipeline.STAGE_DIR).glob("climate-*.nc")
+    t = res.tables["rh_sensitivity"].set_index(["parameter", "change_pct"])
+    with xr.open_dataset(clim_path, engine="h5netcdf") as clim:
+        for k in ("a", "b", "c"):
+            for pct in (-10.0, 0.0, 10.0):
+                if pct == 0:
+                    rh = ds["rh"]
+                elif k == "a":
+                    rh = ds["rh"] * (1 + pct / 100)
+                else:
+                    rh = clim[f"rh_{k}_{'m' if pct < 0 else 'p'}{abs(pct):g}"].load()
+                nep = (ds["npp"] - rh).where(ds["region"].astype(bool)).assign_attrs(units="g C m-2 a-1")
+                mean = nep.mean("year")
+                tr = stats.sen_mk(nep, dim="year", alpha=st.alpha, correction=st.correction,
+                                  min_valid=st.min_valid)
+                cls = classify.trend_class(tr, eps=st.stable_eps)
+                w = ds["cell_area"].where(np.isfinite(mean))
+                ws = ds["cell_area"].where(np.isfinite(tr["slope"]))
+                row = t.loc[(k, pct)]
+                assert row["nep_mean_g C m-2 a-1"] == pytest.approx(float((mean * w).sum() / w.sum()), rel=1e-5)
+                assert row["mean_slope_g C m-2 a-2"] == pytest.approx(float((tr["slope"] * ws).sum() / ws.sum()),
+                                                                      rel=1e-4)
+                for col, sel in (("sink_share_pct", mean > 0), ("increasing_share_pct", cls >= 6),
+                                 ("significant_increase_share_pct", cls >= 8)):
+                    direct = float(w.where(sel).sum() / w.sum() * 100)
+                    assert row[col] == pytest.approx(direct, abs=0.02), (k, pct, col)
+
+
 # ------------------------------------------------------------------------------------ the store
 def test_store_schema_units_variants_and_notice(default_results):
     ds = default_results.ds

@@ -216,3 +216,21 @@ def test_area_shares_row_blocks_equal_whole_map(seed, rows):
     for (g, c), r in blocked.set_index(["group", "class"]).iterrows():
         m = (np.broadcast_to(groups, cls.shape) == g) & (cls == c)
         assert r["area_km2"] == pytest.approx(float(np.broadcast_to(area, cls.shape)[m].sum()))
+
+
+def test_validated_cell_area_is_reused_only_while_unchanged():
+    from nep_core import zonal
+
+    area = np.full((4, 5), 2.0)
+    area[0, 0] = np.nan
+    a1 = zonal._check_area(area, (4, 5))
+    assert zonal._check_area(area, (3, 4, 5)) is a1                  # same array, unchanged: reused
+    assert a1[0, 0] == 0 and not a1.flags.writeable
+    area[1, 1] = 7.0                                                   # changed in place: validated again
+    a2 = zonal._check_area(area, (4, 5))
+    assert a2 is not a1 and a2[1, 1] == 7.0
+    area[2, 2] = -1.0
+    with pytest.raises(NepInputError, match="negative cell areas"):
+        zonal._check_area(area, (4, 5))
+    with pytest.raises(NepInputError, match="does not match"):
+        zonal._check_area(np.ones((4, 5)), (5, 4))
