@@ -118,9 +118,7 @@ def _parallel_ok(var, enc: dict) -> bool:
         return False
     if set(enc) - {"zlib", "complevel", "shuffle", "chunksizes"}:
         return False
-    cs = tuple(enc["chunksizes"])
-    return len(cs) == var.ndim and all(
-        all(c == size for c in chunks[:-1]) and chunks[-1] <= size for chunks, size in zip(var.chunks, cs))
+    return _blocks_are_chunks(var.chunks, tuple(enc["chunksizes"]))
 
 
 def _copyable(var, enc: dict, src, src_name) -> bool:
@@ -149,7 +147,7 @@ def _append_variables(ds, path: Path, raw: dict, par: list, enc: dict):
     """Create the ``raw`` and ``par`` variables in ``path`` exactly as ``to_netcdf`` would (CF
     encoding, attributes, ``coordinates``, dimension scales, filters), then fill them: ``raw`` by
     copying the stored compressed chunks of their source files, ``par`` by computing each dask block,
-    shuffling and deflating it in the worker thread (zlib releases the GIL, so the deflate runs on
+    shuffling and deflating it in the worker thread (ISA-L releases the GIL, so the deflate runs on
     every core) and writing the finished chunk with ``write_direct_chunk`` under a lock. xarray's own
     write deflates inside HDF5 under its global lock, so one core compresses while the others wait.
     """
@@ -158,7 +156,6 @@ def _append_variables(ds, path: Path, raw: dict, par: list, enc: dict):
     import dask.array as da
     import h5netcdf
     import h5py
-    import numpy as np
     from xarray import conventions
 
     names = [*raw, *par]
@@ -221,8 +218,6 @@ class _DeflatedChunks:
     SHUFFLE, DEFLATE = 2, 1     # HDF5 filter ids (H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE)
 
     def __init__(self, dset, lock):
-        import numpy as np
-
         filters = _filters(dset)
         ids = [f[0] for f in filters]
         if ids not in ([self.SHUFFLE, self.DEFLATE], [self.DEFLATE]):
@@ -239,7 +234,6 @@ class _DeflatedChunks:
     def __setitem__(self, key, value):
         import zlib
 
-        import numpy as np
         from isal import isal_zlib
 
         offset = tuple(k.start or 0 for k in key)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._atomic import atomic_path, open_netcdf, write_netcdf
+from ._atomic import _local_scheduler, atomic_path, open_netcdf, write_netcdf
 from .config import Config
 from .errors import NepInputError
 
@@ -477,7 +477,7 @@ def _dask_view(a: np.ndarray, chunks) -> "dask.array.Array":
     import dask.array as da
 
     chunks = tuple(chunks)
-    if _distributed_client() is not None:
+    if not _local_scheduler():
         return da.from_array(a, chunks=chunks)
     return da.from_array(_Sliceable(a), chunks=chunks, name=f"view-{uuid.uuid4().hex}", asarray=True,
                          inline_array=False, meta=a[(slice(0, 0),) * a.ndim])
@@ -491,15 +491,6 @@ class _Sliceable:
 
     def __getitem__(self, key):
         return self.a[key]
-
-
-def _distributed_client():
-    try:
-        from distributed import default_client
-
-        return default_client()
-    except (ImportError, ValueError):
-        return None
 
 
 def _stage_stats(cfg: Config, annual: xr.Dataset) -> xr.Dataset:
