@@ -75,15 +75,20 @@ def rh_pei(t, p, params: RhParams | None = None):
     out = params.a * (np.exp(params.b * t) + np.log(params.c * p + 1.0)) * params.days * params.carbon_fraction
     if isinstance(out, xr.DataArray):
         out = out.rename("rh")
-        out.attrs = {
-            "units": RH_UNITS,
-            "long_name": "monthly soil heterotrophic respiration",
-            "description": RH_DESCRIPTION,
-            "rh_constants": f"a={params.a}, b={params.b}, c={params.c}, days={params.days}, "
-                            f"carbon_fraction={params.carbon_fraction}",
-            "references": "Pei et al. (2009), J. Integr. Plant Biol. 51: 521-526",
-        }
+        out.attrs = _rh_attrs(params, RH_UNITS, "monthly soil heterotrophic respiration")
     return out
+
+
+def _rh_attrs(params: RhParams, units: str, long_name: str) -> dict:
+    """The attributes of an Rh field: units, formula, the constants used, the reference."""
+    return {
+        "units": units,
+        "long_name": long_name,
+        "description": RH_DESCRIPTION,
+        "rh_constants": f"a={params.a}, b={params.b}, c={params.c}, days={params.days}, "
+                        f"carbon_fraction={params.carbon_fraction}",
+        "references": "Pei et al. (2009), J. Integr. Plant Biol. 51: 521-526",
+    }
 
 
 def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
@@ -191,13 +196,8 @@ def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str 
     out = []
     for k, q in enumerate(params_list, start=2):
         da = stacked.isel(rh_set=k, drop=True).rename("rh")
-        da.attrs = {
-            "units": ANNUAL_UNITS, "long_name": "annual soil heterotrophic respiration",
-            "description": RH_DESCRIPTION,
-            "rh_constants": f"a={q.a}, b={q.b}, c={q.c}, days={q.days}, carbon_fraction={q.carbon_fraction}",
-            "references": "Pei et al. (2009), J. Integr. Plant Biol. 51: 521-526",
-            "cell_methods": f"{time_dim}: sum of 12 monthly values",
-        }
+        da.attrs = dict(_rh_attrs(q, ANNUAL_UNITS, "annual soil heterotrophic respiration"),
+                        cell_methods=f"{time_dim}: sum of 12 monthly values")
         out.append(da)
     if not with_climate:
         return out
