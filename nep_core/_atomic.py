@@ -333,10 +333,13 @@ def _read_chunk(path: str, name: str, offset: tuple, shape: tuple) -> np.ndarray
             data = isal_zlib.decompress(data)     # ISA-L inflate: ~2x zlib, same stream format
         elif fid == _DeflatedChunks.SHUFFLE and dtype.itemsize > 1:
             data = _byte_unshuffle(np.frombuffer(data, np.uint8), dtype.itemsize)
-    out = np.frombuffer(data, dtype).reshape(cshape)
+    if isinstance(data, np.ndarray):          # unshuffled: a fresh array of ours, no copy needed
+        out = data.view(dtype).reshape(cshape)
+    else:                                     # immutable bytes: copied into a writable array
+        out = np.frombuffer(data, dtype).reshape(cshape).copy()
     if out.shape != tuple(shape):
         out = out[tuple(slice(0, n) for n in shape)]
-    return out if out.flags.writeable and out.flags.owndata else np.array(out)
+    return out
 
 
 def _unshuffle_kernels():

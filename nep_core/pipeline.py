@@ -238,12 +238,13 @@ def per_pixel_statistics(annual: xr.Dataset, cfg: Config) -> xr.Dataset:
     out["nep_mean"] = nep.mean("year", skipna=True).assign_attrs(
         units=nep.attrs.get("units", ""), long_name="multi-year mean NEP",
         cell_methods="year: mean (valid years)")
+    # one pass over the pixels for the three variants
+    h = stats.hurst_rs(nep, dim="year", method=st.hurst_method,
+                       extra_methods=[m for m in HURST_METHODS if m != st.hurst_method])
     for m in HURST_METHODS:
-        h = stats.hurst_rs(nep, dim="year", method=m)
-        out[f"hurst_{m}"] = h["hurst"]
-        if m == st.hurst_method:
-            out["hurst"] = h["hurst"]
-            out["hurst_reason"] = h["reason"]
+        out[f"hurst_{m}"] = h["hurst" if m == st.hurst_method else f"hurst_{m}"].rename(f"hurst_{m}")
+    out["hurst"] = h["hurst"]
+    out["hurst_reason"] = h["reason"]
     pc = stats.partial_corr(nep, {v: annual[v] for v in DRIVERS}, dim="year")
     for v in DRIVERS:
         out[f"pcorr_r_{v}"] = pc[f"r_{v}"]
@@ -253,7 +254,7 @@ def per_pixel_statistics(annual: xr.Dataset, cfg: Config) -> xr.Dataset:
 
 # --------------------------------------------------------------------------------------- results
 #: bump when a stage's computation changes, so old caches are not reused
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 REQUIRED_INPUTS = ("npp", "landcover", "stations", "dem")
 TABLE_DIR = "tables"
 MAP_DIR = "maps"
@@ -586,7 +587,8 @@ def _rh_sens_block(nep, rh, *rest, cases, t, z_ci, min_valid, correction, eps, t
             cnt = fin.sum(axis=1)
             mean = np.full(len(y), np.nan)
             np.divide(np.where(fin, y, 0).sum(axis=1, dtype=np.float64), cnt, out=mean, where=cnt > 0)
-            r = K._sen_mk_kernel(y, t, z_ci, z_ci, min_valid, correction, np.zeros(0, np.int64))
+            with K.single_thread():     # the blocks are the parallelism
+                r = K._sen_mk_kernel(y, t, z_ci, z_ci, min_valid, correction, np.zeros(0, np.int64))
             slope, z = r[0], r[6]
             out[j] = _sens_sums(mean, slope, _trend_codes(slope, z, eps, thr), w)
     return out.reshape(-1, 1, 1)

@@ -227,3 +227,48 @@ def test_fdr_default_level_is_005():
     p = xr.DataArray(np.array([0.001, 0.02, 0.04, 0.06, 0.5]), dims="pixel")
     # BH at 0.05: sorted p_i <= i q / m -> 0.001 <= 0.01, 0.02 <= 0.02, 0.04 > 0.03 -> two rejections
     assert fdr_fn(p).values.tolist() == [True, True, False, False, False]
+
+
+def test_student_t_two_sided_p_matches_scipy():
+    """The closed-form integer-df Student t p-value of the partial correlations (finite sum, or its
+    tail where the p-value is small) against scipy.special.stdtr over df 1..80 and |t| 1e-3..1e4."""
+    from scipy.special import stdtr
+
+    from nep_core.stats._kernels import _t_two_sided_p
+
+    worst = 0.0
+    for nu in [*range(1, 61), 80]:
+        for t in np.concatenate([np.linspace(0.0, 4.0, 41), np.geomspace(1e-3, 1e4, 120)]):
+            ref = 2.0 * stdtr(nu, -t)
+            got = _t_two_sided_p(t, nu)
+            if ref > 1e-300:
+                worst = max(worst, abs(got - ref) / ref)
+            else:
+                assert got < 1e-290
+    assert worst < 1e-12
+    assert _t_two_sided_p(0.0, 7) == 1.0 and _t_two_sided_p(np.inf, 7) == 0.0
+    assert np.isnan(_t_two_sided_p(np.nan, 7)) and np.isnan(_t_two_sided_p(1.0, 0))
+
+
+def test_hurst_extra_methods_equal_separate_calls():
+    rng = np.random.default_rng(11)
+    y = rng.standard_normal((300, 24))
+    y[:10] = 2.0
+    y[10:30, 5] = np.nan
+    y[30:40, :21] = np.nan
+    da = as_da(y)
+    for main in ("prefix", "diff", "alp"):
+        others = [m for m in ("prefix", "diff", "alp") if m != main]
+        both = hurst_rs(da, method=main, extra_methods=others)
+        lazy = hurst_rs(da.chunk({"pixel": 64}), method=main, extra_methods=others).compute()
+        for m in (main, *others):
+            single = hurst_rs(da, method=m)
+            name = "hurst" if m == main else f"hurst_{m}"
+            np.testing.assert_array_equal(both[name].values, single["hurst"].values)
+            np.testing.assert_array_equal(lazy[name].values, single["hurst"].values)
+            assert both[name].attrs == single["hurst"].attrs
+        np.testing.assert_array_equal(both["reason"].values, hurst_rs(da, method=main)["reason"].values)
+    with pytest.raises(NepInputError, match="method"):
+        hurst_rs(da, extra_methods=["dfa"])
+    with pytest.raises(NepInputError, match="repeats"):
+        hurst_rs(da, method="prefix", extra_methods=["alp", "alp"])

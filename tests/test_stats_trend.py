@@ -289,3 +289,50 @@ def test_extra_corrections_validated():
         sen_mk(da, extra_corrections=["tfpw", "tfpw"])
     with pytest.raises(NepInputError, match="4"):
         sen_mk(da, min_valid=3, extra_corrections=["tfpw"])
+
+
+def _sorted_pair_slopes(y, t):
+    ok = np.isfinite(y)
+    y, t = y[ok], t[ok]
+    i, j = np.triu_indices(len(y), 1)
+    return np.sort((y[j] - y[i]) / (t[j] - t[i]))
+
+
+@pytest.mark.parametrize("kind", ["cauchy", "outliers", "step", "ties", "gaps", "short", "exact_line"])
+def test_band_selection_equals_sorted_pairwise_slopes(kind):
+    """The kernel first splits the pairwise slopes at a least-squares band around the CI ranks;
+    where the band misses a rank (heavy tails, outliers, ties, a perfect line) the rank must still be
+    selected from the right part. Every selected value is checked against the fully sorted slopes
+    (slope = mean of the middle two, bounds at the 1-based ranks round((N -/+ C)/2) (+1))."""
+    rng = np.random.default_rng(7)
+    n = 12 if kind == "short" else 24
+    y = 0.3 * np.arange(n) + {
+        "cauchy": lambda: rng.standard_cauchy((300, n)) * 5,
+        "outliers": lambda: rng.normal(size=(300, n)) + 80 * (rng.random((300, n)) < 0.1),
+        # a step: the least-squares band misses the CI ranks at every pixel (checked by hand)
+        "step": lambda: np.where(np.arange(n) < n // 2, 0.0, 10.0) + 0.1 * rng.normal(size=(300, n)),
+        "ties": lambda: rng.integers(0, 4, (300, n)).astype(float),
+        "gaps": lambda: np.where(rng.random((300, n)) < 0.2, np.nan, rng.normal(size=(300, n))),
+        "short": lambda: rng.laplace(size=(300, n)),
+        "exact_line": lambda: np.zeros((300, n)) + rng.normal(size=(300, 1)),
+    }[kind]()
+    t = YEARS[:n].astype(float)
+    r = sen_mk(as_da(y, years=YEARS[:n]), min_valid=3)
+    zc = ss.norm.ppf(0.975)
+    checked = 0
+    for i in range(len(y)):
+        if int(r.reason[i]) not in (reasons.VALID, reasons.NEGATIVE_VARIANCE):
+            continue
+        sl = _sorted_pair_slopes(y[i], t)
+        nn = len(sl)
+        med = 0.5 * (sl[(nn - 1) // 2] + sl[nn // 2])
+        vals = y[i][np.isfinite(y[i])]
+        m = len(vals)
+        _, cnt = np.unique(vals, return_counts=True)
+        var0 = (m * (m - 1) * (2 * m + 5) - np.sum(cnt * (cnt - 1) * (2 * cnt + 5))) / 18
+        c = zc * np.sqrt(var0)
+        lo = sl[min(max(int(np.rint((nn - c) / 2)) - 1, 0), nn - 1)]
+        hi = sl[min(max(int(np.rint((nn + c) / 2)), 0), nn - 1)]
+        assert float(r.slope[i]) == med and float(r.slope_low[i]) == lo and float(r.slope_high[i]) == hi
+        checked += 1
+    assert checked > 250

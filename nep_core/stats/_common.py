@@ -1,6 +1,7 @@
 """Shared wrapper plumbing: input checks at the boundary, the time coordinate, units, apply_ufunc."""
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
@@ -9,6 +10,7 @@ import xarray as xr
 from .. import reasons
 from ..config import Stats
 from ..errors import NepInputError
+from . import _kernels as K
 
 DEFAULTS = Stats()
 
@@ -99,24 +101,53 @@ def reason_attrs(long_name: str) -> dict:
     return reasons.flag_attrs(long_name)
 
 
-def apply_rows(func, da: xr.DataArray, dim: str, out_dtypes: list, kwargs: dict | None = None):
-    """Run ``func(y2d, **kwargs) -> tuple of 1-D arrays`` over every pixel of ``da`` along ``dim``.
+def apply_rows(func, da, dim: str, out_dtypes: list, kwargs: dict | None = None):
+    """Run ``func(*y2d, **kwargs) -> tuple of 1-D arrays`` over every pixel along ``dim``.
 
-    ``func`` receives a C-contiguous (npix, n) array; its 1-D outputs are reshaped back to the
-    non-core shape. Works unchanged on numpy- and dask-backed arrays (dask="parallelized")."""
+    ``da`` is a DataArray or a list of DataArrays with the same dims and (if dask-backed) the same
+    chunks. ``func`` receives one ``(npix, n)`` array per input: a view of the block wherever the
+    block allows (for a block stored time-first, as the pipeline's are, a Fortran-ordered view, no
+    copy; the kernels take any layout). Its 1-D outputs are reshaped to the other dims.
 
-    def _run(arr, **kw):
-        shape = arr.shape[:-1]
-        y2 = np.ascontiguousarray(arr.reshape(-1, arr.shape[-1]))
-        outs = func(y2, **kw)
+    Dask-backed inputs are mapped block by block with ``dask.array.blockwise`` without
+    concatenation (``apply_ufunc`` and ``map_blocks`` concatenate the core dimension, which copies
+    every block even when it is one chunk): one task per block computes all the outputs, and each
+    output is a getitem on that task's tuple.
+    Returns a tuple of DataArrays over the non-``dim`` dims with their coordinates.
+    """
+    arrays = list(da) if isinstance(da, (list, tuple)) else [da]
+    ref = arrays[0]
+    axis = ref.get_axis_num(dim)
+    n = ref.sizes[dim]
+    dims = [d for d in ref.dims if d != dim]
+    coords = {k: v for k, v in ref.coords.items() if dim not in v.dims}
+    kw = kwargs or {}
+
+    def _block(*blocks, serial=False):
+        shape = blocks[0].shape[:axis] + blocks[0].shape[axis + 1:]
+        rows = [np.moveaxis(b, axis, -1).reshape(-1, n) for b in blocks]
+        with K.single_thread() if serial else contextlib.nullcontext():
+            outs = func(*rows, **kw)
         return tuple(np.asarray(o).reshape(shape) for o in outs)
 
-    return xr.apply_ufunc(
-        _run, da,
-        input_core_dims=[[dim]],
-        output_core_dims=[[] for _ in out_dtypes],
-        dask="parallelized",
-        output_dtypes=out_dtypes,
-        kwargs=kwargs or {},
-        keep_attrs=False,
-    )
+    if all(a.chunks is None for a in arrays):
+        outs = _block(*(a.values for a in arrays))
+    else:
+        import operator
+
+        import dask.array as dsa
+
+        # blockwise without concatenation: ``dim`` is one chunk (check_input), so each input
+        # arrives as a one-element list of its block, uncopied; every block's task returns the
+        # tuple of outputs and each output is a free getitem on it
+        idx = [f"i{k}" for k in range(ref.ndim)]
+        out_idx = [i for k, i in enumerate(idx) if k != axis]
+        args = [x for a in arrays for x in (a.data, idx)]
+        # one kernel thread per block: the blocks are the parallelism (see _kernels.single_thread)
+        tup = dsa.blockwise(lambda *lists: _block(*(b[0] if isinstance(b, list) else b for b in lists),
+                                                  serial=True),
+                            out_idx, *args, concatenate=False, dtype=object,
+                            meta=np.empty((0,) * len(out_idx), object))
+        outs = [tup.map_blocks(operator.getitem, j, dtype=dt, meta=np.empty((0,) * len(out_idx), dt))
+                for j, dt in enumerate(out_dtypes)]
+    return tuple(xr.DataArray(o, dims=dims, coords=coords) for o in outs)

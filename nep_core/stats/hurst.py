@@ -51,12 +51,13 @@ def _nvals_array(nvals, n):
     return arr
 
 
-def _hurst_rows(y2, *, method, min_valid, nvals, log_ers):
-    return K._hurst_kernel(y2, method, min_valid, nvals, log_ers)
+def _hurst_rows(y2, *, methods, min_valid, nvals, log_ers):
+    h, reason = K._hurst_kernel(y2, methods, min_valid, nvals, log_ers)
+    return (h[0], reason[0], *h[1:])
 
 
 def hurst_rs(da: xr.DataArray, dim: str = "year", method: str = DEFAULTS.hurst_method,
-             min_valid: int = DEFAULTS.min_valid, nvals=None) -> xr.Dataset:
+             min_valid: int = DEFAULTS.min_valid, nvals=None, extra_methods=()) -> xr.Dataset:
     """Hurst exponent by R/S analysis along ``dim``, in one of three named variants.
 
     Parameters
@@ -73,31 +74,45 @@ def hurst_rs(da: xr.DataArray, dim: str = "year", method: str = DEFAULTS.hurst_m
     nvals : sequence of int, optional
         Block sizes for ``alp`` (default: nolds' ``logmid_n`` of each pixel's valid length; for
         n = 24 that is 3, 4, 5, 6, 7).
+    extra_methods : sequence of {"prefix", "diff", "alp"}
+        Further variants computed in the same pass over the pixels: adds ``hurst_<name>``, equal
+        to the ``hurst`` of ``hurst_rs(da, method=name)``.
 
     Returns
     -------
     xarray.Dataset with ``hurst`` (units "1", float64) and ``reason`` (int8; CONSTANT where the
-    series is constant or fewer than two R/S points exist).
+    series is constant or fewer than two R/S points exist), plus ``hurst_<name>`` per extra method.
 
     References
     ----------
     Hurst (1951); Anis & Lloyd (1976); Peters (1994); Schoelzel, nolds 0.6.2.
     """
-    if method not in HURST_METHODS:
-        raise NepInputError(f"method must be one of {list(HURST_METHODS)}, got {method!r}",
-                            variable="method")
+    extra = list(extra_methods)
+    for m in (method, *extra):
+        if m not in HURST_METHODS:
+            raise NepInputError(f"method must be one of {list(HURST_METHODS)}, got {m!r}",
+                                variable="method")
+    if len(set(extra)) != len(extra):
+        raise NepInputError(f"extra_methods repeats a method: {extra}", variable="extra_methods")
     min_valid = check_min_valid(min_valid, 4, "R/S analysis")
     da = check_input(da, dim, "input")
     n = da.sizes[dim]
-    h, reason = apply_rows(_hurst_rows, da, dim, [np.float64, np.int8],
-                           dict(method=HURST_METHODS[method], min_valid=min_valid,
-                                nvals=_nvals_array(nvals, n), log_ers=_log_expected_rs(max(n, 2))))
+    h, reason, *hx = apply_rows(
+        _hurst_rows, da, dim, [np.float64, np.int8] + [np.float64] * len(extra),
+        dict(methods=np.array([HURST_METHODS[m] for m in (method, *extra)], np.int64), min_valid=min_valid,
+             nvals=_nvals_array(nvals, n), log_ers=_log_expected_rs(max(n, 2))))
+
+    def _attrs(m):
+        return dict(units="1", long_name=f"Hurst exponent (R/S, {m})", description=HURST_DESCRIPTIONS[m],
+                    method=m)
+
     desc = HURST_DESCRIPTIONS[method]
     ds = xr.Dataset({
-        "hurst": h.rename("hurst").assign_attrs(units="1", long_name=f"Hurst exponent (R/S, {method})",
-                                                 description=desc, method=method),
+        "hurst": h.rename("hurst").assign_attrs(_attrs(method)),
         "reason": reason.rename("reason").assign_attrs(reason_attrs("reason code of the Hurst exponent")),
     })
+    for m, v in zip(extra, hx):
+        ds[f"hurst_{m}"] = v.rename(f"hurst_{m}").assign_attrs(_attrs(m))
     ds.attrs = {"description": desc, "method": method, "min_valid": int(min_valid)}
     return ds
 
@@ -126,7 +141,8 @@ def hurst_null_quantiles(n: int = 24, method: str = DEFAULTS.hurst_method, q=(0.
     if np.any((qs < 0) | (qs > 1)):
         raise NepInputError(f"quantiles must lie in [0, 1], got {list(qs)}", variable="q")
     x = np.random.default_rng(seed).standard_normal((int(n_sims), int(n)))
-    h, _ = K._hurst_kernel(x, HURST_METHODS[method], 4, _nvals_array(nvals, n), _log_expected_rs(int(n)))
+    h = K._hurst_kernel(x, np.array([HURST_METHODS[method]]), 4, _nvals_array(nvals, n),
+                        _log_expected_rs(int(n)))[0][0]
     ok = np.isfinite(h)
     vals = np.quantile(h[ok], qs)
     rows = [dict(statistic="quantile", quantile=float(qq), hurst=float(v)) for qq, v in zip(qs, vals)]

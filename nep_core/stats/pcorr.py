@@ -3,29 +3,21 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy.special import stdtr
 
 from ..errors import NepInputError
 from . import _kernels as K
-from ._common import check_input, check_min_valid, name_of, reason_attrs
+from ._common import apply_rows, check_input, check_min_valid, name_of, reason_attrs
 
 
-def _pcorr_rows(*arrays, min_valid, k):
-    shape = arrays[0].shape[:-1]
-    n = arrays[0].shape[-1]
-    x = np.empty((int(np.prod(shape, dtype=np.int64)), len(arrays), n), dtype=np.result_type(*arrays))
-    for j, a in enumerate(arrays):
-        x[:, j, :] = a.reshape(-1, n)
-    r, nval, reason = K._partial_corr_kernel(x, min_valid)
-    df = nval.astype(np.float64) - 2.0 - k
-    with np.errstate(divide="ignore", invalid="ignore"):  # r = +/-1 -> t = inf -> p = 0 (intended)
-        tstat = r * np.sqrt(df[:, None] / (1.0 - r * r))
-        p = 2.0 * stdtr(np.where(df > 0, df, np.nan)[:, None], -np.abs(tstat))
-    p = np.where(np.isnan(r), np.nan, p)
+def _pcorr_rows(*y2, min_valid):
+    # (nvar, n, npix): one copy of the rows (a memcpy where the blocks are stored time-first, as
+    # the pipeline's are); the kernel reads it through the (npix, nvar, n) view
+    x = np.stack([a.T for a in y2])
+    r, p, nval, reason = K._partial_corr_kernel(x.transpose(2, 0, 1), min_valid)
     outs = []
     for j in range(r.shape[1]):
-        outs += [r[:, j].reshape(shape), p[:, j].reshape(shape)]
-    return (*outs, nval.reshape(shape), reason.reshape(shape))
+        outs += [r[:, j], p[:, j]]
+    return (*outs, nval, reason)
 
 
 def partial_corr(target: xr.DataArray, drivers: dict, dim: str = "year", min_valid: int | None = None) -> xr.Dataset:
@@ -82,16 +74,8 @@ def partial_corr(target: xr.DataArray, drivers: dict, dim: str = "year", min_val
     if any(a.chunks is not None for a in arrays):
         arrays = [a.chunk(tgt.chunksizes) if tgt.chunks is not None else a.chunk({dim: -1}) for a in arrays]
         arrays = xr.unify_chunks(*arrays)
-    nout = 2 * len(names) + 2
-    outs = xr.apply_ufunc(
-        _pcorr_rows, *arrays,
-        input_core_dims=[[dim]] * len(arrays),
-        output_core_dims=[[] for _ in range(nout)],
-        dask="parallelized",
-        output_dtypes=[np.float64] * (2 * len(names)) + [np.int16, np.int8],
-        kwargs=dict(min_valid=min_valid, k=k),
-        keep_attrs=False,
-    )
+    outs = apply_rows(_pcorr_rows, arrays, dim, [np.float64] * (2 * len(names)) + [np.int16, np.int8],
+                      dict(min_valid=min_valid))
     tname = name_of(target, "target")
     desc = ("partial Pearson correlation from the inverse correlation matrix of the standardised series "
             f"(listwise deletion of missing years; {k} control variable(s)); two-sided Student-t p "
