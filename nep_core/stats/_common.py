@@ -123,10 +123,10 @@ def apply_rows(func, da, dim: str, out_dtypes: list, kwargs: dict | None = None)
     coords = {k: v for k, v in ref.coords.items() if dim not in v.dims}
     kw = kwargs or {}
 
-    def _block(*blocks, serial=False):
+    def _block(*blocks, one_thread=False):
         shape = blocks[0].shape[:axis] + blocks[0].shape[axis + 1:]
         rows = [np.moveaxis(b, axis, -1).reshape(-1, n) for b in blocks]
-        with K.single_thread() if serial else contextlib.nullcontext():
+        with K.single_thread() if one_thread else contextlib.nullcontext():
             outs = func(*rows, **kw)
         return tuple(np.asarray(o).reshape(shape) for o in outs)
 
@@ -145,7 +145,7 @@ def apply_rows(func, da, dim: str, out_dtypes: list, kwargs: dict | None = None)
         args = [x for a in arrays for x in (a.data, idx)]
         # one kernel thread per block: the blocks are the parallelism (see _kernels.single_thread)
         tup = dsa.blockwise(lambda *lists: _block(*(b[0] if isinstance(b, list) else b for b in lists),
-                                                  serial=True),
+                                                  one_thread=True),
                             out_idx, *args, concatenate=False, dtype=object,
                             meta=np.empty((0,) * len(out_idx), object))
         outs = [tup.map_blocks(operator.getitem, j, dtype=dt, meta=np.empty((0,) * len(out_idx), dt))

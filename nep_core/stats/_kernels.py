@@ -1,7 +1,7 @@
 """Private per-pixel kernels: plain arrays in, plain arrays out, time on the LAST axis, no xarray.
 
-Every kernel takes a C-contiguous 2-D array ``y`` of shape ``(npix, n)`` (float32 or float64) and
-returns 1-D arrays of length ``npix``. Pixels are processed in parallel blocks (``numba.prange``);
+Every kernel takes a 2-D array ``y`` of shape ``(npix, n)`` (float32 or float64; any memory layout,
+e.g. the Fortran-ordered view of a block stored time-first) and returns 1-D arrays of length ``npix``. Pixels are processed in parallel blocks (``numba.prange``);
 each block allocates its scratch buffers once, so memory is ``O(n_threads * n^2)`` and never
 ``O(npix * n^2)`` (the pairwise-slope array of the whole map is never materialised).
 
@@ -75,6 +75,27 @@ def _insertion_sort(a, m):
 
 
 @njit(cache=True)
+def _partition(a, lo, hi, p, inclusive):
+    """Reorder ``a[lo:hi]`` so that the elements < p (<= p if ``inclusive``) come first; return the
+    index where the others start. Branch-free Lomuto pass: the swap is
+    unconditional, only the store index moves conditionally (no mispredicted branches)."""
+    store = lo
+    if inclusive:
+        for j in range(lo, hi):
+            v = a[j]
+            a[j] = a[store]
+            a[store] = v
+            store += v <= p
+    else:
+        for j in range(lo, hi):
+            v = a[j]
+            a[j] = a[store]
+            a[store] = v
+            store += v < p
+    return store
+
+
+@njit(cache=True)
 def _select(a, lo, hi, k, b=None):
     """Quickselect: reorder ``a[lo:hi]`` so that ``a[k]`` is its (k-lo)-th smallest element,
     everything in ``a[lo:k]`` <= a[k] <= everything in ``a[k+1:hi]``; returns ``a[k]``.
@@ -98,12 +119,7 @@ def _select(a, lo, hi, k, b=None):
         pivot = a[pi]
         a[pi] = a[hi - 1]
         a[hi - 1] = pivot
-        store = lo
-        for j in range(lo, hi - 1):
-            v = a[j]
-            a[j] = a[store]
-            a[store] = v
-            store += v < pivot
+        store = _partition(a, lo, hi - 1, pivot, False)
         a[hi - 1] = a[store]
         a[store] = pivot
         if k == store:
@@ -121,26 +137,6 @@ def _select(a, lo, hi, k, b=None):
                 return pivot
             lo = s2
     return a[k]
-
-
-@njit(cache=True)
-def _partition(a, lo, hi, p, inclusive):
-    """Reorder ``a[lo:hi]`` so that the elements < p (<= p if ``inclusive``) come first; return the
-    index where the others start. Branch-free Lomuto pass (see ``_select``)."""
-    store = lo
-    if inclusive:
-        for j in range(lo, hi):
-            v = a[j]
-            a[j] = a[store]
-            a[store] = v
-            store += v <= p
-    else:
-        for j in range(lo, hi):
-            v = a[j]
-            a[j] = a[store]
-            a[store] = v
-            store += v < p
-    return store
 
 
 @njit(cache=True)
