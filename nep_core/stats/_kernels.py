@@ -1,9 +1,10 @@
 """Private per-pixel kernels: plain arrays in, plain arrays out, time on the LAST axis, no xarray.
 
 Every kernel takes a 2-D array ``y`` of shape ``(npix, n)`` (float32 or float64; any memory layout,
-e.g. the Fortran-ordered view of a block stored time-first) and returns 1-D arrays of length ``npix``. Pixels are processed in parallel blocks (``numba.prange``);
-each block allocates its scratch buffers once, so memory is ``O(n_threads * n^2)`` and never
-``O(npix * n^2)`` (the pairwise-slope array of the whole map is never materialised).
+e.g. the Fortran-ordered view of a block stored time-first) and returns 1-D arrays of length
+``npix``. Pixels are processed in parallel blocks (``numba.prange``); each block allocates its
+scratch buffers once, so memory is ``O(n_threads * n^2)`` and never ``O(npix * n^2)`` (the
+pairwise-slope array of the whole map is never materialised).
 
 The parallel kernels release the GIL. Inside dask tasks (``single_thread()``) they run on one
 thread each: the blocks are the parallelism, and a kernel's OpenMP team beside another block's
@@ -531,9 +532,9 @@ def _ols_slope(xs, ys, k):
 def _rs_prefix(x, L, xs, ys, acc, logt):
     """H from log(R/S) on log(tau) over prefixes tau = 2..L (population SD). NaN if < 2 points.
 
-    ``acc`` is (5, >= L+1) scratch; ``logt[tau]`` = log(tau). All prefixes are accumulated side by side: the loop over tau
-    is innermost (vectorised), while each tau's sums still run over q = 0, 1, ... in order, so the
-    result is bit-identical to computing every prefix on its own."""
+    ``acc`` is (5, >= L+1) scratch; ``logt[tau]`` = log(tau). All prefixes are accumulated side by
+    side: the loop over tau is innermost (vectorised), while each tau's sums still run over
+    q = 0, 1, ... in order, so the result is bit-identical to computing every prefix on its own."""
     mean = acc[0]
     cum = acc[1]
     ss = acc[2]
@@ -706,6 +707,12 @@ def _hurst_kernel(y, methods, min_valid, nvals, log_ers):
 
 
 # ---------------------------------------------------------------------------------- Student t
+@njit(cache=True, inline="always")
+def _t_ratio(j, odd):
+    """Coefficient j+1 over coefficient j of the series in ``_t_two_sided_p`` (b_j odd, a_j even)."""
+    return (2.0 * j + 2.0) / (2.0 * j + 3.0) if odd else (2.0 * j + 1.0) / (2.0 * j + 2.0)
+
+
 @njit(cache=True)
 def _t_two_sided_p(tabs, nu):
     """P(|T| >= tabs) for Student's t with an integer ``nu`` >= 1 degrees of freedom.
@@ -733,7 +740,7 @@ def _t_two_sided_p(tabs, nu):
     tot = 0.0
     for j in range(J):
         tot += c
-        c *= x * ((2.0 * j + 2.0) / (2.0 * j + 3.0) if odd else (2.0 * j + 1.0) / (2.0 * j + 2.0))
+        c *= x * _t_ratio(j, odd)
     if odd:
         p = 1.0 - (2.0 / math.pi) * (math.atan2(tabs, math.sqrt(nu)) + sn * cs * tot)
     else:
@@ -746,7 +753,7 @@ def _t_two_sided_p(tabs, nu):
     j = J
     while c > 1e-17 * tot:
         tot += c
-        c *= x * ((2.0 * j + 2.0) / (2.0 * j + 3.0) if odd else (2.0 * j + 1.0) / (2.0 * j + 2.0))
+        c *= x * _t_ratio(j, odd)
         j += 1
     return (2.0 / math.pi) * sn * cs * tot if odd else sn * tot
 
@@ -901,9 +908,9 @@ def _partial_corr_kernel(x, min_valid):
                 df = m - nvar
                 if df >= 1:
                     r2 = r * r
-                    p_out[i, v - 1] = 0.0 if r2 >= 1.0 else _t_two_sided_p(abs(r) * math.sqrt(df / (1.0 - r2)), df)
+                    p_out[i, v - 1] = (0.0 if r2 >= 1.0
+                                       else _t_two_sided_p(abs(r) * math.sqrt(df / (1.0 - r2)), df))
     return r_out, p_out, nval, reason
-
 
 
 @contextlib.contextmanager
