@@ -157,12 +157,14 @@ class _Cache:
     def path(self, stage: str, key: str, suffix: str = ".nc") -> Path:
         return self.dir / f"{stage}-{key}{suffix}"
 
-    def netcdf(self, stage: str, key: str, compute, chunks=None) -> xr.Dataset:
+    def netcdf(self, stage: str, key: str, compute, chunks=None, store_chunks=None) -> xr.Dataset:
+        """The stage file of ``stage`` under ``key`` (computed and written if absent), opened with
+        dask ``chunks``; ``store_chunks`` is the stored chunk shape (default: the dask blocks)."""
         path = self.path(stage, key)
         if not path.exists():
             self.misses.append(stage)
             ds = compute()
-            write_netcdf(ds, path)
+            write_netcdf(ds, path, chunks=store_chunks)
             self._prune(stage, path)
         else:
             self.hits.append(stage)
@@ -360,10 +362,17 @@ def _resolve_inputs(cfg: Config, out: Path):
     return cfg.inputs, None
 
 
-def _chunks(cfg: Config, dims) -> dict:
-    """Space chunked by ``chunk_xy``, time never (``dims``: a Dataset or names of its dims)."""
+#: The statistics stage maps dask blocks of STATS_BLOCK x STATS_BLOCK stored chunks (512 x 512
+#: pixels at the default ``chunk_xy``), read and written chunk by chunk: a quarter of the tasks,
+#: and the 500 m stage took 47-53 s instead of 57-59 s (same files, same values; 2026-12-02).
+STATS_BLOCK = 2
+
+
+def _chunks(cfg: Config, dims, scale: int = 1) -> dict:
+    """Space chunked by ``chunk_xy`` (times ``scale``), time never (``dims``: a Dataset or names of
+    its dims)."""
     dims = set(dims.dims if hasattr(dims, "dims") else dims)
-    c = {"y": cfg.chunk_xy, "x": cfg.chunk_xy}
+    c = {"y": cfg.chunk_xy * scale, "x": cfg.chunk_xy * scale}
     for d in ("year", "lc_year", "time"):
         if d in dims:
             c[d] = -1
@@ -494,9 +503,11 @@ class _Sliceable:
         return self.a[key]
 
 
-def _stage_stats(cfg: Config, annual: xr.Dataset) -> xr.Dataset:
-    out = per_pixel_statistics(annual, cfg)
-    return out.chunk({"y": cfg.chunk_xy, "x": cfg.chunk_xy})
+def _stage_stats(cfg: Config, carbon_path: Path, climate_path: Path) -> xr.Dataset:
+    """The per-pixel statistics of the stage files' NEP and drivers, in blocks of STATS_BLOCK^2 chunks."""
+    carbon = open_netcdf(carbon_path, chunks=_chunks(cfg, ["year", "lc_year"], scale=STATS_BLOCK))
+    clim = open_netcdf(climate_path, chunks=_chunks(cfg, ["year"], scale=STATS_BLOCK))
+    return per_pixel_statistics(xr.Dataset({"nep": carbon["nep"], **{v: clim[v] for v in DRIVERS}}), cfg)
 
 
 def _hurst_null(cfg: Config, n: int) -> pd.DataFrame:
@@ -870,11 +881,11 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
             carbon = cache.netcdf("carbon", k_carbon, lambda: _stage_carbon(cfg, inputs, static, clim),
                                   chunks=_chunks(cfg, ["year", "lc_year"]))
         k_stats = _key("stats", PIPELINE_VERSION, k_carbon, dataclasses_asdict(cfg.stats), cfg.years)
-        annual = xr.Dataset({"nep": carbon["nep"], "tmean": clim["tmean"], "prcp": clim["prcp"],
-                             "rad": clim["rad"]})
         with T("per-pixel statistics"):
-            stats_ds = cache.netcdf("stats", k_stats, lambda: _stage_stats(cfg, annual),
-                                    chunks={"y": cfg.chunk_xy, "x": cfg.chunk_xy})
+            xy = {"y": cfg.chunk_xy, "x": cfg.chunk_xy}
+            stats_ds = cache.netcdf("stats", k_stats, lambda: _stage_stats(cfg, cache.path("carbon", k_carbon),
+                                                                           cache.path("climate", k_clim)),
+                                    chunks=xy, store_chunks=xy)
         with T("Hurst null"):
             k_null = _key("hurst_null", PIPELINE_VERSION, len(cfg.years), cfg.seed, cfg.stats.hurst_null_sims,
                           cfg.stats.hurst_null_q)

@@ -190,6 +190,69 @@ def test_open_netcdf_reads_what_xarray_reads_with_parallel_chunk_reads(tmp_path)
         assert not any(k[0].startswith("h5chunks-") for k in other["nep"].data.dask)
 
 
+@pytest.mark.parametrize("blocks", [{"y": 16, "x": 16}, {"y": 8, "x": 24}, {"y": -1, "x": -1}])
+def test_open_netcdf_blocks_of_several_chunks(tmp_path, blocks):
+    """Dask blocks spanning several stored chunks (edge blocks partial, chunks never written inside
+    a block) are read through the parallel path and give xarray's values."""
+    import h5netcdf
+    import dask
+
+    from nep_core._atomic import open_netcdf
+
+    src, ds0, chunks = _source(tmp_path, (4, 8, 8))
+    path = tmp_path / "sparse.nc"
+    with h5netcdf.File(path, "w") as f:
+        f.dimensions = {"year": 6, "y": 20, "x": 27}
+        a = f.create_variable("sparse", ("year", "y", "x"), np.float32, chunks=(4, 8, 8), fillvalue=np.nan,
+                              compression="gzip", compression_opts=1, shuffle=True)
+        a[0:4, 0:8, 0:16] = ds0["nep"].values[0:4, 0:8, 0:16]           # other chunks never written
+        a[4:6, 8:16, 16:27] = ds0["nep"].values[4:6, 8:16, 16:27]
+    for p, name in ((src, "nep"), (path, "sparse")):
+        want = xr.open_dataset(p, engine="h5netcdf").load()
+        got = open_netcdf(p, chunks={**blocks, "year": -1, "lc_year": -1} if p == src else {**blocks, "year": -1})
+        assert any(k[0].startswith("h5chunks-") for k in got[name].data.dask)
+        y = blocks["y"] if blocks["y"] > 0 else 20
+        assert got[name].data.chunks[1][0] == min(y, 20)
+        xr.testing.assert_identical(dask.compute(got)[0], want)
+        got.close()
+
+
+def test_open_netcdf_names_the_file_and_variable_of_a_damaged_chunk(tmp_path):
+    from nep_core._atomic import open_netcdf
+
+    src, ds0, chunks = _source(tmp_path, (4, 8, 8))
+    with h5py.File(src, "r+") as f:
+        mask, data = f["nep"].id.read_direct_chunk((0, 8, 8))
+        f["nep"].id.write_direct_chunk((0, 8, 8), data[: len(data) // 2], mask)     # truncated
+    with open_netcdf(src, chunks={"year": -1, "lc_year": -1, "y": 16, "x": 16}) as got:
+        with pytest.raises(OSError, match=r"stage\.nc: variable 'nep': the stored chunk at \(0, 8, 8\)"):
+            got["nep"].values
+        np.testing.assert_array_equal(got["landcover"].values, ds0["landcover"].values)
+
+
+def test_write_netcdf_stores_chunks_smaller_than_the_blocks(tmp_path, monkeypatch):
+    """``chunks=`` stores blocks of several chunks in those chunks, deflated in parallel; the file
+    is the one xarray writes from the same data in blocks of the chunk size."""
+    src, ds0, chunks = _source(tmp_path, (4, 8, 8))
+    opened, ds = _final(src, chunks)
+    ds = ds.load()
+    ds["w64"] = (ds["slope"].astype(np.float64) / 7).assign_attrs(units="1")
+    seen = []
+    real = _atomic._append_variables
+    monkeypatch.setattr(_atomic, "_append_variables",
+                        lambda ds, path, raw, par, enc: (seen.append(sorted(par)), real(ds, path, raw, par, enc)))
+    big, plain = tmp_path / "big.nc", tmp_path / "plain.nc"
+    write_netcdf(ds.chunk({"year": -1, "lc_year": -1, "y": 16, "x": 16}), big, chunks={"y": 8, "x": 8})
+    assert seen == [["cv", "landcover", "nep", "slope", "w64"]]
+    write_netcdf(ds.chunk({"year": -1, "lc_year": -1, "y": 8, "x": 8}), plain, parallel_deflate=False)
+    opened.close()
+    assert _h5_meta(big) == _h5_meta(plain)
+    with h5py.File(big, "r") as f:
+        assert f["nep"].chunks == (6, 8, 8) and f["slope"].chunks == (8, 8)
+    with xr.open_dataset(plain, engine="h5netcdf") as p, xr.open_dataset(big, engine="h5netcdf") as b:
+        xr.testing.assert_identical(b, p)
+
+
 @pytest.mark.parametrize("dtype", ["f4", "f8", "i2", "i1", "V3"])
 def test_byte_shuffle_is_hdf5s_and_inverts(dtype):
     from nep_core._atomic import _byte_shuffle, _byte_unshuffle

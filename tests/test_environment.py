@@ -8,7 +8,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI names, and conda-only entries
 CONDA_NAME = {"dask[array]": "dask", "isal": "python-isal"}
-CONDA_ONLY = {"python", "quarto"}
+CONDA_ONLY = {"python", "quarto", "pip"}
 
 
 def _split(req: str) -> tuple[str, str]:
@@ -33,7 +33,14 @@ def _pyproject() -> dict[str, str]:
 def _conda() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     out = {}
+    deps = []
     for dep in env["dependencies"]:
+        if isinstance(dep, dict):      # the pip section: PyPI names, installed by pip
+            assert set(dep) == {"pip"}, f"unexpected entry in environment.yml: {dep!r}"
+            deps += dep["pip"]
+        else:
+            deps.append(dep)
+    for dep in deps:
         assert isinstance(dep, str), f"unexpected non-string entry in environment.yml: {dep!r}"
         name, spec = _split(dep)
         if name not in CONDA_ONLY:
