@@ -589,9 +589,10 @@ def _logmid_n(L, out):
 
 
 @njit(cache=True)
-def _rs_alp(x, L, nv, nk, log_ers, xs, ys):
+def _rs_alp(x, L, nv, nk, log_ers, xs, ys, logt):
     """nolds-style R/S: for block size n in nv[:nk], mean R/S over the floor(L/n) leading blocks
-    (SD with ddof=1, zero-range blocks skipped), minus log Anis-Lloyd-Peters E[R/S]_n; H = slope + 0.5."""
+    (SD with ddof=1, zero-range blocks skipped), minus log Anis-Lloyd-Peters E[R/S]_n; H = slope + 0.5.
+    ``logt[n]`` = log(n) for n <= L."""
     k = 0
     for q in range(nk):
         bn = nv[q]
@@ -623,7 +624,7 @@ def _rs_alp(x, L, nv, nk, log_ers, xs, ys):
                 acc += r / math.sqrt(ss / (bn - 1))
                 cnt += 1
         if cnt > 0:
-            xs[k] = math.log(bn)
+            xs[k] = logt[bn]
             ys[k] = math.log(acc / cnt) - log_ers[bn]
             k += 1
     if k < 2:
@@ -649,6 +650,16 @@ def _hurst_kernel(y, methods, min_valid, nvals, log_ers):
     logt = np.zeros(n + 1)
     for tau in range(1, n + 1):
         logt[tau] = math.log(tau)
+    # ALP block sizes per series length L (nolds' logmid_n of L, or the given ones): a table, not
+    # 15 exp() per pixel
+    nv_tab = np.zeros((n + 1, max(16, nvals.shape[0])), np.int64)
+    nk_tab = np.zeros(n + 1, np.int64)
+    for L in range(1, n + 1):
+        if nvals.shape[0] > 0:
+            nk_tab[L] = nvals.shape[0]
+            nv_tab[L, :nvals.shape[0]] = nvals
+        else:
+            nk_tab[L] = _logmid_n(L, nv_tab[L])
     nblocks = (npix + _BLOCK - 1) // _BLOCK
     for b in prange(nblocks):
         yv = np.empty(n)
@@ -656,7 +667,6 @@ def _hurst_kernel(y, methods, min_valid, nvals, log_ers):
         dv = np.empty(n)
         xs = np.empty(n + 16)
         ys = np.empty(n + 16)
-        nv = np.empty(16, np.int64)
         acc = np.empty((5, n + 1))
         for i in range(b * _BLOCK, min((b + 1) * _BLOCK, npix)):
             m, has_inf = _compact(y, i, t, yv, tv)
@@ -691,13 +701,7 @@ def _hurst_kernel(y, methods, min_valid, nvals, log_ers):
                     x = dv
                     L = m - 1
                 if method == HURST_ALP:
-                    if nvals.shape[0] > 0:
-                        nk = nvals.shape[0]
-                        for qq in range(nk):
-                            nv[qq] = nvals[qq]
-                    else:
-                        nk = _logmid_n(L, nv)
-                    val = _rs_alp(x, L, nv, nk, log_ers, xs, ys)
+                    val = _rs_alp(x, L, nv_tab[L], nk_tab[L], log_ers, xs, ys, logt)
                 else:
                     val = _rs_prefix(x, L, xs, ys, acc, logt)
                 if math.isnan(val):
