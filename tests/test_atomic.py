@@ -191,15 +191,24 @@ def test_open_netcdf_reads_what_xarray_reads_with_parallel_chunk_reads(tmp_path)
 
 
 @pytest.mark.parametrize("blocks", [{"y": 16, "x": 16}, {"y": 8, "x": 24}, {"y": -1, "x": -1}])
-def test_open_netcdf_blocks_of_several_chunks(tmp_path, blocks):
+@pytest.mark.parametrize("nt_chunk", [4, 6])
+def test_open_netcdf_blocks_of_several_chunks(tmp_path, blocks, nt_chunk, monkeypatch):
     """Dask blocks spanning several stored chunks (edge blocks partial, chunks never written inside
-    a block) are read through the parallel path and give xarray's values."""
+    a block) are read through the parallel path and give xarray's values, whether the chunks are
+    unshuffled straight into the block (2-D, or the time axis one chunk) or copied into it."""
     import h5netcdf
     import dask
 
     from nep_core._atomic import open_netcdf
 
-    src, ds0, chunks = _source(tmp_path, (4, 8, 8))
+    real = _atomic._unshuffle_kernels()
+    into_calls = []
+
+    def count(k):
+        return lambda *a: (into_calls.append((a[4], a[5], a[6])), k(*a))[1]
+
+    monkeypatch.setattr(_atomic, "_unshuffle_kernels", lambda: {s: (k[0], count(k[1])) for s, k in real.items()})
+    src, ds0, chunks = _source(tmp_path, (nt_chunk, 8, 8))
     path = tmp_path / "sparse.nc"
     with h5netcdf.File(path, "w") as f:
         f.dimensions = {"year": 6, "y": 20, "x": 27}
@@ -215,12 +224,16 @@ def test_open_netcdf_blocks_of_several_chunks(tmp_path, blocks):
         assert got[name].data.chunks[1][0] == min(y, 20)
         xr.testing.assert_identical(dask.compute(got)[0], want)
         got.close()
+    # the 2-D map always, the cubes when their time axis is one chunk, take the direct path
+    assert (6, 8, 8) in into_calls if nt_chunk == 6 else (1, 8, 8) in into_calls
+    assert any(c[0] == 1 for c in into_calls)
 
 
-def test_open_netcdf_names_the_file_and_variable_of_a_damaged_chunk(tmp_path):
+@pytest.mark.parametrize("nt_chunk", [4, 6])
+def test_open_netcdf_names_the_file_and_variable_of_a_damaged_chunk(tmp_path, nt_chunk):
     from nep_core._atomic import open_netcdf
 
-    src, ds0, chunks = _source(tmp_path, (4, 8, 8))
+    src, ds0, chunks = _source(tmp_path, (nt_chunk, 8, 8))
     with h5py.File(src, "r+") as f:
         mask, data = f["nep"].id.read_direct_chunk((0, 8, 8))
         f["nep"].id.write_direct_chunk((0, 8, 8), data[: len(data) // 2], mask)     # truncated

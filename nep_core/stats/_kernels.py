@@ -764,10 +764,11 @@ def _t_two_sided_p(tabs, nu):
 
 # --------------------------------------------------------------------------- partial correlation
 @njit(parallel=True, cache=True, nogil=True)
-def _partial_corr_kernel(x, min_valid):
+def _partial_corr_kernel(xs, min_valid):
     """Partial correlation of variable 0 with each variable j >= 1, controlling for all others.
 
-    ``x``: (npix, nvar, n). Listwise deletion of years missing in any variable; each variable is
+    ``xs``: a tuple of nvar arrays (npix, n) of one type (e.g. the Fortran-ordered views of
+    time-first blocks: no stacked copy is needed); each pixel's values are gathered once. Listwise deletion of years missing in any variable; each variable is
     standardised (population SD) on the kept years; R = correlation matrix, P = inv(R) by
     Gauss-Jordan with partial pivoting; r_0j = -P_0j / sqrt(P_00 P_jj), clipped to [-1, 1].
 
@@ -776,7 +777,8 @@ def _partial_corr_kernel(x, min_valid):
 
     Returns r (npix, nvar-1) float64, p (npix, nvar-1) float64, n_valid (npix,) int16,
     reason (npix,) int8."""
-    npix, nvar, n = x.shape
+    nvar = len(xs)
+    npix, n = xs[0].shape
     r_out = np.full((npix, nvar - 1), np.nan)
     p_out = np.full((npix, nvar - 1), np.nan)
     nval = np.zeros(npix, np.int16)
@@ -786,14 +788,19 @@ def _partial_corr_kernel(x, min_valid):
         z = np.empty((nvar, n))
         c = np.empty((nvar, 2 * nvar))
         keep = np.empty(n, np.bool_)
+        x = np.empty((nvar, n))      # this pixel's values (float32 -> float64 is exact)
         for i in range(b * _BLOCK, min((b + 1) * _BLOCK, npix)):
+            for v in range(nvar):
+                a = xs[v]
+                for j in range(n):
+                    x[v, j] = a[i, j]
             has_inf = False
             tgt_any = False
             drv_missing = False
             for v in range(nvar):
                 anyv = False
                 for j in range(n):
-                    val = x[i, v, j]
+                    val = x[v, j]
                     if math.isinf(val):
                         has_inf = True
                     elif not math.isnan(val):
@@ -815,7 +822,7 @@ def _partial_corr_kernel(x, min_valid):
             for j in range(n):
                 ok = True
                 for v in range(nvar):
-                    if math.isnan(x[i, v, j]):
+                    if math.isnan(x[v, j]):
                         ok = False
                         break
                 keep[j] = ok
@@ -833,7 +840,7 @@ def _partial_corr_kernel(x, min_valid):
                 vmax = -np.inf
                 for j in range(n):
                     if keep[j]:
-                        val = x[i, v, j]
+                        val = x[v, j]
                         z[v, k] = val
                         mean += val
                         if val < vmin:

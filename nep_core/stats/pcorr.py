@@ -10,10 +10,15 @@ from ._common import apply_rows, check_input, check_min_valid, name_of, reason_a
 
 
 def _pcorr_rows(*y2, min_valid):
-    # (nvar, n, npix): one copy of the rows (a memcpy where the blocks are stored time-first, as
-    # the pipeline's are); the kernel reads it through the (npix, nvar, n) view
-    x = np.stack([a.T for a in y2])
-    r, p, nval, reason = K._partial_corr_kernel(x.transpose(2, 0, 1), min_valid)
+    # the kernel takes a tuple of arrays of one numba type: the rows as they come where they
+    # already are (the pipeline's time-first blocks give Fortran-ordered views: no copy), else
+    # views of one stacked copy
+    if len({(a.dtype, a.flags.c_contiguous, a.flags.f_contiguous) for a in y2}) == 1:
+        xs = tuple(y2)
+    else:
+        stacked = np.stack([np.asarray(a, np.result_type(*y2)).T for a in y2])   # (nvar, n, npix)
+        xs = tuple(v.T for v in stacked)
+    r, p, nval, reason = K._partial_corr_kernel(xs, min_valid)
     outs = []
     for j in range(r.shape[1]):
         outs += [r[:, j], p[:, j]]
