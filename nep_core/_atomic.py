@@ -365,7 +365,8 @@ def _read_block(path: str, name: str, offset: tuple, shape: tuple) -> np.ndarray
     out = np.empty(shape, dtype)
     # shuffled + deflated chunks of a 2-D or 3-D block whose leading axis is whole: inflated, then
     # unshuffled straight into their place in the block (no second copy)
-    into = (ids == [_DeflatedChunks.SHUFFLE, _DeflatedChunks.DEFLATE] and dtype.itemsize in _unshuffle_kernels()
+    into = (ids == [_DeflatedChunks.SHUFFLE, _DeflatedChunks.DEFLATE]
+            and dtype.itemsize in _unshuffle_kernels()
             and len(shape) in (2, 3) and (len(shape) == 2 or shape[0] == cshape[0]))
     ny, nx = shape[-2:]
     flat = out.reshape(-1).view(f"u{dtype.itemsize}") if into else None

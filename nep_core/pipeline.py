@@ -883,8 +883,8 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
         k_stats = _key("stats", PIPELINE_VERSION, k_carbon, dataclasses_asdict(cfg.stats), cfg.years)
         with T("per-pixel statistics"):
             xy = {"y": cfg.chunk_xy, "x": cfg.chunk_xy}
-            stats_ds = cache.netcdf("stats", k_stats, lambda: _stage_stats(cfg, cache.path("carbon", k_carbon),
-                                                                           cache.path("climate", k_clim)),
+            stats_src = (cache.path("carbon", k_carbon), cache.path("climate", k_clim))
+            stats_ds = cache.netcdf("stats", k_stats, lambda: _stage_stats(cfg, *stats_src),
                                     chunks=xy, store_chunks=xy)
         with T("Hurst null"):
             k_null = _key("hurst_null", PIPELINE_VERSION, len(cfg.years), cfg.seed, cfg.stats.hurst_null_sims,

@@ -768,8 +768,9 @@ def _partial_corr_kernel(xs, min_valid):
     """Partial correlation of variable 0 with each variable j >= 1, controlling for all others.
 
     ``xs``: a tuple of nvar arrays (npix, n) of one type (e.g. the Fortran-ordered views of
-    time-first blocks: no stacked copy is needed); each pixel's values are gathered once. Listwise deletion of years missing in any variable; each variable is
-    standardised (population SD) on the kept years; R = correlation matrix, P = inv(R) by
+    time-first blocks: no stacked copy is needed); each pixel's values are gathered once.
+    Listwise deletion of years missing in any variable; each variable is standardised
+    (population SD) on the kept years; R = correlation matrix, P = inv(R) by
     Gauss-Jordan with partial pivoting; r_0j = -P_0j / sqrt(P_00 P_jj), clipped to [-1, 1].
 
     Two-sided p of each r from Student's t, t = r sqrt(df / (1 - r^2)), df = n_valid - nvar
