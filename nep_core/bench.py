@@ -273,7 +273,7 @@ def bench_report(out_dir="data/benchmarks", npix: int = 1_000_000, chunk: int = 
 
     import pandas as pd
 
-    from ._atomic import write_text
+    from .store import write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,17 @@ the monthly formula gives about a tenth of the right size; this module never doe
 """
 from __future__ import annotations
 
+import dataclasses
+
+import dask
 import numpy as np
+import pandas as pd
 import xarray as xr
 
+from .classify import trend_class
 from .config import Rh as RhParams
 from .errors import NepInputError
+from .stats import sen_mk
 
 RH_UNITS = "g C m-2 month-1"
 ANNUAL_UNITS = "g C m-2 a-1"
@@ -242,4 +248,72 @@ def nep(npp: xr.DataArray, rh: xr.DataArray) -> xr.DataArray:
         "long_name": "net ecosystem productivity",
         "description": "NEP = NPP (MOD17A3HGF) - Rh (Pei et al. 2009, monthly, summed); > 0 sink, < 0 source",
     }
+    return out
+
+
+#: the Rh sensitivity analysis moves each Pei et al. constant by these percentages
+RH_SENSITIVITY_PCT = (-10.0, 10.0)
+
+
+def rh_variant_sets(params: RhParams, pct=RH_SENSITIVITY_PCT) -> dict:
+    """Rh constants with ``b`` or ``c`` moved by each of ``pct`` percent, by variable name
+    (``rh_b_m10``, ...). ``a`` is a pure scale factor of Rh and needs no recomputation."""
+    return {f"rh_{k}_{'m' if p < 0 else 'p'}{abs(p):g}": dataclasses.replace(
+        params, **{k: getattr(params, k) * (1 + p / 100)}) for k in ("b", "c") for p in pct}
+
+
+def rh_sensitivity(nep: xr.DataArray, rh: xr.DataArray, rh_variants: dict, base: xr.Dataset,
+                   cell_area: xr.DataArray, params: RhParams, st, pct=RH_SENSITIVITY_PCT) -> pd.DataFrame:
+    """Area-weighted mean NEP, sink share, mean Sen slope and trend-class shares when one Rh constant
+    of Pei et al. (2009) moves by each of ``pct`` percent.
+
+    Parameters
+    ----------
+    nep, rh : xarray.DataArray
+        ``(year, y, x)`` NEP and Rh of ``params`` (g C m-2 a-1), NaN outside the region.
+    rh_variants : dict of xarray.DataArray
+        Rh recomputed from the monthly climate with ``b`` or ``c`` moved (:func:`rh_variant_sets`).
+    base : xarray.Dataset
+        The baseline ``nep_mean``, ``trend_slope`` and ``trend_class`` maps.
+    cell_area : xarray.DataArray
+        km2 per cell (the weights).
+    st : nep_core.config.Stats
+        alpha, correction, min_valid and stable_eps of the trend test and Table 1 classes.
+
+    Returns
+    -------
+    pandas.DataFrame, one row per (parameter, change_pct), change 0 = the baseline. A perturbed NEP
+    is NEP - (Rh' - Rh) in float32 (= NPP - Rh' up to rounding); Rh' = (1 + f) Rh for ``a``. Each
+    goes through ``sen_mk`` and ``trend_class`` with the results' settings; the shares are of the
+    area with a valid mean NEP; "increasing" is Table 1 classes 6-9, "significant increase" 8-9.
+    """
+    lo, hi = pct
+    cases = [(k, p) for k in ("a", "b", "c") for p in (lo, 0.0, hi)]
+    sums = []
+    for k, p in cases:
+        if p == 0:
+            mean, slope, cls = base["nep_mean"], base["trend_slope"], base["trend_class"]
+        else:
+            name = f"rh_{k}_{'m' if p < 0 else 'p'}{abs(p):g}"
+            dif = rh * np.float32(p / 100) if k == "a" else rh_variants[name] - rh
+            y = (nep - dif).assign_attrs(units=ANNUAL_UNITS)
+            count = np.isfinite(y).sum("year")
+            mean = y.astype(np.float64).sum("year") / count.where(count > 0)
+            tr = sen_mk(y, dim="year", alpha=st.alpha, correction=st.correction, min_valid=st.min_valid)
+            slope, cls = tr["slope"], trend_class(tr, eps=st.stable_eps)
+        w = cell_area.astype(np.float64).where(np.isfinite(mean), 0.0)
+        ws = cell_area.astype(np.float64).where(np.isfinite(slope), 0.0)
+        sums.append([w.sum(), (w * mean.fillna(0)).sum(), w.where(mean > 0, 0).sum(),
+                     w.where(cls >= 6, 0).sum(), w.where(cls >= 8, 0).sum(), ws.sum(), (ws * slope.fillna(0)).sum()])
+    (sums,) = dask.compute(sums)
+    rows = []
+    for (k, p), s in zip(cases, sums):
+        s = [float(v) for v in s]
+        rows.append({"parameter": k, "change_pct": p, "parameter value": getattr(params, k) * (1 + p / 100),
+                     "nep_mean_g C m-2 a-1": s[1] / s[0], "sink_share_pct": s[2] / s[0] * 100,
+                     "mean_slope_g C m-2 a-2": s[6] / s[5], "increasing_share_pct": s[3] / s[0] * 100,
+                     "significant_increase_share_pct": s[4] / s[0] * 100})
+    out = pd.DataFrame(rows)
+    base_mean = float(out.loc[out["change_pct"] == 0, "nep_mean_g C m-2 a-1"].iloc[0])
+    out["nep_mean_change_pct"] = (out["nep_mean_g C m-2 a-1"] / base_mean - 1) * 100
     return out

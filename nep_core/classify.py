@@ -274,3 +274,52 @@ def persistence_class(trend, hurst: xr.DataArray, threshold: float = 0.5,
         description=f"trend direction by {direction!r} (Sen slope sign, |slope| < {eps:g} = no trend"
                     + (f", MK p < {alpha:g}" if direction == "significant" else "")
                     + f"); persistent if H > {threshold:g}, anti-persistent if H < {threshold:g}; 0 = no data"))
+
+
+def classify_statistics(stats_ds: xr.Dataset, null: pd.DataFrame, st=_DEFAULTS,
+                        seed: int = 20000101) -> xr.Dataset:
+    """Every categorical map and map-level FDR flag of the per-pixel statistics.
+
+    Parameters
+    ----------
+    stats_ds : xarray.Dataset
+        Output of ``nep_core.stats.per_pixel_statistics``.
+    null : pandas.DataFrame
+        ``nep_core.stats.hurst_null_table``: the iid-noise quantiles of H.
+    st : nep_core.config.Stats
+        stable_eps, correction, fdr_alpha, n_breaks, breaks_sample, hurst_method, hurst_null_q.
+
+    Returns
+    -------
+    xarray.Dataset with ``trend_class`` (Table 1), ``trend_sig_fdr`` (the configured correction's
+    p) and ``trend_sig_fdr_<c>`` for every correction (BH at ``fdr_alpha``), ``nep_class``,
+    ``cv_class`` (Fisher-Jenks, ``n_breaks`` classes), ``persistence_class`` (H threshold 0.5) and
+    ``persistence_class_calibrated`` (H threshold = the ``hurst_null_q`` quantile of the null).
+    """
+    from .stats import CORRECTIONS, fdr
+
+    out = xr.Dataset()
+    tr = xr.Dataset({"slope": stats_ds["trend_slope"], "z": stats_ds["trend_z"], "p": stats_ds["trend_p"]})
+    out["trend_class"] = trend_class(tr, eps=st.stable_eps)
+    variant = st.correction or "none"
+    sig = fdr(stats_ds["trend_p"].load(), alpha=st.fdr_alpha)
+    out["trend_sig_fdr"] = sig.astype(np.int8).assign_attrs(sig.attrs, variant=variant)
+    for c in ("none", *(c for c in CORRECTIONS if c is not None)):
+        s = fdr(stats_ds["trend_p" if c == variant else f"trend_p_{c}"].load(), alpha=st.fdr_alpha)
+        out[f"trend_sig_fdr_{c}"] = s.astype(np.int8).assign_attrs(s.attrs, variant=c)
+    out["nep_class"] = nep_class(stats_ds["nep_mean"])
+    cv = stats_ds["cv"].load()
+    edges = natural_breaks(cv, k=st.n_breaks, sample=st.breaks_sample, seed=seed)
+    cc = classify_breaks(cv, edges, names=CV_CLASS_NAMES if len(CV_CLASS_NAMES) == st.n_breaks else None)
+    out["cv_class"] = cc.assign_attrs(breaks=np.asarray(edges), long_name="Cv class (Fisher-Jenks)",
+                                      description=f"Fisher-Jenks natural breaks (mapclassify), k = {st.n_breaks}, "
+                                                  f"fitted on a seeded sample of <= {st.breaks_sample} pixels")
+    h = stats_ds["hurst"]
+    out["persistence_class"] = persistence_class(tr, h, threshold=0.5, eps=st.stable_eps)
+    row = null[(null["method"] == st.hurst_method) & np.isclose(null["quantile"], st.hurst_null_q)]
+    thr = float(row["hurst"].iloc[0])
+    pc = persistence_class(tr, h, threshold=thr, eps=st.stable_eps)
+    out["persistence_class_calibrated"] = pc.assign_attrs(
+        long_name=f"trend x Hurst class (H > iid-null q{st.hurst_null_q:g} = {thr:.3f})",
+        null_quantile=st.hurst_null_q, null_method=st.hurst_method, null_sims=st.hurst_null_sims)
+    return out

@@ -948,7 +948,7 @@ def write_geotiff(arr: np.ndarray, path, grid: xr.Dataset, *, nodata=None, tags:
     """Write one band on the analysis grid as a compressed GeoTIFF, atomically (temp + os.replace)."""
     import rasterio
 
-    from ._atomic import atomic_path
+    from .store import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -974,7 +974,7 @@ def encode_npp(npp_g: np.ndarray, fill_code: np.ndarray | None = None) -> np.nda
 
 def write_stations_csv(ds: xr.Dataset, path, decimals: int = 2):
     """Write a monthly station Dataset in the documented CSV layout (see :func:`read_stations`)."""
-    from ._atomic import atomic_path
+    from .store import atomic_path
 
     n_s, n_t = ds.sizes["station"], ds.sizes["time"]
     st = np.repeat(ds["station"].values.astype(str), n_t)

@@ -69,7 +69,7 @@ import xarray as xr
 
 from . import io as nio
 from . import reasons
-from ._atomic import atomic_path
+from .store import atomic_path
 from .carbon import rh_pei
 from .config import Config, Inputs
 from .errors import NepInputError

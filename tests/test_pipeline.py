@@ -24,9 +24,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from nep_core import Config, pipeline, reasons, tables
+from nep_core import Config, pipeline, reasons, stats, tables
 from nep_core.config import Inputs, load_config
 from nep_core.errors import NepConfigError, NepInputError
+from nep_core.pipeline.stages import dask_view
+from nep_core.store import open_zarr
 
 
 def _trend_pixels(res):
@@ -131,9 +133,9 @@ def test_rh_sensitivity_one_pass_equals_the_direct_computation(default_results):
 
     res = default_results
     ds, st = res.ds, res.config.stats
-    (clim_path,) = (res.path.parent / pipeline.STAGE_DIR).glob("climate-*.nc")
+    (clim_path,) = (res.path.parent / pipeline.STAGE_DIR).glob("climate-*/data.zarr")
     t = res.tables["rh_sensitivity"].set_index(["parameter", "change_pct"])
-    with xr.open_dataset(clim_path, engine="h5netcdf") as clim:
+    with open_zarr(clim_path) as clim:
         for k in ("a", "b", "c"):
             for pct in (-10.0, 0.0, 10.0):
                 if pct == 0:
@@ -227,25 +229,27 @@ def test_changed_parameter_recomputes_only_what_depends_on_it(run_copy, default_
     assert not np.array_equal(
         res.ds["trend_slope_low"].values, default_results.ds["trend_slope_low"].values, equal_nan=True)
     np.testing.assert_array_equal(res.ds["trend_slope"].values, default_results.ds["trend_slope"].values)
-    assert len(list((Path(run_copy.out_dir) / ".stages").glob("stats-*.nc"))) == 1   # old key pruned
+    assert len(_stage_dirs(run_copy, "stats")) == 1   # old key pruned
+
+
+def _stage_dirs(cfg, stage):
+    return list((Path(cfg.out_dir) / pipeline.STAGE_DIR).glob(f"{stage}-{'?' * 16}"))
 
 
 def test_interrupted_stage_leaves_nothing_half_written(run_copy, default_results, monkeypatch):
-    stages = Path(run_copy.out_dir) / ".stages"
-    for p in [*stages.glob("stats-*.nc"), Path(run_copy.out_dir) / "results.nc"]:
-        p.unlink()
-    real = xr.Dataset.to_netcdf
+    _drop_outputs(run_copy, "stats")
+    real = xr.Dataset.to_zarr
 
     def dying(self, path, *a, **k):
         real(self, path, *a, **k)          # the bytes are on disk under the temporary name ...
         raise KeyboardInterrupt            # ... and the process dies before the rename
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", dying)
+    monkeypatch.setattr(xr.Dataset, "to_zarr", dying)
     (Path(run_copy.out_dir) / pipeline.TIMINGS_FILE).unlink(missing_ok=True)
     with pytest.raises(KeyboardInterrupt):
         pipeline.run(run_copy)
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", real)
-    assert not list(stages.glob("stats-*.nc")) and not list(Path(run_copy.out_dir).rglob("*.tmp"))
+    monkeypatch.setattr(xr.Dataset, "to_zarr", real)
+    assert not _stage_dirs(run_copy, "stats") and not list(Path(run_copy.out_dir).rglob("*.tmp"))
     # the stages finished before the interruption kept their measurements
     saved = json.loads((Path(run_copy.out_dir) / pipeline.TIMINGS_FILE).read_text())
     assert {"grid + DEM", "climate + Rh", "NPP + NEP + land cover"} <= set(saved)
@@ -264,7 +268,7 @@ def test_killed_run_then_rerun_gives_the_clean_result(tmp_path):
     cmd = [sys.executable, "-m", "nep_core", "run", "--resolution", "25000", "--no-progress", "--out"]
     proc = subprocess.Popen([*cmd, str(killed)], env=env)
     t0 = time.time()
-    while not list((killed / ".stages").glob("static-*.nc")) and time.time() - t0 < 300:
+    while not list((killed / ".stages").glob("static-*/manifest.json")) and time.time() - t0 < 300:
         time.sleep(0.2)
     time.sleep(3.0)
     proc.send_signal(signal.SIGKILL)
@@ -333,7 +337,7 @@ def test_full_nan_chunk_is_masked_with_a_reason():
                          "tmean": da(rng.standard_normal(nep.shape), "degC"),
                          "prcp": da(rng.gamma(2, 100, nep.shape), "mm a-1"),
                          "rad": da(rng.normal(5000, 100, nep.shape), "MJ m-2 a-1")})
-    out = pipeline.per_pixel_statistics(annual, Config(chunk_xy=16)).compute()
+    out = stats.per_pixel_statistics(annual, Config().stats).compute()
     blank = (slice(0, 16), slice(0, 16))
     for v in ("trend_slope", "trend_p", "cv", "hurst", "pcorr_r_tmean", "nep_mean"):
         assert np.isnan(out[v].values[blank]).all(), v
@@ -345,11 +349,10 @@ def test_full_nan_chunk_is_masked_with_a_reason():
 
 # --------------------------------------------------------------------------------- distributed
 def _drop_outputs(cfg, *stages):
-    d = Path(cfg.out_dir)
     for s in stages:
-        for p in (d / ".stages").glob(f"{s}-*.nc"):
-            p.unlink()
-    (d / "results.nc").unlink()
+        for p in _stage_dirs(cfg, s):
+            shutil.rmtree(p)
+    (Path(cfg.out_dir) / "results.nc").unlink()
 
 
 def test_distributed_run_equals_local_run(run_copy, default_results):
@@ -407,7 +410,7 @@ def test_worker_killed_mid_run(run_copy, default_results):
     assert not list(Path(run_copy.out_dir).rglob("*.tmp"))
     if "error" in outcome:
         assert str(outcome["error"])
-        assert not list(stages.glob("stats-*.nc"))
+        assert not _stage_dirs(run_copy, "stats")
     res = outcome.get("res") or pipeline.run(run_copy)
     for v in ("trend_slope", "trend_p", "cv", "hurst", "pcorr_r_prcp"):
         xr.testing.assert_identical(res.ds[v], default_results.ds[v])
@@ -439,13 +442,13 @@ def test_qc_and_fill_scored_against_planted_faults(default_results):
 
 
 def test_dask_view_slices_without_copying_the_cube():
-    """The carbon stage wraps the readers' numpy cubes with ``_dask_view``: blocks are views of the
+    """The carbon stage wraps the readers' numpy cubes with ``dask_view``: blocks are views of the
     cube, computed lazily (``dask.array.from_array`` would copy the whole cube into per-chunk pieces;
     at 500 m that doubled the stage's memory)."""
     import dask
 
     a = np.arange(4 * 6 * 5, dtype=np.float32).reshape(4, 6, 5)
-    d = pipeline._dask_view(a, [-1, 4, 3])
+    d = dask_view(a, [-1, 4, 3])
     assert d.chunks == ((4,), (4, 2), (3, 2))
     np.testing.assert_array_equal(d.compute(scheduler="threads"), a)
     graph_arrays = [v for v in dict(d.__dask_graph__()).values() if isinstance(v, np.ndarray)]
@@ -455,7 +458,7 @@ def test_dask_view_slices_without_copying_the_cube():
 
     big = np.ones((24, 512, 512), np.float32)                      # 25 MB
     tracemalloc.start()
-    pipeline._dask_view(big, [-1, 128, 128])
+    dask_view(big, [-1, 128, 128])
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < big.nbytes / 10, peak

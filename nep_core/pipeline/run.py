@@ -1,0 +1,300 @@
+"""Run the stage table for a config: inputs -> stages (cached) -> results.nc, tables/*.csv, maps/*.tif."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+
+from .. import grid, synthetic
+from .. import io as nio
+from .. import tables as ntables
+from ..config import Config, load_config
+from ..errors import NepInputError
+from ..stats import CORRECTIONS, HURST_METHODS
+from ..store import write_netcdf, write_text
+from .cache import Cache, key
+from .outputs import ZONAL_TABLES, load_maps, write_maps
+from .stages import PIPELINE_VERSION, STAGES, chunks, dask_view
+from .timing import Timings, record_timings
+
+REQUIRED_INPUTS = ("npp", "landcover", "stations", "dem")
+INPUT_FILES = (*REQUIRED_INPUTS, "boundaries")
+TABLE_DIR = "tables"
+MAP_DIR = "maps"
+OUTPUTS_KEY = ".outputs.key"
+#: the per-pixel stages whose Datasets make up the results store, in order
+STORE_PARTS = ("static", "carbon", "climate", "stats", "classes")
+
+
+@dataclass
+class Results:
+    """What a run produced: the store, its side tables, the station set and (synthetic) the truth.
+
+    Attributes
+    ----------
+    path : Path
+        ``<out_dir>/results.nc`` (CF attributes, units and variant names on every variable).
+    ds : xarray.Dataset
+        The store (the same variables and attributes as ``results.nc``, read from the stage stores).
+    tables : dict of pandas.DataFrame
+        ``qc_summary``, ``interpolation_cv``, ``hurst_null``, ``rh_sensitivity`` and every zonal
+        table written as CSV under ``<out_dir>/tables``.
+    stations : xarray.Dataset
+        QC'd, kriging-filled monthly station data with Albers ``x``/``y``.
+    truth : xarray.Dataset or None
+        The synthetic scenario's planted truth (``trend_slope`` = planted NEP slope, plus everything
+        in ``truth.nc``); ``None`` on real data.
+    provinces : list of shapely geometries (WGS84 lon/lat)
+    config : Config
+    timings, peak_rss : dict
+        Seconds and peak resident memory (bytes, this process) per stage of this call.
+    stage_timings : pandas.DataFrame
+        Per stage: seconds and peak RSS of the call that last computed it (``<out>/timings.json``).
+    cache_hits, cache_misses : list of str
+    """
+
+    path: Path
+    ds: xr.Dataset
+    tables: dict
+    stations: xr.Dataset
+    truth: xr.Dataset | None
+    provinces: list | None
+    config: Config
+    timings: dict = field(default_factory=dict)
+    peak_rss: dict = field(default_factory=dict)
+    stage_timings: pd.DataFrame | None = None
+    cache_hits: list = field(default_factory=list)
+    cache_misses: list = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _lock(out: Path):
+    """One run per output directory at a time (parallel test workers, two terminals)."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _scheduler(address: str | None, progress: bool):
+    """Local threaded scheduler (default) or a dask.distributed client at ``address``."""
+    if address:
+        from distributed import Client
+
+        try:
+            client = Client(address, timeout="30s")
+        except OSError as exc:
+            raise NepInputError(f"cannot connect to the dask scheduler: {exc}", variable="scheduler") from exc
+        with client:
+            yield client
+    elif progress:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(minimum=2.0):
+            yield None
+    else:
+        yield None
+
+
+def _validate(cfg: Config):
+    st = cfg.stats
+    if st.correction not in (None, *tuple(c for c in CORRECTIONS if c)):
+        raise NepInputError(f"unknown correction {st.correction!r}; use none or one of {tuple(c for c in CORRECTIONS if c)}",
+                            variable="stats.correction")
+    if st.hurst_method not in tuple(HURST_METHODS):
+        raise NepInputError(f"unknown Hurst method {st.hurst_method!r}; use one of {tuple(HURST_METHODS)}",
+                            variable="stats.hurst_method")
+    if cfg.last_year - cfg.first_year + 1 < st.min_valid:
+        raise NepInputError(f"{cfg.first_year}-{cfg.last_year} has fewer years than stats.min_valid = "
+                            f"{st.min_valid}", variable="stats.min_valid")
+    if cfg.inputs.drywet is not None:
+        raise NepInputError("dry/wet zone polygons are not read yet; leave inputs.drywet unset (zones "
+                            "are then the 200/400/800 mm isohyets of the interpolated mean precipitation)",
+                            variable="inputs.drywet")
+    if cfg.chunk_xy < 16:
+        raise NepInputError(f"chunk_xy = {cfg.chunk_xy} is too small (>= 16)", variable="chunk_xy")
+
+
+def _resolve_inputs(cfg: Config, out: Path):
+    """Inputs of this run (the scenario's when none are configured) and the truth file, if any."""
+    if cfg.inputs.synthetic:
+        sp = synthetic.build_scenario(out / "scenario", cfg)
+        inputs = dataclasses.replace(cfg.inputs, npp=sp.npp_glob, landcover=sp.landcover_glob,
+                                     stations=str(sp.stations), station_layout=sp.station_layout,
+                                     dem=str(sp.dem), boundaries=str(sp.boundaries))
+        return inputs, sp.truth
+    missing = [k for k in REQUIRED_INPUTS if getattr(cfg.inputs, k) is None]
+    if missing:
+        raise NepInputError(f"inputs {', '.join(missing)} not set: give all of {', '.join(REQUIRED_INPUTS)} "
+                            "(boundaries optional) or none (the embedded synthetic scenario)",
+                            variable=f"inputs.{missing[0]}")
+    return cfg.inputs, None
+
+
+def _store(cfg: Config, a: dict, synthetic_run: bool, inputs) -> xr.Dataset:
+    """The results store: the per-pixel stages' Datasets merged, with CF attributes and CRS."""
+    parts = [a["static"].ds.load(), a["carbon"].ds, a["climate"].ds[["tmean", "prcp", "rad"]],
+             a["stats"].ds, a["classes"].ds]
+    ds = xr.merge(parts, compat="override", combine_attrs="override")
+    # in-memory maps in the same chunks as the rest, as lazily sliced views (no copies)
+    for name, v in list(ds.data_vars.items()):
+        if v.chunks is None and v.dims[-2:] == ("y", "x"):
+            c = chunks(cfg)
+            ds[name] = v.copy(data=dask_view(v.values, [c.get(d, -1) for d in v.dims]))
+    ds.attrs.update({
+        "title": "Net ecosystem productivity (NEP = NPP - Rh) of Northwest China and its statistics",
+        "Conventions": "CF-1.10",
+        "source": f"nep_core {__import__('nep_core').__version__} pipeline v{PIPELINE_VERSION}",
+        "synthetic": int(synthetic_run),
+        "config": json.dumps(cfg.to_dict(), default=str),
+        "inputs": json.dumps({k: getattr(inputs, k) for k in INPUT_FILES}, default=str),
+        "years": f"{cfg.first_year}-{cfg.last_year}",
+        "crs_proj4": ds.attrs.get("crs_proj4", ""),
+    })
+    if synthetic_run:
+        ds.attrs["note"] = ("SYNTHETIC: built by nep_core.synthetic on real geography with planted, known "
+                            "truth; these numbers are not observations of Northwest China")
+    ds = ds.rio.write_crs(grid.CRS_ALBERS).rio.write_transform(grid.grid_transform(ds))
+    for v in ds.data_vars.values():
+        if v.dims[-2:] == ("y", "x"):
+            v.attrs["grid_mapping"] = "spatial_ref"
+    return ds
+
+
+def _load_truth(path) -> xr.Dataset:
+    """The planted truth, lazily (at 500 m its annual cubes are ~12 GB); loaded when small."""
+    t = xr.open_dataset(path, engine="netcdf4", chunks={})
+    if t.nbytes < 2e9:
+        t = t.load()
+    t["trend_slope"] = t["nep_slope_planted"].assign_attrs(t["nep_slope_planted"].attrs)
+    return t
+
+
+def _station_xy(st: xr.Dataset) -> xr.Dataset:
+    if "x" not in st.coords and "lon" in st.coords:
+        x, y = grid.lonlat_to_xy(st["lon"].values, st["lat"].values)
+        st = st.assign_coords(x=("station", np.asarray(x)), y=("station", np.asarray(y)))
+    return st
+
+
+def _tables(res: Results) -> dict:
+    """The side tables and every zonal table of ``nep_core.tables`` (written as ``tables/*.csv``)."""
+    produced = dict(res.tables)
+    for name in ZONAL_TABLES:
+        fn = getattr(ntables, name)
+        produced[name] = fn(res, null=res.tables["hurst_null"]) if name == "hurst_summary" else fn(res)
+    if res.truth is not None:
+        produced["truth_recovery"] = ntables.truth_recovery(res)
+    return produced
+
+
+def run(cfg: Config | None = None, progress: bool = False) -> Results:
+    """Run (or reuse) every stage of ``STAGES`` for ``cfg`` and return the :class:`Results`.
+
+    Stage artefacts are cached under ``<out>/.stages`` (see ``pipeline.cache``); the user-facing
+    outputs (``results.nc``, ``tables/``, ``maps/``) are rewritten when any stage key or the config
+    changed, with ``.outputs.key`` removed before and written after all of them.
+    """
+    cfg = cfg or Config()
+    _validate(cfg)
+    out = Path(cfg.out_dir).expanduser().resolve()
+    T = Timings()
+    with _lock(out), _scheduler(cfg.scheduler, progress):
+        T.on_stage = lambda: record_timings(out, T)
+        cache = Cache(out, cfg.chunk_xy)
+        T.misses = cache.misses
+        with T("scenario / inputs"):
+            had_scenario = (out / "scenario" / synthetic.STAMP).exists()
+            inputs, truth_path = _resolve_inputs(cfg, out)
+            if truth_path is not None and not had_scenario:
+                cache.misses.append("scenario")
+            fps = {k: cache.fingerprint(getattr(inputs, k)) for k in INPUT_FILES}
+        a, keys = {}, {}
+        for st in STAGES:
+            keys[st.name] = key(st.name, PIPELINE_VERSION, [keys[n] for n in st.needs],
+                                [fps[f] for f in st.files], st.params(cfg))
+            with T(st.label):
+                a[st.name] = cache.get(st.name, keys[st.name],
+                                       lambda st=st: st.compute(cfg, inputs, {n: a[n] for n in st.needs}))
+        tables = {n: t for art in a.values() for n, t in art.tables.items()}
+        truth = _load_truth(truth_path) if truth_path is not None else None
+        faults = Path(truth_path).parent / "station_faults.csv" if truth_path is not None else None
+        if faults is not None and faults.exists():
+            tables["station_faults"] = pd.read_csv(faults, dtype={"station": str, "date": str})
+        store = _store(cfg, a, truth_path is not None, inputs)
+        res = Results(path=out / "results.nc", ds=store, tables=tables,
+                      stations=_station_xy(a["climate"].side["stations"]), truth=truth,
+                      provinces=_provinces(inputs), config=cfg, timings=T.stages,
+                      cache_hits=cache.hits, cache_misses=cache.misses)
+        k_out = key("outputs", PIPELINE_VERSION, keys, {k: v for k, v in cfg.to_dict().items()
+                                                         if k not in ("out_dir", "scheduler", "inputs")})
+        stamp = out / OUTPUTS_KEY
+        fresh = not (stamp.exists() and stamp.read_text() == k_out and res.path.exists()
+                     and (out / TABLE_DIR).is_dir() and (out / MAP_DIR).is_dir())
+        if fresh:
+            stamp.unlink(missing_ok=True)     # outputs change from here on: no key until all are written
+            cache.misses.append("results")
+            with T("write results.nc"):
+                write_netcdf(store, res.path, chunks={"y": cfg.chunk_xy, "x": cfg.chunk_xy})
+        else:
+            cache.hits.append("results")
+        with T("tables + maps"):
+            res.ds = load_maps(store)
+            res.tables = _tables(res)
+            if fresh:
+                for name, df in res.tables.items():
+                    write_text(df.to_csv(), out / TABLE_DIR / f"{name}.csv")
+                write_maps(res.ds, out / MAP_DIR)
+                write_text(k_out, stamp)
+        res.stage_timings = record_timings(out, T)
+    res.timings = dict(T.stages)
+    res.peak_rss = dict(T.peak_rss)
+    return res
+
+
+def _provinces(inputs) -> list:
+    """Province outlines (WGS84 shapely geometries) for the maps."""
+    return [b.geometry for b in nio.read_boundaries(inputs.boundaries or grid.data_path(grid.DEFAULT_BOUNDARIES))]
+
+
+def scenario(cfg: Config | None = None) -> Path:
+    """Build (or reuse) the synthetic scenario of ``cfg`` and return its directory."""
+    cfg = cfg or Config()
+    out = Path(cfg.out_dir).expanduser().resolve()
+    with _lock(out):
+        return synthetic.build_scenario(out / "scenario", cfg).root
+
+
+_RESULTS: dict = {}
+
+
+def results(config: Config | str | os.PathLike | None = None) -> Results:
+    """The results of ``config`` for chapters and notebooks, computed once per process.
+
+    ``config`` may be a Config, a TOML/YAML path, or None: then the file named by the environment
+    variable ``NEP_CONFIG`` (how ``NEP_CONFIG=nep.toml quarto render`` points the book at real
+    data), else the embedded default. A relative ``out_dir`` is taken relative to the working
+    directory (the project root when the book is built).
+    """
+    if config is None:
+        config = os.environ.get("NEP_CONFIG") or None
+    cfg = config if isinstance(config, Config) else load_config(config)
+    k = cfg.fingerprint() + str(Path(cfg.out_dir).expanduser().resolve())
+    if k not in _RESULTS:
+        _RESULTS[k] = run(cfg, progress=False)
+    return _RESULTS[k]

@@ -1,0 +1,193 @@
+"""The stage table: what each stage reads, what its cache key depends on, and the function it runs.
+
+A stage function takes ``(cfg, inputs, a)``, ``a`` the artefacts of the stages it needs by name, and
+returns an
+:class:`~nep_core.pipeline.cache.Artefact`. The functions here are thin: they read inputs through
+``nep_core.io``, call the science in ``grid``, ``climate``, ``carbon``, ``stats`` and ``classify``, and
+name the results; they compute nothing themselves.
+"""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+import dask.array as dsa
+import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+
+from .. import carbon, classify, climate, grid, reasons, stats
+from .. import io as nio
+from ..config import Config
+from .cache import Artefact
+
+#: bump when a stage's computation changes, so old caches are not reused
+PIPELINE_VERSION = "4"
+#: the statistics stage maps dask blocks of STATS_BLOCK x STATS_BLOCK stored chunks (a quarter of
+#: the tasks of one chunk per block: the scheduler's per-task cost was a tenth of the stage at 500 m)
+STATS_BLOCK = 2
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the stage table."""
+
+    name: str                      # cache name (``<out>/.stages/<name>-<key>/``)
+    label: str                     # timing label
+    needs: tuple = ()              # stages whose artefacts the function receives, by name
+    files: tuple = ()              # ``Config.inputs`` fields whose file content enters the key
+    params: Callable = lambda cfg: None   # the part of the config the result depends on
+    compute: Callable = None       # (cfg, inputs, {needed stage: Artefact}) -> Artefact
+
+
+def chunks(cfg: Config, scale: int = 1) -> dict:
+    """Space chunked by ``chunk_xy`` (times ``scale``), time never."""
+    return {"y": cfg.chunk_xy * scale, "x": cfg.chunk_xy * scale, "year": -1, "lc_year": -1, "time": -1}
+
+
+def _for(ds, c: dict) -> dict:
+    return {d: n for d, n in c.items() if d in ds.dims}
+
+
+def dask_view(a: np.ndarray, chunks) -> dsa.Array:
+    """A dask array whose blocks are sliced from ``a`` when computed, without copying ``a``.
+
+    ``dask.array.from_array`` splits a numpy array into per-chunk copies at once (right for a
+    distributed scheduler, which ships the pieces to workers, but a second full copy of the cube in
+    this process); on the local scheduler the slicing is deferred to the tasks.
+    """
+    chunks = tuple(chunks)
+    try:
+        from distributed import default_client
+
+        default_client()
+        return dsa.from_array(a, chunks=chunks)
+    except (ImportError, ValueError):
+        pass
+    return dsa.from_array(_Sliceable(a), chunks=chunks, name=f"view-{uuid.uuid4().hex}", asarray=True,
+                          inline_array=False, meta=a[(slice(0, 0),) * a.ndim])
+
+
+class _Sliceable:
+    """A numpy array that dask sees as a generic array-like (sliced lazily, never copied whole)."""
+
+    def __init__(self, a: np.ndarray):
+        self.a, self.shape, self.dtype, self.ndim = a, a.shape, a.dtype, a.ndim
+
+    def __getitem__(self, key):
+        return self.a[key]
+
+
+def grid_of(static: xr.Dataset) -> xr.Dataset:
+    """The analysis grid (with CRS) from the static stage."""
+    g = static[["province", "region", "cell_area", "lon", "lat"]].load()
+    g["region"] = g["region"].astype(bool)
+    return g.rio.write_crs(grid.CRS_ALBERS).rio.write_transform(grid.grid_transform(g))
+
+
+# ------------------------------------------------------------------------------------- the stages
+def _static(cfg, inputs, a):
+    g = grid.make_grid(cfg.resolution_m, inputs.boundaries)
+    ds = g.drop_vars("spatial_ref", errors="ignore")
+    ds["region"] = ds["region"].astype(np.int8).assign_attrs(ds["region"].attrs, units="1")
+    ds["cell_area"] = xr.DataArray(np.array(g["cell_area"].values), dims=("y", "x"), attrs=g["cell_area"].attrs)
+    ds["elevation"] = nio.read_dem(inputs.dem, g).assign_attrs(
+        units="m", long_name="elevation (DEM, bilinear to the grid)")
+    return Artefact(ds=ds)
+
+
+def _climate(cfg, inputs, a):
+    """Station QC/fill -> surfaces -> annual tmean, prcp, rad and Rh (and the Rh of the sensitivity sets)."""
+    static = a["static"].ds.load()
+    st = nio.read_stations(inputs.stations, inputs.station_layout, grid_of(static))
+    region = static["region"].astype(bool)
+    # elevation NaN outside the region: blocks wholly outside it are not computed
+    cr = climate.prepare_climate(st, static["x"].values, static["y"].values,
+                                 static["elevation"].astype(np.float32).where(region), cfg)
+    variants = carbon.rh_variant_sets(cfg.rh)
+    rhs, tm, pa = carbon.annual_rh_sets(cr.monthly["tmean"], cr.monthly["prcp"], [cfg.rh, *variants.values()],
+                                        with_climate=True)
+    out = xr.Dataset()
+    for v, da in (("tmean", tm), ("prcp", pa), ("rad", cr.annual["rad"])):
+        out[v] = da.transpose("year", "y", "x").astype(np.float32).where(region).assign_attrs(cr.annual[v].attrs)
+    long_names = {"rh": "soil heterotrophic respiration (monthly Pei et al. 2009, summed)"}
+    long_names.update({n: f"Rh with {n[3]} changed by {'-' if n[5] == 'm' else '+'}{n[6:]} %" for n in variants})
+    for (name, long_name), rh in zip(long_names.items(), rhs):
+        out[name] = rh.transpose("year", "y", "x").where(region).assign_attrs(rh.attrs, long_name=long_name)
+    out = out.chunk(_for(out, chunks(cfg)))
+    out.attrs["stations_used"] = int(cr.annual_stations.sizes["station"])
+    ms = cr.monthly_stations
+    keep = [v for v in ms.data_vars if set(ms[v].dims) == {"station", "time"}]
+    return Artefact(ds=out, side={"stations": ms[keep]},
+                    tables={"qc_summary": cr.qc.reset_index(),
+                            "interpolation_cv": cr.cv.reset_index() if cr.cv.index.name else cr.cv})
+
+
+def _carbon(cfg, inputs, a):
+    static = a["static"].ds.load()
+    g = grid_of(static)
+    npp = nio.read_npp(inputs.npp, g, cfg.years)
+    lc = nio.read_landcover(inputs.landcover, g, [y for y in cfg.years if y <= 2022])
+    # the readers' numpy cubes enter the graph as lazily sliced views: no whole-cube copies
+    out = xr.Dataset()
+    for name, v in (("npp", npp["npp"]), ("npp_reason", npp["npp_reason"]), ("landcover", lc)):
+        c = chunks(cfg)
+        out[name] = v.copy(data=dask_view(v.values, [c[d] for d in v.dims]))
+    rh = a["climate"].ds["rh"]
+    n = carbon.nep(out["npp"], rh)
+    out["nep"] = n.astype(np.float32).assign_attrs(n.attrs)
+    out["rh"] = rh
+    out["npp_reason"] = xr.where(static["region"].astype(bool), out["npp_reason"],
+                                 np.int8(reasons.OUTSIDE_REGION)).astype(np.int8).assign_attrs(out["npp_reason"].attrs)
+    return Artefact(ds=out.chunk(_for(out, chunks(cfg))))
+
+
+def _stats(cfg, inputs, a):
+    """Per-pixel statistics in dask blocks of STATS_BLOCK x STATS_BLOCK stored chunks."""
+    c = chunks(cfg, STATS_BLOCK)
+    cubes = {"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in stats.DRIVERS}}
+    annual = xr.Dataset({v: da.chunk(_for(da, c)) for v, da in cubes.items()})
+    return Artefact(ds=stats.per_pixel_statistics(annual, cfg.stats))
+
+
+def _hurst_null(cfg, inputs, a):
+    return Artefact(tables={"hurst_null": stats.hurst_null_table(len(cfg.years), cfg.stats, cfg.seed)})
+
+
+def _classes(cfg, inputs, a):
+    out = classify.classify_statistics(a["stats"].ds, a["hurst_null"].tables["hurst_null"], cfg.stats,
+                                       seed=cfg.seed)
+    p = a["climate"].ds["prcp"].mean("year").where(a["static"].ds["region"].astype(bool)).load()
+    out["drywet"] = grid.drywet_zones(p.assign_attrs(units="mm a-1")).astype(np.int8).assign_attrs(
+        long_name="dry/wet zone (200/400/800 mm isohyets of interpolated mean annual precipitation)",
+        units="1", flag_values=np.arange(1, 5, dtype=np.int8), flag_meanings="arid semi_arid semi_humid humid")
+    return Artefact(ds=out)
+
+
+def _rh_sensitivity(cfg, inputs, a):
+    region = a["static"].ds["region"].astype(bool)
+    base = xr.Dataset({"nep_mean": a["stats"].ds["nep_mean"], "trend_slope": a["stats"].ds["trend_slope"],
+                       "trend_class": a["classes"].ds["trend_class"]}).where(region)
+    variants = {n: a["climate"].ds[n] for n in carbon.rh_variant_sets(cfg.rh)}
+    table = carbon.rh_sensitivity(a["carbon"].ds["nep"], a["carbon"].ds["rh"], variants, base,
+                                  a["static"].ds["cell_area"].where(region), cfg.rh, cfg.stats)
+    return Artefact(tables={"rh_sensitivity": table})
+
+STAGES = (
+    Stage("static", "grid + DEM", files=("boundaries", "dem"), params=lambda c: c.resolution_m, compute=_static),
+    Stage("climate", "climate + Rh", ("static",), ("stations",),
+          lambda c: (c.inputs.station_layout, c.years, dataclasses.asdict(c.rh), c.chunk_xy), _climate),
+    Stage("carbon", "NPP + NEP + land cover", ("static", "climate"), ("npp", "landcover"),
+          lambda c: c.years, _carbon),
+    Stage("stats", "per-pixel statistics", ("carbon", "climate"), (),
+          lambda c: dataclasses.asdict(c.stats), _stats),
+    Stage("hurst_null", "Hurst null", (), (),
+          lambda c: (len(c.years), c.seed, c.stats.hurst_null_sims, c.stats.hurst_null_q), _hurst_null),
+    Stage("classes", "classes + FDR", ("static", "climate", "stats", "hurst_null"), (),
+          lambda c: (dataclasses.asdict(c.stats), c.seed), _classes),
+    Stage("rh_sensitivity", "Rh sensitivity", ("static", "carbon", "climate", "stats", "classes"), (),
+          lambda c: (dataclasses.asdict(c.stats), dataclasses.asdict(c.rh), carbon.RH_SENSITIVITY_PCT),
+          _rh_sensitivity),
+)

@@ -1,0 +1,132 @@
+"""Atomic writes and stores: Zarr stage stores, the CF NetCDF results file, text files.
+
+Every writer puts its output under a temporary name in the target's directory and renames it into
+place, so a file or directory appears under its final name only when complete. Stage stores are Zarr
+v3 directories: xarray writes each dask block as its own chunks from the dask threads, compressed by
+Blosc (LZ4 after a byte shuffle), with no global lock. The results file users open is CF NetCDF-4
+written by xarray (deflate level 1 after the HDF5 byte shuffle).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+#: stored chunk shape of 2-D and 3-D variables along y and x (time is never chunked)
+CHUNK_XY = 256
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike, *, directory: bool = False):
+    """Yield a temporary path next to ``final``; on success move it into place with ``os.replace``.
+
+    On any exception the temporary is removed and ``final`` is left untouched (an earlier complete
+    version, if any, survives). The temporary lives in the same directory, so the rename is atomic
+    on POSIX file systems; a directory replaces an earlier one by two renames.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        _public(tmp)
+        if directory and final.exists():
+            old = final.with_name(f".{final.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        if tmp.exists():
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+        raise
+
+
+def _public(path: Path):
+    """mkstemp/mkdtemp create 0600/0700; a finished output gets the ordinary umask permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
+
+
+def write_text(text: str, final: str | os.PathLike) -> Path:
+    """``text`` to ``final``, atomically."""
+    final = Path(final)
+    with atomic_path(final) as tmp:
+        tmp.write_text(text)
+    return final
+
+
+def _stored_chunks(var: xr.DataArray, chunks: dict | None) -> tuple:
+    """Chunk shape of ``var``: time whole, y/x by ``chunks`` (default CHUNK_XY), clipped to the shape."""
+    chunks = chunks or {}
+    return tuple(min(chunks.get(d, CHUNK_XY) if d in ("y", "x") else n, n)
+                 for d, n in zip(var.dims, var.shape))
+
+
+def write_zarr(ds: xr.Dataset, path: str | os.PathLike, chunks: dict | None = None) -> Path:
+    """Write ``ds`` as a Zarr v3 store at ``path`` (a directory, written atomically unless it is inside
+    a directory being written atomically itself: pass that directory's temporary path).
+
+    Variables with y and x are stored in chunks of ``chunks`` (default CHUNK_XY) pixels, time whole;
+    dask blocks must be whole multiples of those chunks (xarray checks). Values, dtypes, attributes
+    and coordinates round-trip exactly through :func:`open_zarr`.
+    """
+    from zarr.codecs import BloscCodec
+
+    codec = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+    enc = {}
+    for name, var in ds.variables.items():
+        if var.ndim >= 2 and var.dtype.kind in "iufb":
+            enc[name] = {"compressors": [codec], "chunks": _stored_chunks(var, chunks)}
+    ds = ds.copy()
+    for var in ds.variables.values():
+        var.encoding = {}
+    ds.to_zarr(path, mode="w-", encoding=enc, consolidated=False, zarr_format=3)
+    return Path(path)
+
+
+#: CF attributes that must have the variable's own type (Zarr keeps attributes as JSON lists)
+_TYPED_ATTRS = ("flag_values", "flag_masks", "valid_range", "valid_min", "valid_max")
+
+
+def open_zarr(path: str | os.PathLike, chunks: dict | None = None) -> xr.Dataset:
+    """A stage store, lazily, with dask ``chunks`` (default: the stored chunks).
+
+    Numeric list attributes come back as numpy arrays, as from NetCDF; the CF attributes that take
+    the variable's type (``flag_values``, ``valid_range``, ...) in that type.
+    """
+    ds = xr.open_zarr(path, chunks=chunks if chunks is not None else {}, consolidated=False)
+    for var in ds.variables.values():
+        for k, v in var.attrs.items():
+            if isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
+                var.attrs[k] = np.asarray(v, dtype=var.dtype if k in _TYPED_ATTRS else None)
+    return ds
+
+
+def write_netcdf(ds: xr.Dataset, final: str | os.PathLike, chunks: dict | None = None) -> Path:
+    """``ds`` as CF NetCDF-4 (h5netcdf) at ``final``, atomically; every numeric variable of two or more
+    dims deflated at level 1 after the HDF5 byte shuffle, in chunks of ``chunks`` (default CHUNK_XY)
+    pixels along y and x and whole along time."""
+    enc = {}
+    for name, var in ds.data_vars.items():
+        if var.ndim >= 2 and var.dtype.kind in "iufb":
+            enc[name] = {"zlib": True, "complevel": 1, "shuffle": True,
+                         "chunksizes": _stored_chunks(var, chunks)}
+    with atomic_path(final) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+    return Path(final)
