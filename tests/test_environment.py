@@ -7,7 +7,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI names, and conda-only entries
-CONDA_NAME = {"dask[array]": "dask", "isal": "python-isal"}
+CONDA_NAME = {"dask[array]": "dask"}
 CONDA_ONLY = {"python", "quarto", "pip"}
 
 
