@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .errors import NepInputError
@@ -41,9 +40,7 @@ pd.set_option("display.max_columns", 60)
 
 __all__ = ["project_root", "chapter_list", "read_qmd", "cell_options", "defined_labels",
            "cross_references", "execute_chapter", "build", "data_notice", "environment_table",
-           "config_table", "timings_table", "provenance_table", "benchmark_report",
-           "benchmark_statistics_table", "benchmark_stages_table", "benchmark_limits_table",
-           "benchmark_machine_table"]
+           "config_table", "timings_table", "provenance_table"]
 
 QUARTO_URL = "https://quarto.org/docs/get-started/"
 _FENCE = re.compile(r"^```\{python\}[ \t]*$", re.M)
@@ -553,94 +550,3 @@ def provenance_table(results=None) -> pd.DataFrame:
         out["path used by this run"] = [getattr(cfg.inputs, key[i]) or "embedded synthetic scenario"
                                         for i in out.index]
     return out
-
-
-# ------------------------------------------------------------------------------ benchmark report
-BENCH_DIR = "data/benchmarks"
-
-
-def benchmark_report(root: str | os.PathLike | None = None) -> dict:
-    """The measured benchmark figures written by ``nep bench report`` (``data/benchmarks``).
-
-    Returns {"statistics": DataFrame, "stages": DataFrame or None, "machine": dict}. These are
-    measurements of one machine on one day (``machine["date"]``), kept in the repository because the
-    500 m run takes about half an hour; ``nep bench report`` regenerates them."""
-    import json
-
-    d = project_root(root) / BENCH_DIR
-    stats_path, machine_path, stages_path = d / "statistics.csv", d / "machine.json", d / "stages.csv"
-    for p in (stats_path, machine_path):
-        if not p.exists():
-            raise NepInputError("missing; regenerate it with `nep bench report`", file=p)
-    return {"statistics": pd.read_csv(stats_path),
-            "stages": pd.read_csv(stages_path) if stages_path.exists() else None,
-            "machine": json.loads(machine_path.read_text())}
-
-
-def benchmark_statistics_table(report: dict) -> pd.DataFrame:
-    """Pixels per second of each statistic and of its per-pixel loop peer, and the speed-up."""
-    s = report["statistics"]
-    out = pd.DataFrame({
-        "statistic (nep_core)": s["statistic"],
-        "nep_core (px/s)": s["px_per_s"].map("{:,.0f}".format),
-        "per-pixel peer": s["peer"].fillna(""),
-        "peer computes": s["peer_computes"].fillna(""),
-        "peer (px/s)": s["peer_px_per_s"].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}"),
-        "peer pixels timed": s["peer_pixels"].map(lambda v: "" if not v else f"{int(v):,}"),
-        "speed-up (x)": s["speedup"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}"),
-    })
-    return out.set_index("statistic (nep_core)")
-
-
-def benchmark_stages_table(report: dict) -> pd.DataFrame:
-    """Wall time (s) and peak resident memory (GB) of each pipeline stage, one column pair per grid."""
-    st = report.get("stages")
-    if st is None or st.empty:
-        raise NepInputError("the benchmark report has no pipeline runs (nep bench report --run DIR)")
-    parts = []
-    for (res_m, npix), g in st.groupby(["resolution_m", "region_pixels"], sort=False, dropna=False):
-        label = f"{res_m / 1000:g} km" if res_m >= 1000 else f"{res_m:g} m"
-        g = g.set_index("stage")
-        cols = {f"{label}, {int(npix):,} px: wall time (s)": g["seconds"].round(1),
-                f"{label}: peak RSS (GB)": g["peak_rss_gb"].round(2)}
-        if "measured_at" in g:   # a stage reused from the cache keeps the run that computed it
-            cols[f"{label}: computed at"] = g["measured_at"].fillna("").astype(str).str[:16].str.replace(
-                "T", " ")
-        parts.append(pd.DataFrame(cols))
-    out = pd.concat(parts, axis=1)
-    order = [s for s in st["stage"].drop_duplicates() if s != "total"] + ["total"]
-    return out.loc[order].fillna("")
-
-
-def benchmark_limits_table(report: dict) -> pd.DataFrame:
-    """Where the time goes: the measured rate against memory bandwidth and against the clock.
-
-    ``bytes/px`` is what a statistic reads (24 float32 years per variable) and writes (its float64
-    and integer outputs); at the measured rate that is the implied traffic, to compare with the
-    measured copy bandwidth. ``cycles/px`` is what the machine's cores spend per pixel
-    (cores x clock / rate) and ``cycles/op`` divides it by the counted elementary operations."""
-    s = report["statistics"].drop_duplicates("statistic")
-    m = report["machine"]
-    bw = float(m.get("memory_copy_GB_per_s") or np.nan)
-    hz = float(m.get("cpu_mhz") or np.nan) * 1e6 * float(m.get("cpus") or np.nan)
-    cycles = hz / s["px_per_s"]
-    return pd.DataFrame({
-        "statistic": s["statistic"],
-        "px/s": s["px_per_s"].map("{:,.0f}".format),
-        "bytes/px": s["bytes_per_px"],
-        "implied traffic (GB/s)": s["implied_GB_per_s"].round(3),
-        "share of copy bandwidth (%)": (100 * s["implied_GB_per_s"] / bw).round(2),
-        "operations/px (counted)": s["ops_per_px"],
-        "cycles/px (all cores)": cycles.round(0),
-        "cycles/operation": (cycles / s["ops_per_px"]).round(1),
-    }).set_index("statistic")
-
-
-def benchmark_machine_table(report: dict) -> pd.DataFrame:
-    """The machine, versions, sizes and command of the benchmark run, one row per item."""
-    m = report["machine"]
-    units = {"cpus": "", "cpu_mhz": " MHz", "ram_gb": " GB", "memory_copy_GB_per_s": " GB/s (read + write)",
-             "pixels": " px", "chunk": " px per dask chunk", "peer_sample": " px", "input_generation_s": " s"}
-    rows = {k: f"{v:,}{units[k]}" if k in units and isinstance(v, (int, float)) else str(v)
-            for k, v in m.items()}
-    return pd.DataFrame({"value": pd.Series(rows)}).rename_axis("item")
