@@ -27,7 +27,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/nep bench stats
+	$(BIN)/python -m benchmarks.bench_stats
 
 clean:
 	rm -rf _book _freeze .nep_cache

@@ -1,10 +1,10 @@
-"""The ``nep`` command: a thin layer over ``nep_core.pipeline``, ``nep_core.book`` and the benchmarks.
+"""The ``nep`` command: a thin layer over ``nep_core.pipeline`` and ``nep_core.book``.
 
     nep run [--config FILE] [--out DIR] [--resolution M] [--scheduler ADDRESS] [--timings]
     nep scenario [--out DIR] [--resolution M]
     nep book [--out DIR]
-    nep bench stats [--pixels N]
-    nep bench report [--pixels N] [--peer-sample N] [--run DIR ...] [--out DIR]
+
+Benchmarks are scripts outside the package: ``python -m benchmarks.bench_stats`` (see benchmarks/).
 """
 from __future__ import annotations
 
@@ -48,10 +48,6 @@ def main(argv=None) -> int:
     book = sub.add_parser("book", help="run the pipeline (cached) and build the book into _book/")
     book.add_argument("--out", default="_book")
 
-    bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=["stats", "report"])
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
-
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
@@ -73,10 +69,6 @@ def main(argv=None) -> int:
             from . import book as book_mod
 
             book_mod.build(out_dir=args.out)
-        elif args.command == "bench":
-            from . import bench as bench_mod
-
-            return bench_mod.main([args.what, *args.rest]) or 0
     except NepInputError as exc:
         print(f"nep: error: {exc}", file=sys.stderr)
         return 2

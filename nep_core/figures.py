@@ -29,7 +29,7 @@ __all__ = [
     "ALBERS", "OKABE_ITO", "fig1_study_area", "fig2_nep_series", "fig3a_nep_mean_map",
     "fig3b_trend_map", "fig4_cv_map", "fig5_landcover_sankey", "fig6_nep_by_landcover",
     "fig7_persistence_map", "fig8_climate", "fig9_partial_corr_maps", "fig_trend_sensitivity",
-    "fig_hurst_null", "fig_rh_sensitivity", "fig_truth_vs_recovered", "fig_benchmark", "panel_axes",
+    "fig_hurst_null", "fig_rh_sensitivity", "fig_truth_vs_recovered", "panel_axes",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe qualitative palette.
@@ -606,57 +606,3 @@ def fig_truth_vs_recovered(results, truth=None, var: str = "trend_slope", gridsi
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     return fig
 
-
-def fig_benchmark(report: dict):
-    """Benchmark report: (a) pixels per second of each statistic of nep_core and of its per-pixel
-    loop peers (log scale); (b) wall time per pipeline stage at each grid resolution (log scale).
-
-    ``report`` as returned by :func:`nep_core.book.benchmark_report`."""
-    s = report.get("statistics")
-    if s is None or s.empty:
-        raise NepInputError("benchmark report without statistics", variable="statistics")
-    st = report.get("stages")
-    ncol = 2 if st is not None and not st.empty else 1
-    fig, axes = plt.subplots(1, ncol, figsize=(6.2 * ncol, 4.8), layout="constrained", squeeze=False)
-    ax = axes[0, 0]
-    labels, ours, peers, peer_names = [], [], [], []
-    for _, row in s.iterrows():
-        if not isinstance(row["peer"], str) or not row["peer"]:
-            continue
-        labels.append(f"{row['statistic']}\nvs {row['peer']}")
-        ours.append(row["px_per_s"])
-        peers.append(row["peer_px_per_s"])
-    y = np.arange(len(labels))
-    ax.barh(y - 0.2, ours, 0.4, color=OKABE_ITO[4], label="nep_core (numba kernels, all cores)")
-    ax.barh(y + 0.2, peers, 0.4, color=OKABE_ITO[0], label="per-pixel loop peer")
-    for yi, o, p in zip(y, ours, peers):
-        ax.text(o * 1.15, yi - 0.2, f"{o / p:,.0f}x", va="center", fontsize=7)
-    ax.set_yticks(y, labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel("pixels per second (24-year series), log scale")
-    ax.set_xlim(right=max(ours) * 12)
-    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.16))
-    ax.set_title("(a) statistics: nep_core vs per-pixel loops", fontsize=9, loc="left")
-    ax.grid(axis="x", alpha=0.3)
-    if ncol == 2:
-        ax = axes[0, 1]
-        body = st[st["stage"] != "total"]
-        stages = list(dict.fromkeys(body["stage"]))
-        runs = list(body.groupby(["resolution_m", "region_pixels"], sort=False).groups)
-        yy = np.arange(len(stages))
-        h = 0.8 / max(len(runs), 1)
-        for i, (res_m, npix) in enumerate(runs):
-            g = body[(body["resolution_m"] == res_m) & (body["region_pixels"] == npix)].set_index("stage")
-            vals = [max(float(g["seconds"].get(k, np.nan)), 0.01) for k in stages]
-            label = f"{res_m / 1000:g} km" if res_m >= 1000 else f"{res_m:g} m"
-            ax.barh(yy + (i - (len(runs) - 1) / 2) * h, vals, h, color=OKABE_ITO[(i * 3 + 1) % 9],
-                    label=f"{label} ({int(npix):,} px), total {g['seconds'].sum() / 60:.1f} min")
-        ax.set_yticks(yy, stages, fontsize=7)
-        ax.invert_yaxis()
-        ax.set_xscale("log")
-        ax.set_xlabel("wall time per stage (s), log scale")
-        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.16))
-        ax.set_title("(b) pipeline stages", fontsize=9, loc="left")
-        ax.grid(axis="x", alpha=0.3)
-    return fig

@@ -1,49 +1,49 @@
-"""The benchmark scripts (``nep bench stats`` / ``nep bench report``) and the report's book functions.
+"""The benchmark scripts (``benchmarks.bench_stats``, ``benchmarks.report``) and the appendix readers.
 
 Benchmarks print figures; these tests check that they run, that the peers compute what they are
 compared with, and that the written report is complete and consistent, not how fast anything is."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from nep_core import bench, book, figures
+from benchmarks import appendix, bench_stats, report
+from nep_core import figures
 from nep_core.errors import NepInputError
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bench_stats_small_cube(capsys):
-    res = bench.bench_stats(npix=3000, chunk=1000, mk_sample=40)
+    res = bench_stats.bench_stats(npix=3000, chunk=1000, mk_sample=40)
     out = capsys.readouterr().out
     assert "sen_mk / pymannkendall speed-up" in out and "full stack" in out
     for key in ("sen_mk (slope, CI, S, Var, Z, p)", "cv", "hurst_rs prefix", "partial_corr (3 drivers)",
                 "full stack (one dask graph)"):
         assert res[key] > 0
-    assert res["sen_speedup"] == pytest.approx(3000 / res["sen_mk (slope, CI, S, Var, Z, p)"] / res["mk_rate"])
+    sen_rate = 3000 / res["sen_mk (slope, CI, S, Var, Z, p)"]
+    assert res["sen_speedup"] == pytest.approx(sen_rate / res["mk_rate"])
 
 
-def test_bench_cli_rejects_nonpositive_sizes():
+@pytest.mark.parametrize("main", [bench_stats.main, report.main])
+def test_bench_cli_rejects_nonpositive_sizes(main):
     with pytest.raises(SystemExit):
-        bench.main(["stats", "--pixels", "0"])
+        main(["--pixels", "0"])
 
 
 def test_run_stages_needs_a_finished_run(tmp_path):
     with pytest.raises(NepInputError, match="timings.json"):
-        bench._run_stages(tmp_path)
+        report.run_stages(tmp_path)
 
 
-def test_report_written_complete_and_read_by_the_book(tmp_path, default_results):
-    out = tmp_path / "proj" / "data" / "benchmarks"
+def test_report_written_complete_and_read_by_the_appendix(tmp_path, default_results):
+    out = tmp_path / "benchmarks"
     run_dir = Path(default_results.path).parent
-    bench.bench_report(out, npix=3000, chunk=1000, peer_sample=20, runs=[run_dir])
+    report.bench_report(out, npix=3000, chunk=1000, peer_sample=20, runs=[run_dir])
     s = pd.read_csv(out / "statistics.csv")
-    peers = [p for plist in bench.PEERS.values() for p, _ in plist]
+    peers = [p for plist in report.PEERS.values() for p, _ in plist]
     assert s["peer"].dropna().tolist() == peers
     assert s["statistic"].iloc[-1].startswith("full stack")
     both = s.dropna(subset=["speedup"])
@@ -59,32 +59,30 @@ def test_report_written_complete_and_read_by_the_book(tmp_path, default_results)
     m = json.loads((out / "machine.json").read_text())
     assert m["pixels"] == 3000 and m["memory_copy_GB_per_s"] > 0 and "--run" in m["command"]
 
-    (tmp_path / "proj" / "_quarto.yml").write_text("project:\n  type: book\n")
-    report = book.benchmark_report(tmp_path / "proj")
-    t = book.benchmark_statistics_table(report)
+    bench = appendix.load(out)
+    t = appendix.statistics_table(bench)
     assert len(t) == len(s)
-    stages = book.benchmark_stages_table(report)
+    stages = appendix.stages_table(bench)
     assert stages.index[-1] == "total" and stages.shape[1] == 3
     computed_at = stages.iloc[:-1, 2]
     assert computed_at.str.match(r"\d{4}-\d\d-\d\d \d\d:\d\d$").all(), computed_at
-    lim = book.benchmark_limits_table(report)
+    lim = appendix.limits_table(bench)
     assert (lim["share of copy bandwidth (%)"] > 0).all()
-    assert "memory_copy_GB_per_s" in book.benchmark_machine_table(report).index
-    fig = figures.fig_benchmark(report)
+    assert "memory_copy_GB_per_s" in appendix.machine_table(bench).index
+    fig = appendix.figure(bench)
     assert len(figures.panel_axes(fig)) == 2
 
 
 def test_report_missing_names_the_file(tmp_path):
-    (tmp_path / "_quarto.yml").write_text("project:\n  type: book\n")
-    with pytest.raises(NepInputError, match="statistics.csv.*nep bench report"):
-        book.benchmark_report(tmp_path)
+    with pytest.raises(NepInputError, match="statistics.csv.*benchmarks.report"):
+        appendix.load(tmp_path)
 
 
 def test_committed_report_is_complete():
     """The figures the appendix shows are in the repository (5 km and 500 m runs, every peer)."""
-    report = book.benchmark_report(ROOT)
-    s = report["statistics"]
-    assert set(s["peer"].dropna()) == {p for plist in bench.PEERS.values() for p, _ in plist}
-    res = set(report["stages"]["resolution_m"])
+    bench = appendix.load()
+    s = bench["statistics"]
+    assert set(s["peer"].dropna()) == {p for plist in report.PEERS.values() for p, _ in plist}
+    res = set(bench["stages"]["resolution_m"])
     assert {5000.0, 500.0} <= res, f"benchmark runs at {sorted(res)}; expected 5 km and 500 m"
-    assert report["machine"]["pixels"] >= 1_000_000
+    assert bench["machine"]["pixels"] >= 1_000_000

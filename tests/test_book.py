@@ -1,5 +1,6 @@
 """The book's structure: chapters listed = chapters present, cross-references resolve, chapters hold
-no analysis code and no warning filters; and (once the pipeline lands) every chapter executes."""
+no analysis code and no warning filters; every chapter executes in a Jupyter kernel; the builder
+calls Quarto when it has it and otherwise writes the plain fallback pages."""
 from __future__ import annotations
 
 import re
@@ -7,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from nep_core import book
+from nep_core import book, report
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = book.chapter_list(ROOT)
+LABEL = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)\s*$", re.M)       # a figure / table cell
+ANCHOR = re.compile(r"\{#((?:fig|tbl|sec|eq)-[\w-]+)[^}]*\}")                  # {#sec-x}, {#eq-x}
+XREF = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")                  # @fig-x
 
 
 def _code_cells(rel):
@@ -38,8 +42,10 @@ def test_quarto_yml_keeps_the_required_settings():
 
 
 def test_every_cross_reference_resolves():
-    labels = book.defined_labels(ROOT)
-    refs = book.cross_references(ROOT)
+    """What Quarto resolves: each @fig-/@tbl-/@sec-/@eq- reference names a label of the book."""
+    text = {rel: (ROOT / rel).read_text() for rel in CHAPTERS}
+    labels = {lab for t in text.values() for lab in LABEL.findall(t) + ANCHOR.findall(t)}
+    refs = [(rel, lab) for rel, t in text.items() for lab in XREF.findall(t)]
     assert refs, "the book should cross-reference its figures and tables"
     missing = sorted({(f, lab) for f, lab in refs if lab not in labels})
     assert not missing, f"unresolved cross-references: {missing}"
@@ -86,26 +92,54 @@ def test_results_pages_show_the_data_notice():
         cells = _code_cells(rel)
         if any("pipeline.results" in c for c in cells):
             first = cells[0]
-            assert "pipeline.results()" in first and "book.data_notice(res)" in first, rel
+            assert "pipeline.results()" in first and "report.data_notice(res)" in first, rel
             assert book.cell_options(first).get("output") == "asis", rel
 
 
 def test_qmd_reader_keeps_other_fences_as_text(tmp_path):
     p = tmp_path / "x.qmd"
     p.write_text("# T {#sec-t}\n\n```bash\nrm -rf /\n```\n\n```{python}\n#| label: fig-a\n"
-                 "#| fig-cap: \"A\"\n1 + 1\n```\n")
+                 "#| fig-cap: \"A: b\"\n#| echo: false\n1 + 1\n```\n\n```{python}\n#| include: false\n2\n```\n")
     nb = book.read_qmd(p)
-    assert [c.cell_type for c in nb.cells] == ["markdown", "code"]
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
     assert "rm -rf" in nb.cells[0].source
-    assert nb.cells[1].metadata["quarto"] == {"label": "fig-a", "fig-cap": "A"}
+    assert book.cell_options(nb.cells[1].source) == {"label": "fig-a", "fig-cap": "A: b", "echo": False}
+    assert [c.metadata["tags"] for c in nb.cells[1:]] == [["remove_input"], ["remove_cell"]]
 
 
-def test_markdown_pass_resolves_references_and_callouts():
-    refs = {"fig-a": book._Ref("Figure 4.2", "04-results.html#fig-a")}
-    out = book._markdown("See @fig-a.\n\n::: {.callout-warning}\n## Synthetic\n\nbody\n:::\n", refs)
-    assert "[Figure 4.2](04-results.html#fig-a)" in out
-    assert "callout-warning" in out and ":::" not in out
-    assert "??fig-b??" in book._markdown("@fig-b", refs)
+def test_build_calls_quarto_render_when_it_has_quarto(tmp_path):
+    """The main route: ``quarto render --output-dir OUT`` in the project root."""
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: book\n")
+    fake = tmp_path / "quarto"
+    fake.write_text('#!/bin/sh\necho "$PWD $@" > called.txt\n')
+    fake.chmod(0o755)
+    index = book.build("out", quarto=str(fake), root=tmp_path)
+    assert (tmp_path / "called.txt").read_text().split() == [str(tmp_path), "render", "--output-dir",
+                                                             str(tmp_path / "out")]
+    assert index == tmp_path / "out" / "index.html"
+
+
+def test_fallback_pages(tmp_path):
+    """Without Quarto: one page per chapter executed with the project root as cwd, an index in
+    _quarto.yml order, the fallback note on every page, cell options honoured, bash not run."""
+    (tmp_path / "_quarto.yml").write_text(
+        "project:\n  type: book\nbook:\n  chapters:\n    - index.qmd\n  appendices:\n    - ch/z.qmd\n")
+    (tmp_path / "ch").mkdir()
+    (tmp_path / "index.qmd").write_text(
+        "# Preface {.unnumbered}\n\nSee @sec-z.\n\n```{python}\n#| echo: false\n#| output: asis\n"
+        "print('**from asis**')\n```\n\n```bash\ntouch ran.txt\n```\n")
+    (tmp_path / "ch" / "z.qmd").write_text(
+        "# Zed {#sec-z}\n\n```{python}\n#| include: false\nimport os\n```\n\n```{python}\n"
+        "print(os.getcwd())  # shown\n```\n")
+    index = book.build("out", quarto=False, root=tmp_path, timeout=120)
+    home, z = index.read_text(), (tmp_path / "out" / "z.html").read_text()
+    assert re.findall(r'<li><a href="([\w.-]+)">(\w+)<', home) == [("index.html", "Preface"),
+                                                                  ("z.html", "Zed")]
+    assert "<strong>from asis</strong>" in home and "print(" not in home
+    assert "Plain fallback page" in home and "Plain fallback page" in z
+    assert "@sec-z" in home                                  # left as written: Quarto resolves it
+    assert "import os" not in z and "# shown" in z and str(tmp_path) in z
+    assert not (tmp_path / "ran.txt").exists()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -126,7 +160,7 @@ def test_config_table_names_defaults_instead_of_nan():
     class R:
         config = Config()
 
-    t = book.config_table(R)
+    t = report.config_table(R)
     assert t.loc["seed", "value"] == "20000101"
     assert t.loc["stats.correction", "value"].startswith("none")
     assert t.loc["inputs.npp", "value"] == "none (embedded synthetic scenario)"
