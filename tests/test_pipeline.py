@@ -222,6 +222,19 @@ def test_rerun_reuses_every_stage(run_copy):
     assert {"static", "climate", "carbon", "stats", "results"} <= set(res.cache_hits)
 
 
+def test_temporaries_of_a_killed_run_are_removed_by_the_next(run_copy):
+    out = Path(run_copy.out_dir)
+    left = [out / ".stages" / ".stats-0123456789abcdef.x1y2.tmp", out / "maps" / ".cv.tif.k3j4.tmp",
+            out / ".results.nc.a1b2.tmp", out / ".stages" / ".climate-0123456789abcdef.old"]
+    for p in left:
+        if p.suffix == ".tmp" and "stages" in p.parts:
+            (p / "data.zarr").mkdir(parents=True)
+        else:
+            p.write_bytes(b"half")
+    res = pipeline.run(run_copy)
+    assert res.cache_misses == [] and not any(p.exists() for p in left)
+
+
 def test_changed_parameter_recomputes_only_what_depends_on_it(run_copy, default_results):
     res = pipeline.run(run_copy.replace(**{"stats.alpha": 0.10}))
     assert "stats" in res.cache_misses and "results" in res.cache_misses

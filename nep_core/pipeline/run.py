@@ -5,7 +5,7 @@ import contextlib
 import dataclasses
 import json
 import os
-import time
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from ..config import Config, load_config
 from ..errors import NepInputError
 from ..stats import CORRECTIONS, HURST_METHODS
 from ..store import write_netcdf, write_text
-from .cache import Cache, key
+from .cache import STAGE_DIR, Cache, key
 from .outputs import ZONAL_TABLES, load_maps, write_maps
 from .stages import PIPELINE_VERSION, STAGES, chunks, dask_view
 from .timing import Timings, record_timings
@@ -203,6 +203,14 @@ def _tables(res: Results) -> dict:
     return produced
 
 
+def _remove_leftovers(out: Path):
+    """Temporaries of a killed run (``.<name>.<random>.tmp`` files and directories, and ``.<name>.old``
+    of a directory replaced half way); called under the run lock, so no other run is writing them."""
+    for d in (out, out / STAGE_DIR, out / TABLE_DIR, out / MAP_DIR):
+        for p in [*d.glob(".*.tmp"), *d.glob(".*.old")]:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
 def run(cfg: Config | None = None, progress: bool = False) -> Results:
     """Run (or reuse) every stage of ``STAGES`` for ``cfg`` and return the :class:`Results`.
 
@@ -215,6 +223,7 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
     out = Path(cfg.out_dir).expanduser().resolve()
     T = Timings()
     with _lock(out), _scheduler(cfg.scheduler, progress):
+        _remove_leftovers(out)
         T.on_stage = lambda: record_timings(out, T)
         cache = Cache(out, cfg.chunk_xy)
         T.misses = cache.misses
