@@ -14,6 +14,7 @@ import xarray as xr
 
 from .config import Stats
 from .errors import NepInputError
+from .vocab import NEP_UNITS, check_units
 
 _DEFAULTS = Stats()
 Z_THRESHOLDS = (1.645, 1.960, 2.576)
@@ -140,13 +141,11 @@ def _cut(values, edges):
 def nep_class(nep_mean: xr.DataArray, edges=NEP_EDGES) -> xr.DataArray:
     """NEP sink/source classes of ``NEP_CLASSES`` (edges in g C m-2 a-1; lower edge inclusive)."""
     da = _as_float(nep_mean, "nep_mean")
-    u = da.attrs.get("units")
-    if u is not None and u != "g C m-2 a-1":
-        raise NepInputError(f"expected units 'g C m-2 a-1', got {u!r}", variable=da.name or "nep_mean")
+    check_units(da, "carbon_flux", variable=da.name or "nep_mean", missing_ok=True)
     out = xr.apply_ufunc(_cut, da, kwargs=dict(edges=tuple(edges)), dask="parallelized",
                          output_dtypes=[np.int8])
     return out.rename("nep_class").assign_attrs(flag_attrs(
-        NEP_CLASSES, "NEP sink class", edges=np.asarray(edges, float), edges_units="g C m-2 a-1",
+        NEP_CLASSES, "NEP sink class", edges=np.asarray(edges, float), edges_units=NEP_UNITS,
         description="source < 0 <= low sink < 200 <= medium sink < 400 <= high sink (g C m-2 a-1)"))
 
 

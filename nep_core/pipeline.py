@@ -28,6 +28,7 @@ import xarray as xr
 from ._atomic import _local_scheduler, atomic_path, open_netcdf, write_netcdf
 from .config import Config
 from .errors import NepInputError
+from .vocab import CORRECTIONS, DRIVERS, HURST_METHODS
 
 STAGE_DIR = ".stages"
 
@@ -202,11 +203,6 @@ def _scheduler(address: str | None, progress: bool):
 
 
 # --------------------------------------------------------------------------------------- statistics
-CORRECTIONS = ("hamed_rao", "yue_wang", "tfpw")
-HURST_METHODS = ("prefix", "diff", "alp")
-DRIVERS = ("tmean", "prcp", "rad")
-
-
 def per_pixel_statistics(annual: xr.Dataset, cfg: Config) -> xr.Dataset:
     """Every per-pixel statistic of NEP (lazy): trend (+ corrected variants), Cv, Hurst, partial r.
 
