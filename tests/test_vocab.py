@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nep_core import carbon, classify, figures, io, stats, vocab
+from nep_core import carbon, classify, figures, grid, io, stats, vocab
 from nep_core.errors import NepInputError
 from nep_core.vocab import QUANTITIES, check_units, unit_conversion
 
@@ -72,12 +72,15 @@ def test_unit_conversion():
 
 
 def test_one_table_at_every_boundary():
-    """carbon and classify agree on what they accept."""
+    """carbon, climate (via its station checks), grid and classify agree on what they accept."""
     t = xr.DataArray([10.0], dims="i", attrs={"units": "C"})
     p = xr.DataArray([50.0], dims="i", attrs={"units": "mm per month"})
     assert np.isfinite(carbon.rh_pei(t, p).values).all()            # "C" and "mm per month" accepted
     with pytest.raises(NepInputError, match="'K' not accepted for air temperature"):
         carbon.rh_pei(t.assign_attrs(units="K"), p)
+    assert grid.drywet_zones(xr.DataArray([300.0], dims="i", attrs={"units": "mm/year"})).item() == 2
+    with pytest.raises(NepInputError, match="'mm month-1' not accepted for annual precipitation"):
+        grid.drywet_zones(xr.DataArray([300.0], dims="i", attrs={"units": "mm month-1"}))
     with pytest.raises(NepInputError, match="not accepted for annual carbon flux"):
         classify.nep_class(xr.DataArray([1.0], dims="i", attrs={"units": "kg C m-2 a-1"}))
 
