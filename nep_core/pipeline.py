@@ -319,27 +319,6 @@ def _lock(out: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _validate(cfg: Config):
-    from .config import Config as _C  # noqa: F401
-
-    st = cfg.stats
-    if st.correction not in (None, *CORRECTIONS):
-        raise NepInputError(f"unknown correction {st.correction!r}; use none or one of {CORRECTIONS}",
-                            variable="stats.correction")
-    if st.hurst_method not in HURST_METHODS:
-        raise NepInputError(f"unknown Hurst method {st.hurst_method!r}; use one of {HURST_METHODS}",
-                            variable="stats.hurst_method")
-    if cfg.last_year - cfg.first_year + 1 < st.min_valid:
-        raise NepInputError(f"{cfg.first_year}-{cfg.last_year} has fewer years than stats.min_valid = "
-                            f"{st.min_valid}", variable="stats.min_valid")
-    if cfg.inputs.drywet is not None:
-        raise NepInputError("dry/wet zone polygons are not read yet; leave inputs.drywet unset (zones "
-                            "are then the 200/400/800 mm isohyets of the interpolated mean precipitation)",
-                            variable="inputs.drywet")
-    if cfg.chunk_xy < 16:
-        raise NepInputError(f"chunk_xy = {cfg.chunk_xy} is too small (>= 16)", variable="chunk_xy")
-
-
 def _resolve_inputs(cfg: Config, out: Path):
     """Inputs of this run (the scenario's when none are configured) and the truth file, if any."""
     if cfg.inputs.synthetic:
@@ -833,7 +812,7 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
     -> results.nc, tables/*.csv, maps/*.tif. See the module docstring for caching.
     """
     cfg = cfg or Config()
-    _validate(cfg)
+    cfg.validate()
     out = Path(cfg.out_dir).expanduser().resolve()
     T = Timings()
     with _lock(out), _scheduler(cfg.scheduler, progress):
