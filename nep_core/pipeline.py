@@ -813,6 +813,9 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
     """
     cfg = cfg or Config()
     cfg.validate()
+    # idle OpenMP workers of the numba kernels wait passively instead of spinning on the cores of
+    # the other dask threads; must be set before the first kernel starts OpenMP (an explicit value wins)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     out = Path(cfg.out_dir).expanduser().resolve()
     T = Timings()
     with _lock(out), _scheduler(cfg.scheduler, progress):

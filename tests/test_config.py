@@ -88,3 +88,13 @@ def test_cli_refuses_zero_resolution(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "my-run.toml" in r.stderr and "stats.alpha" in r.stderr
 
+
+def test_import_changes_no_environment():
+    """Importing nep_core sets no environment variable and loads no OpenMP runtime, so the default
+    OMP_WAIT_POLICY that pipeline.run sets (only if unset) still reaches OpenMP when it starts."""
+    code = ("import os; os.environ.pop('OMP_WAIT_POLICY', None); before = dict(os.environ); "
+            "import nep_core, nep_core.pipeline, nep_core.cli, nep_core.climate, nep_core.io; "
+            "assert dict(os.environ) == before; "
+            "assert 'libgomp' not in open('/proc/self/maps').read()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
