@@ -17,29 +17,21 @@ from .classify import trend_class
 from .config import Rh as RhParams
 from .errors import NepInputError
 from .stats import sen_mk
+from .vocab import NEP_UNITS, RH_MONTHLY_UNITS, UNITS, check_units
 
-RH_UNITS = "g C m-2 month-1"
-ANNUAL_UNITS = "g C m-2 a-1"
 RH_DESCRIPTION = (
     "Soil heterotrophic respiration after Pei et al. (2009): "
     "Rh = a * (exp(b * T) + ln(c * P + 1)) * days * carbon_fraction, with T monthly mean air "
     "temperature (degC) and P monthly precipitation (mm); the factor days * carbon_fraction "
     "multiplies the whole bracket."
 )
-_TEMP_UNITS = {"degC", "degree_Celsius", "celsius", "C", "°C"}
-_PRCP_UNITS = {"mm", "mm month-1", "mm/month", "mm per month"}
 
 
-def _check_units(da, accepted, name):
-    if isinstance(da, xr.DataArray):
-        units = da.attrs.get("units")
-        if units is None:
-            raise NepInputError(f"no 'units' attribute; expected one of {sorted(accepted)}",
-                                variable=da.name or name)
-        if units not in accepted:
-            raise NepInputError(
-                f"units {units!r} not accepted; expected one of {sorted(accepted)} "
-                "(convert explicitly, e.g. K - 273.15 or m * 1000)", variable=da.name or name)
+def _check_climate(t, p):
+    """Monthly T (degC) and P (mm) carry their units when they are DataArrays (arrays: as documented)."""
+    for da, quantity, name in ((t, "temperature", "t"), (p, "precipitation_monthly", "p")):
+        if isinstance(da, xr.DataArray):
+            check_units(da, quantity, variable=da.name or name)
 
 
 def rh_pei(t, p, params: RhParams | None = None):
@@ -70,8 +62,7 @@ def rh_pei(t, p, params: RhParams | None = None):
     16.292
     """
     params = params or RhParams()
-    _check_units(t, _TEMP_UNITS, "t")
-    _check_units(p, _PRCP_UNITS, "p")
+    _check_climate(t, p)
     if isinstance(p, xr.DataArray):
         bad = bool((p < 0).any()) if p.chunks is None else False
     else:
@@ -81,7 +72,7 @@ def rh_pei(t, p, params: RhParams | None = None):
     out = params.a * (np.exp(params.b * t) + np.log(params.c * p + 1.0)) * params.days * params.carbon_fraction
     if isinstance(out, xr.DataArray):
         out = out.rename("rh")
-        out.attrs = _rh_attrs(params, RH_UNITS, "monthly soil heterotrophic respiration")
+        out.attrs = _rh_attrs(params, RH_MONTHLY_UNITS, "monthly soil heterotrophic respiration")
     return out
 
 
@@ -106,12 +97,10 @@ def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
     if time_dim not in rh_monthly.dims:
         raise NepInputError(f"dimension {time_dim!r} not found (dims: {rh_monthly.dims})",
                             variable=rh_monthly.name)
-    if rh_monthly.attrs.get("units") != RH_UNITS:
-        raise NepInputError(f"expected units {RH_UNITS!r}, got {rh_monthly.attrs.get('units')!r}",
-                            variable=rh_monthly.name)
+    check_units(rh_monthly, "carbon_flux_monthly", variable=rh_monthly.name or "rh_monthly")
     years = _complete_years(rh_monthly, time_dim)
     out = rh_monthly.groupby(years.rename("year")).sum(time_dim, skipna=False)
-    out.attrs = dict(rh_monthly.attrs, units=ANNUAL_UNITS,
+    out.attrs = dict(rh_monthly.attrs, units=NEP_UNITS,
                      long_name="annual soil heterotrophic respiration",
                      cell_methods=f"{time_dim}: sum of 12 monthly values")
     return out.rename("rh")
@@ -163,8 +152,7 @@ def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str 
     params_list = list(params_list)
     if not params_list:
         raise NepInputError("no Rh parameter sets given", variable="params_list")
-    _check_units(t, _TEMP_UNITS, "t")
-    _check_units(p, _PRCP_UNITS, "p")
+    _check_climate(t, p)
     for da, name in ((t, "t"), (p, "p")):
         if time_dim not in da.dims:
             raise NepInputError(f"dimension {time_dim!r} not found (dims: {da.dims})", variable=da.name or name)
@@ -202,15 +190,15 @@ def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str 
     out = []
     for k, q in enumerate(params_list, start=2):
         da = stacked.isel(rh_set=k, drop=True).rename("rh")
-        da.attrs = dict(_rh_attrs(q, ANNUAL_UNITS, "annual soil heterotrophic respiration"),
+        da.attrs = dict(_rh_attrs(q, NEP_UNITS, "annual soil heterotrophic respiration"),
                         cell_methods=f"{time_dim}: sum of 12 monthly values")
         out.append(da)
     if not with_climate:
         return out
     tm = stacked.isel(rh_set=0, drop=True).rename(t.name or "tmean").assign_attrs(
-        t.attrs, units="degC", cell_methods=f"{time_dim}: mean of 12 monthly values")
+        t.attrs, units=UNITS["temperature"], cell_methods=f"{time_dim}: mean of 12 monthly values")
     pa = stacked.isel(rh_set=1, drop=True).rename(p.name or "prcp").assign_attrs(
-        p.attrs, units="mm a-1", cell_methods=f"{time_dim}: sum of 12 monthly values")
+        p.attrs, units=UNITS["precipitation_annual"], cell_methods=f"{time_dim}: sum of 12 monthly values")
     return out, tm, pa
 
 
@@ -239,12 +227,10 @@ def nep(npp: xr.DataArray, rh: xr.DataArray) -> xr.DataArray:
     Pixels where NPP is masked (NaN) stay NaN. Both inputs must be in g C m-2 a-1.
     """
     for da, name in ((npp, "npp"), (rh, "rh")):
-        if da.attrs.get("units") != ANNUAL_UNITS:
-            raise NepInputError(f"expected units {ANNUAL_UNITS!r}, got {da.attrs.get('units')!r}",
-                                variable=da.name or name)
+        check_units(da, "carbon_flux", variable=da.name or name)
     out = (npp - rh).rename("nep")
     out.attrs = {
-        "units": ANNUAL_UNITS,
+        "units": NEP_UNITS,
         "long_name": "net ecosystem productivity",
         "description": "NEP = NPP (MOD17A3HGF) - Rh (Pei et al. 2009, monthly, summed); > 0 sink, < 0 source",
     }
@@ -296,7 +282,7 @@ def rh_sensitivity(nep: xr.DataArray, rh: xr.DataArray, rh_variants: dict, base:
         else:
             name = f"rh_{k}_{'m' if p < 0 else 'p'}{abs(p):g}"
             dif = rh * np.float32(p / 100) if k == "a" else rh_variants[name] - rh
-            y = (nep - dif).assign_attrs(units=ANNUAL_UNITS)
+            y = (nep - dif).assign_attrs(units=NEP_UNITS)
             count = np.isfinite(y).sum("year")
             mean = y.astype(np.float64).sum("year") / count.where(count > 0)
             tr = sen_mk(y, dim="year", alpha=st.alpha, correction=st.correction, min_valid=st.min_valid)

@@ -14,6 +14,8 @@ import xarray as xr
 
 from .config import Stats
 from .errors import NepInputError
+from .stats import fdr
+from .vocab import CORRECTIONS, NEP_UNITS, NO_CORRECTION, check_units
 
 _DEFAULTS = Stats()
 Z_THRESHOLDS = (1.645, 1.960, 2.576)
@@ -140,13 +142,11 @@ def _cut(values, edges):
 def nep_class(nep_mean: xr.DataArray, edges=NEP_EDGES) -> xr.DataArray:
     """NEP sink/source classes of ``NEP_CLASSES`` (edges in g C m-2 a-1; lower edge inclusive)."""
     da = _as_float(nep_mean, "nep_mean")
-    u = da.attrs.get("units")
-    if u is not None and u != "g C m-2 a-1":
-        raise NepInputError(f"expected units 'g C m-2 a-1', got {u!r}", variable=da.name or "nep_mean")
+    check_units(da, "carbon_flux", variable=da.name or "nep_mean", missing_ok=True)
     out = xr.apply_ufunc(_cut, da, kwargs=dict(edges=tuple(edges)), dask="parallelized",
                          output_dtypes=[np.int8])
     return out.rename("nep_class").assign_attrs(flag_attrs(
-        NEP_CLASSES, "NEP sink class", edges=np.asarray(edges, float), edges_units="g C m-2 a-1",
+        NEP_CLASSES, "NEP sink class", edges=np.asarray(edges, float), edges_units=NEP_UNITS,
         description="source < 0 <= low sink < 200 <= medium sink < 400 <= high sink (g C m-2 a-1)"))
 
 
@@ -296,15 +296,13 @@ def classify_statistics(stats_ds: xr.Dataset, null: pd.DataFrame, st=_DEFAULTS,
     ``cv_class`` (Fisher-Jenks, ``n_breaks`` classes), ``persistence_class`` (H threshold 0.5) and
     ``persistence_class_calibrated`` (H threshold = the ``hurst_null_q`` quantile of the null).
     """
-    from .stats import CORRECTIONS, fdr
-
     out = xr.Dataset()
     tr = xr.Dataset({"slope": stats_ds["trend_slope"], "z": stats_ds["trend_z"], "p": stats_ds["trend_p"]})
     out["trend_class"] = trend_class(tr, eps=st.stable_eps)
-    variant = st.correction or "none"
+    variant = st.correction or NO_CORRECTION
     sig = fdr(stats_ds["trend_p"].load(), alpha=st.fdr_alpha)
     out["trend_sig_fdr"] = sig.astype(np.int8).assign_attrs(sig.attrs, variant=variant)
-    for c in ("none", *(c for c in CORRECTIONS if c is not None)):
+    for c in (NO_CORRECTION, *CORRECTIONS):
         s = fdr(stats_ds["trend_p" if c == variant else f"trend_p_{c}"].load(), alpha=st.fdr_alpha)
         out[f"trend_sig_fdr_{c}"] = s.astype(np.int8).assign_attrs(s.attrs, variant=c)
     out["nep_class"] = nep_class(stats_ds["nep_mean"])

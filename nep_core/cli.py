@@ -9,9 +9,21 @@ Benchmarks are scripts outside the package: ``python -m benchmarks.bench_stats``
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from .errors import NepInputError
+
+
+def _metres(text: str) -> float:
+    """``--resolution``: a positive, finite number of metres (0 is an error, not the default)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of metres") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: the resolution must be a positive number of metres")
+    return value
 
 
 def _config(args):
@@ -19,13 +31,13 @@ def _config(args):
 
     cfg = load_config(args.config)
     changes = {}
-    if getattr(args, "out", None):
+    if getattr(args, "out", None) is not None:
         changes["out_dir"] = args.out
-    if getattr(args, "resolution", None):
-        changes["resolution_m"] = float(args.resolution)
-    if getattr(args, "scheduler", None):
+    if getattr(args, "resolution", None) is not None:
+        changes["resolution_m"] = args.resolution
+    if getattr(args, "scheduler", None) is not None:
         changes["scheduler"] = args.scheduler
-    return cfg.replace(**changes) if changes else cfg
+    return cfg.replace(**changes).validate() if changes else cfg
 
 
 def main(argv=None) -> int:
@@ -35,7 +47,7 @@ def main(argv=None) -> int:
     run = sub.add_parser("run", help="run the whole pipeline (default: embedded synthetic scenario)")
     run.add_argument("--config", help="TOML or YAML config file (see nep_core/config.py)")
     run.add_argument("--out", help="output directory (default: config out_dir, 'results')")
-    run.add_argument("--resolution", type=float, help="analysis grid resolution in metres")
+    run.add_argument("--resolution", type=_metres, help="analysis grid resolution in metres")
     run.add_argument("--scheduler", help="dask.distributed scheduler address")
     run.add_argument("--timings", action="store_true", help="print per-stage wall times")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -43,7 +55,7 @@ def main(argv=None) -> int:
     sc = sub.add_parser("scenario", help="build the synthetic scenario only")
     sc.add_argument("--config")
     sc.add_argument("--out")
-    sc.add_argument("--resolution", type=float)
+    sc.add_argument("--resolution", type=_metres)
 
     book = sub.add_parser("book", help="run the pipeline (cached) and build the book into _book/")
     book.add_argument("--out", default="_book")

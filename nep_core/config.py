@@ -18,16 +18,22 @@ Example ``nep.toml`` for real data::
     alpha = 0.05
     correction = "hamed_rao"
     hurst_method = "prefix"
+
+``Config.validate()`` checks the type and range of every parameter (``load_config`` and
+``pipeline.run`` call it); its errors name the file the config was read from and the key.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import NepConfigError
+from .vocab import CORRECTIONS, HURST_METHODS, NO_CORRECTION
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Stats:
     """Parameters of the per-pixel statistics (see METHODS in the book)."""
 
     alpha: float = 0.05               # significance level of MK, CI of Sen, partial correlation t-test
-    correction: str | None = None     # None, "hamed_rao", "yue_wang", "tfpw"
+    correction: str | None = None     # None (or "none"), "hamed_rao", "yue_wang", "tfpw"
     stable_eps: float = 0.5           # |Sen slope| below this (g C m-2 a-2) is "stable" in Table 1
     min_valid: int = 20               # fewest finite years for a statistic at a pixel
     fdr_alpha: float = 0.10           # map-level BH FDR level (Wilks 2016: 2 x alpha_global)
@@ -63,6 +69,11 @@ class Stats:
     hurst_null_sims: int = 20000      # Monte Carlo size of the null
     n_breaks: int = 5                 # Fisher-Jenks classes of Cv
     breaks_sample: int = 20000        # seeded sample size for natural breaks on large rasters
+
+    def __post_init__(self):
+        # TOML cannot write null: the string "none" (as the README spells it) is no correction
+        if isinstance(self.correction, str) and self.correction.strip().lower() == NO_CORRECTION:
+            object.__setattr__(self, "correction", None)
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,11 @@ class Config:
     def years(self) -> list[int]:
         return list(range(self.first_year, self.last_year + 1))
 
+    @property
+    def source(self) -> str | None:
+        """The file this config was read from (by :func:`load_config`), else None."""
+        return self.__dict__.get("_source")
+
     def replace(self, **changes) -> "Config":
         """A copy with top-level fields or dotted section fields (``"stats.alpha"``) changed."""
         flat = {k: v for k, v in changes.items() if "." not in k}
@@ -112,7 +128,33 @@ class Config:
                 section, name = key.split(".", 1)
                 sub = getattr(cfg, section)
                 cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(sub, **{name: value})})
-        return cfg
+        return cfg._from(self.source)
+
+    def _from(self, source) -> "Config":
+        object.__setattr__(self, "_source", None if source is None else str(source))
+        return self
+
+    def validate(self) -> "Config":
+        """Check the type and range of every parameter; return ``self``.
+
+        Raises
+        ------
+        NepConfigError
+            Naming the config file (when read from one), the key (``stats.alpha``) and the rule.
+        """
+        for key, value, rule, words in _rules(self):
+            if not rule(value):
+                raise NepConfigError(f"must be {words}; got {value!r}", file=self.source, variable=key)
+        n_years = self.last_year - self.first_year + 1
+        if n_years < self.stats.min_valid:
+            raise NepConfigError(f"{self.first_year}-{self.last_year} has fewer years ({n_years}) than "
+                                 f"stats.min_valid = {self.stats.min_valid}", file=self.source,
+                                 variable="stats.min_valid")
+        if self.inputs.drywet is not None:
+            raise NepConfigError("dry/wet zone polygons are not read yet; leave inputs.drywet unset (zones "
+                                 "are then the 200/400/800 mm isohyets of the interpolated mean "
+                                 "precipitation)", file=self.source, variable="inputs.drywet")
+        return self
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -125,6 +167,67 @@ class Config:
         if sections:
             d = {k: d[k] for k in sections}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _real(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _path(v) -> bool:
+    return v is None or (isinstance(v, str) and v.strip() != "")
+
+
+def _rules(cfg: Config):
+    """(key, value, test, the rule in words) for every parameter."""
+    st, rh, inp = cfg.stats, cfg.rh, cfg.inputs
+
+    def open01(v):
+        return _real(v) and 0 < v < 1
+
+    def positive(v):
+        return _real(v) and v > 0
+
+    def at_least(lo):
+        return lambda v: _int(v) and v >= lo
+
+    in01 = "a number between 0 and 1 (exclusive)"
+    return [
+        ("out_dir", cfg.out_dir, lambda v: isinstance(v, str) and v.strip() != "", "a directory name"),
+        ("resolution_m", cfg.resolution_m, positive, "a positive number of metres"),
+        ("first_year", cfg.first_year, _int, "a year (integer)"),
+        ("last_year", cfg.last_year, lambda v: _int(v) and _int(cfg.first_year) and v >= cfg.first_year,
+         f"a year (integer) not before first_year = {cfg.first_year!r}"),
+        ("seed", cfg.seed, at_least(0), "an integer >= 0"),
+        ("chunk_xy", cfg.chunk_xy, at_least(16), "an integer >= 16 (pixels)"),
+        ("scheduler", cfg.scheduler, _path, "a dask.distributed address (text), or unset for local threads"),
+        *((f"inputs.{k}", getattr(inp, k), _path, "a path or glob pattern (text), or unset")
+          for k in ("npp", "landcover", "stations", "dem", "boundaries", "drywet")),
+        ("inputs.station_layout", inp.station_layout, lambda v: v in ("csv", "cma"), "'csv' or 'cma'"),
+        ("stats.alpha", st.alpha, open01, in01),
+        ("stats.correction", st.correction, lambda v: v is None or v in CORRECTIONS,
+         f"one of {', '.join((NO_CORRECTION, *CORRECTIONS))}"),
+        ("stats.stable_eps", st.stable_eps, lambda v: _real(v) and v >= 0, "a number >= 0 (g C m-2 a-2)"),
+        ("stats.min_valid", st.min_valid, _int, "an integer (years)"),
+        ("stats.fdr_alpha", st.fdr_alpha, open01, in01),
+        ("stats.cv_ddof", st.cv_ddof, lambda v: _int(v) and v in (0, 1), "0 or 1"),
+        ("stats.cv_min_mean", st.cv_min_mean, _real, "a number (g C m-2 a-1)"),
+        ("stats.hurst_method", st.hurst_method, lambda v: v in HURST_METHODS,
+         f"one of {', '.join(HURST_METHODS)}"),
+        ("stats.hurst_null_q", st.hurst_null_q, open01, in01),
+        ("stats.hurst_null_sims", st.hurst_null_sims, at_least(100), "an integer >= 100"),
+        ("stats.n_breaks", st.n_breaks, at_least(2), "an integer >= 2"),
+        ("stats.breaks_sample", st.breaks_sample, at_least(st.n_breaks if _int(st.n_breaks) else 2),
+         f"an integer >= stats.n_breaks = {st.n_breaks!r}"),
+        ("rh.a", rh.a, positive, "a positive number"),
+        ("rh.b", rh.b, _real, "a number (per degC)"),
+        ("rh.c", rh.c, positive, "a positive number (per mm)"),
+        ("rh.days", rh.days, positive, "a positive number of days"),
+        ("rh.carbon_fraction", rh.carbon_fraction, lambda v: _real(v) and 0 < v <= 1, "a number in (0, 1]"),
+    ]
 
 
 _SECTIONS = {"inputs": Inputs, "stats": Stats, "rh": Rh}
@@ -142,22 +245,16 @@ def _build(cls, data: dict, where: str, file):
             if not isinstance(value, dict):
                 raise NepConfigError(f"[{key}] must be a table", file=file, variable=key)
             value = _build(_SECTIONS[key], value, key, file)
-        else:
-            default = known[key].default
-            if isinstance(default, bool) or default is None or isinstance(value, type(default)):
-                pass
-            elif isinstance(default, float) and isinstance(value, int):
-                value = float(value)
-            else:
-                raise NepConfigError(
-                    f"expected {type(default).__name__}, got {type(value).__name__} ({value!r})",
-                    file=file, variable=f"{where}.{key}" if where != "top" else key)
+        elif isinstance(known[key].default, float) and _int(value):
+            value = float(value)        # 5000 and 5000.0 are one resolution (types: Config.validate)
         kwargs[key] = value
     return cls(**kwargs)
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
-    """Read a TOML (``.toml``) or YAML (``.yml``/``.yaml``) config; ``None`` gives the default."""
+    """Read a TOML (``.toml``) or YAML (``.yml``/``.yaml``) config; ``None`` gives the default.
+
+    Unknown keys raise here; every value is then checked by :meth:`Config.validate`."""
     if path is None:
         return Config()
     path = Path(path)
@@ -181,14 +278,4 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         raise NepConfigError(f"cannot parse: {exc}", file=path) from exc
     if not isinstance(data, dict):
         raise NepConfigError("top level must be a table/mapping", file=path)
-    cfg = _build(Config, data, "top", path)
-    if cfg.stats.correction not in (None, "hamed_rao", "yue_wang", "tfpw"):
-        raise NepConfigError("must be one of none, hamed_rao, yue_wang, tfpw", file=path,
-                             variable="stats.correction")
-    if cfg.stats.hurst_method not in ("prefix", "diff", "alp"):
-        raise NepConfigError("must be one of prefix, diff, alp", file=path, variable="stats.hurst_method")
-    if not (0 < cfg.stats.alpha < 1):
-        raise NepConfigError("must be in (0, 1)", file=path, variable="stats.alpha")
-    if cfg.resolution_m <= 0:
-        raise NepConfigError("must be positive", file=path, variable="resolution_m")
-    return cfg
+    return _build(Config, data, "top", path)._from(path).validate()

@@ -24,6 +24,7 @@ from matplotlib.path import Path
 
 from . import tables, zonal
 from .errors import NepInputError
+from .vocab import DRIVERS, LANDCOVER_CLASSES, NEP_UNITS, PROVINCES, REGION_NAME, SLOPE_UNITS
 
 __all__ = [
     "ALBERS", "OKABE_ITO", "fig1_study_area", "fig2_nep_series", "fig3a_nep_mean_map",
@@ -35,13 +36,13 @@ __all__ = [
 #: Okabe & Ito (2008) colour-blind-safe qualitative palette.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000",
              "#999999"]
-#: Land-cover colours (Okabe-Ito based, fixed per class so every figure agrees).
-LC_COLORS = {"forest": "#009E73", "grassland": "#F0E442", "cropland": "#E69F00", "wetland": "#56B4E9",
-             "urban and built-up": "#D55E00", "water": "#0072B2", "barren": "#BBBBBB"}
-PROVINCE_COLORS = {"NWC": "#000000", "Shaanxi": "#E69F00", "Gansu": "#56B4E9", "Qinghai": "#009E73",
-                   "Ningxia": "#CC79A7", "Xinjiang": "#0072B2"}
-NEP_UNITS = "g C m-2 a-1"
-SLOPE_UNITS = "g C m-2 a-2"
+#: Land-cover colours (Okabe-Ito based, fixed per class so every figure agrees), by class name.
+LC_COLORS = {LANDCOVER_CLASSES[c]: col for c, col in
+             {1: "#009E73", 2: "#F0E442", 3: "#E69F00", 4: "#56B4E9", 5: "#D55E00", 6: "#0072B2",
+              7: "#BBBBBB"}.items()}
+#: Province (and whole-region) colours, by name.
+PROVINCE_COLORS = {REGION_NAME: "#000000", **{p.name: col for p, col in
+                   zip(PROVINCES, ("#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2"))}}
 
 
 def _albers():
@@ -172,7 +173,7 @@ def _class_map(ax, ds, var: str, shares: pd.DataFrame, title: str, legend_title:
     _outlines(ax, ds, provinces)
     ax.set_title(title, fontsize=10)
     if legend:
-        share = shares.set_index("class")["share (%)"]
+        share = shares.set_index("class")[tables.SHARE]
         handles = [Patch(facecolor=colors[c], edgecolor="0.4", linewidth=0.3,
                          label=f"{labels[c]}: {share.get(c, 0.0):.2f} %") for c in codes]
         if nodata_share > 0:
@@ -228,7 +229,7 @@ def fig1_study_area(results, stations=None, provinces=None):
     leg = ax.legend(handles=handles, loc="lower left", fontsize=7, facecolor="0.85")
     leg.get_frame().set_alpha(0.9)
     _gridlines(ax)
-    area = tables.province_summary(ds)["area (km2)"]
+    area = tables.province_summary(ds)[tables.AREA]
     ax.set_title("Northwest China: elevation, provinces, dry/wet zones and stations\n"
                  + ", ".join(f"{n} {a / 1e3:,.0f}" for n, a in area.items()) + " (10^3 km2)",
                  fontsize=9)
@@ -306,7 +307,7 @@ def fig4_cv_map(results, provinces=None):
     _class_map(ax, ds, "cv_class", shares, f"Cv of NEP (mean {shares.attrs['mean_cv']:.3f})",
                "Cv class (1, Fisher-Jenks edges), share of area", provinces, legend=False)
     colors = _class_colors("cv_class", labels)
-    share = shares.set_index("class")["share (%)"]
+    share = shares.set_index("class")[tables.SHARE]
     ax.legend(handles=[Patch(facecolor=colors[c], label=f"{labels[c]}: {share[c]:.2f} %")
                        for c in sorted(labels)],
               title="Cv class (1, Fisher-Jenks edges), share of area", loc="upper left",
@@ -406,7 +407,7 @@ def fig6_nep_by_landcover(results, lc_year: int = 2022, min_area_share: float = 
     slopes (g C m-2 a-2) in the legend."""
     ds = tables.dataset(results)
     series = tables.landcover_nep_series(ds, lc_year)
-    area = tables.landcover_nep(ds, lc_year)["area (km2)"]
+    area = tables.landcover_nep(ds, lc_year)[tables.AREA]
     keep = area / area.sum() * 100 > min_area_share
     series = series.loc[keep[keep].index.intersection(series.index)].dropna(how="all")
     trend = zonal.linear_trend(series)
@@ -454,7 +455,7 @@ def fig8_climate(results, provinces=None):
     fig = plt.figure(figsize=(13, 7.5), layout="constrained")
     cmaps = {"tmean": "RdYlBu_r", "prcp": "viridis_r", "rad": "cividis"}
     years = series.columns.to_numpy(dtype=float)
-    for i, (v, (name, units)) in enumerate(tables.DRIVERS.items()):
+    for i, (v, (name, units)) in enumerate(DRIVERS.items()):
         ax = fig.add_subplot(2, 3, i + 1)
         ax.plot(years, series.loc[v].to_numpy(), "o-", ms=3, color=OKABE_ITO[i + 4 if i < 2 else 6])
         s, b = trend.loc[v, "slope"], trend.loc[v, "intercept"]
@@ -482,7 +483,7 @@ def fig9_partial_corr_maps(results, alpha: float = 0.05, provinces=None):
     fig = plt.figure(figsize=(13, 4.6), layout="constrained")
     axes = []
     img = None
-    for i, (v, (name, _)) in enumerate(tables.DRIVERS.items()):
+    for i, (v, (name, _)) in enumerate(DRIVERS.items()):
         ax = _map_ax(fig, 1, 3, i + 1)
         r = np.where(_inside(ds), ds[f"pcorr_r_{v}"].values, np.nan)
         _nodata(ax, ds, r)

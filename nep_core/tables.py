@@ -18,9 +18,11 @@ import xarray as xr
 
 from . import zonal
 from .errors import NepInputError
+from .vocab import (AREA_UNITS, CORRECTIONS, DRIVERS, LANDCOVER_CLASSES, NEP_UNITS, NO_CORRECTION,
+                    PROVINCE_NAMES, REGION_NAME, SLOPE_UNITS)
 
 __all__ = [
-    "PROVINCE_NAMES", "LC_NAMES", "DRIVERS", "REFERENCE", "dataset", "province_names",
+    "REFERENCE", "dataset", "province_names",
     "landcover_names", "nep_series", "landcover_nep_series", "climate_series",
     "table1_trend_categories", "province_summary", "nep_class_shares", "trend_class_shares",
     "trend_sensitivity", "trend_false_positives", "drywet_summary", "qc_table", "qc_validation",
@@ -30,20 +32,7 @@ __all__ = [
     "is_synthetic",
 ]
 
-#: Province codes of the results store (ARCHITECTURE.md conventions); the ``province`` variable's
-#: CF flags take precedence when present.
-PROVINCE_NAMES = {1: "Shaanxi", 2: "Gansu", 3: "Qinghai", 4: "Ningxia", 5: "Xinjiang"}
-#: Land-cover codes 1..7 (ARCHITECTURE.md conventions); the ``landcover`` flags take precedence.
-LC_NAMES = {1: "forest", 2: "grassland", 3: "cropland", 4: "wetland", 5: "urban and built-up",
-            6: "water", 7: "barren"}
-#: Climate drivers of the partial correlations, with display names and units of the annual values.
-DRIVERS = {"tmean": ("temperature", "degC"), "prcp": ("precipitation", "mm a-1"),
-           "rad": ("solar radiation", "MJ m-2 a-1")}
-REGION = "NWC"
-
-NEP_UNITS = "g C m-2 a-1"
-SLOPE_UNITS = "g C m-2 a-2"
-AREA = "area (km2)"
+AREA = f"area ({AREA_UNITS})"
 SHARE = "share (%)"
 
 
@@ -69,17 +58,17 @@ def is_synthetic(results) -> bool:
 
 
 def province_names(ds) -> dict:
-    """Province code -> name, from the ``province`` flags or the project convention."""
+    """Province code -> name, from the ``province`` flags or ``nep_core.vocab.PROVINCE_NAMES``."""
     lab = zonal.class_labels(dataset(ds)["province"]) if "province" in dataset(ds) else {}
     lab = {c: n for c, n in lab.items() if c != 0}
     return lab or dict(PROVINCE_NAMES)
 
 
 def landcover_names(ds) -> dict:
-    """Land-cover code -> name, from the ``landcover`` flags or the project convention."""
+    """Land-cover code -> name, from the ``landcover`` flags or ``nep_core.vocab.LANDCOVER_CLASSES``."""
     lab = zonal.class_labels(dataset(ds)["landcover"]) if "landcover" in dataset(ds) else {}
     lab = {c: n for c, n in lab.items() if c != 0}
-    return lab or dict(LC_NAMES)
+    return lab or dict(LANDCOVER_CLASSES)
 
 
 def _inside(ds) -> xr.DataArray:
@@ -134,8 +123,8 @@ def nep_series(results) -> pd.DataFrame:
 
     def compute():
         df = zonal.zonal_mean(ds["nep"], ds["cell_area"], ds["province"], names=province_names(ds),
-                              total=REGION)
-        return df.loc[[REGION, *[n for n in df.index if n != REGION]]]
+                              total=REGION_NAME)
+        return df.loc[[REGION_NAME, *[n for n in df.index if n != REGION_NAME]]]
 
     return _memo(ds, ("nep_series",), ("nep", "cell_area", "province"), compute)
 
@@ -194,15 +183,15 @@ def province_summary(results) -> pd.DataFrame:
     names = province_names(ds)
     area = zonal.area_shares(ds["province"], ds["cell_area"], codes=list(names))
     area_col = pd.Series(area["area_km2"].to_numpy(), index=[names[c] for c in area["class"]])
-    area_col[REGION] = area_col.sum()
+    area_col[REGION_NAME] = area_col.sum()
     series = nep_series(ds)
     trend = zonal.linear_trend(series)
     out = pd.DataFrame({
         AREA: area_col,
         f"mean NEP ({NEP_UNITS})": zonal.zonal_mean(ds["nep_mean"], ds["cell_area"], ds["province"],
-                                                    names=names, total=REGION),
+                                                    names=names, total=REGION_NAME),
         f"mean Sen slope ({SLOPE_UNITS})": zonal.zonal_mean(ds["trend_slope"], ds["cell_area"],
-                                                            ds["province"], names=names, total=REGION),
+                                                            ds["province"], names=names, total=REGION_NAME),
         f"OLS slope of mean series ({SLOPE_UNITS})": trend["slope"],
         f"min yearly mean ({NEP_UNITS})": series.min(axis=1),
         f"max yearly mean ({NEP_UNITS})": series.max(axis=1),
@@ -224,10 +213,10 @@ def drywet_summary(results, alpha: float = 0.05) -> pd.DataFrame:
     zone = ds["drywet"].where(_inside(ds), 0)
     area = zonal.area_shares(zone, ds["cell_area"], codes=list(names), labels=names)
     area_col = pd.Series(area["area_km2"].to_numpy(), index=list(names.values()))
-    area_col[REGION] = area_col.sum()
+    area_col[REGION_NAME] = area_col.sum()
 
     def mean(da):
-        return zonal.zonal_mean(da, ds["cell_area"], zone, names=names, total=REGION)
+        return zonal.zonal_mean(da, ds["cell_area"], zone, names=names, total=REGION_NAME)
 
     def share(mask, valid):
         return 100 * mean(xr.where(valid, mask.astype(float), np.nan))
@@ -246,7 +235,7 @@ def drywet_summary(results, alpha: float = 0.05) -> pd.DataFrame:
                 ds[f"pcorr_p_{v}"] < alpha, np.isfinite(ds[f"pcorr_p_{v}"]))
     df = pd.DataFrame(out)
     df.index.name = "dry/wet zone"
-    return df.loc[[*(n for n in names.values() if n in df.index), REGION]]
+    return df.loc[[*(n for n in names.values() if n in df.index), REGION_NAME]]
 
 
 def qc_table(results) -> pd.DataFrame:
@@ -390,8 +379,9 @@ def _direction_shares(ds, cls) -> dict:
 
 def _p_vars(ds) -> dict:
     """p-value map of each Mann-Kendall variant: none and the three autocorrelation corrections."""
-    out = {"none": ds["trend_p_none"] if "trend_p_none" in ds else ds["trend_p"]}
-    for c in ("hamed_rao", "yue_wang", "tfpw"):
+    none = f"trend_p_{NO_CORRECTION}"
+    out = {NO_CORRECTION: ds[none] if none in ds else ds["trend_p"]}
+    for c in CORRECTIONS:
         if f"trend_p_{c}" in ds:
             out[c] = ds[f"trend_p_{c}"]
     return out
@@ -540,8 +530,8 @@ def transition_table(results, year_from: int = 2000, year_to: int = 2022) -> pd.
     m = zonal.transition_matrix(ds["landcover"].sel(lc_year=year_from).where(_inside(ds), 0),
                                 ds["landcover"].sel(lc_year=year_to).where(_inside(ds), 0),
                                 ds["cell_area"], k=max(names), labels=names)
-    m.index.name = f"{year_from} (km2)"
-    m.columns.name = f"{year_to} (km2)"
+    m.index.name = f"{year_from} ({AREA_UNITS})"
+    m.columns.name = f"{year_to} ({AREA_UNITS})"
     return m
 
 
@@ -550,7 +540,7 @@ def landcover_changes(results, years=(2000, 2011, 2022)) -> pd.DataFrame:
     rows = []
     for a, b in zip(years[:-1], years[1:]):
         m = transition_table(results, a, b)
-        rows.append({"period": f"{a}-{b}", "changed area (km2)": float(m.to_numpy().sum()
+        rows.append({"period": f"{a}-{b}", f"changed area ({AREA_UNITS})": float(m.to_numpy().sum()
                                                                      - np.trace(m.to_numpy())),
                      "changed share (%)": zonal.changed_share(m)})
     return pd.DataFrame(rows).set_index("period")
@@ -782,7 +772,7 @@ REFERENCE = pd.DataFrame([
     ("pc_rad_neg", "partial r radiation: negative", 57.93, "%", ""),
     ("pc_rad_sigpos", "partial r radiation: significant positive", 2.26, "%", ""),
     ("pc_rad_signeg", "partial r radiation: significant negative", 5.95, "%", ""),
-    ("area", "region area", 3.079e6, "km2", ""),
+    ("area", "region area", 3.079e6, AREA_UNITS, ""),
 ], columns=["key", "quantity", "study", "units", "check"]).set_index("key")
 
 
@@ -792,11 +782,11 @@ def _reproduced(results) -> dict:
     out = {}
     ps = province_summary(ds)
     mean_col = f"mean NEP ({NEP_UNITS})"
-    out["nwc_mean"] = ps.loc[REGION, mean_col]
-    out["nwc_min_year"] = ps.loc[REGION, f"min yearly mean ({NEP_UNITS})"]
-    out["nwc_max_year"] = ps.loc[REGION, f"max yearly mean ({NEP_UNITS})"]
-    out["area"] = ps.loc[REGION, AREA]
-    provs = [p for p in ps.index if p != REGION]
+    out["nwc_mean"] = ps.loc[REGION_NAME, mean_col]
+    out["nwc_min_year"] = ps.loc[REGION_NAME, f"min yearly mean ({NEP_UNITS})"]
+    out["nwc_max_year"] = ps.loc[REGION_NAME, f"max yearly mean ({NEP_UNITS})"]
+    out["area"] = ps.loc[REGION_NAME, AREA]
+    provs = [p for p in ps.index if p != REGION_NAME]
     out["province_weighted_mean"] = float(np.average(ps.loc[provs, mean_col], weights=ps.loc[provs, AREA]))
     for p in provs:
         out[f"mean_{p}"] = ps.loc[p, mean_col]

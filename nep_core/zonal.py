@@ -20,13 +20,13 @@ import pandas as pd
 import xarray as xr
 
 from .errors import NepInputError
+from .vocab import AREA_UNITS
 
 __all__ = [
     "area_shares", "zonal_mean", "transition_matrix", "changed_share", "linear_trend",
     "multi_year_mean", "class_labels",
 ]
 
-AREA_UNITS = "km2"
 
 
 # ----------------------------------------------------------------------------------------- helpers

@@ -14,6 +14,7 @@ import xarray as xr
 from scipy.interpolate import RBFInterpolator
 
 from nep_core import climate
+from nep_core.climate import spline
 from nep_core.config import Config
 from nep_core.errors import NepInputError
 
@@ -287,7 +288,7 @@ def test_partial_spline_equals_direct_solve_and_scipy(stations):
     lam = float(fit.smoothing[0])
     xs, ys, zs = fit.xs, fit.ys, (z - fit.z0) / fit.zscale
     n = x.size
-    K = climate._tps(climate._sqdist(xs, ys, xs, ys))
+    K = spline._tps(spline._sqdist(xs, ys, xs, ys))
     P = np.column_stack([np.ones(n), xs, ys, zs])
     A = np.block([[K + lam * np.eye(n), P], [P.T, np.zeros((4, 4))]])
     sol = np.linalg.solve(A, np.concatenate([v, np.zeros(4)]))
@@ -412,7 +413,7 @@ def test_bad_inputs_raise_clear_errors(stations):
         climate.surfaces(stations.isel(time=[0]), gx, gy, elev.values[:-1], ["tmean"])
     e2 = elev.copy()
     e2.attrs["units"] = "ft"
-    with pytest.raises(NepInputError, match="elevation units"):
+    with pytest.raises(NepInputError, match="variable .elevation.*.ft. not accepted for elevation"):
         climate.surfaces(stations.isel(time=[0]), gx, gy, e2, ["tmean"])
     with pytest.raises(NepInputError, match="station coordinate"):
         climate.qc_stations(stations.drop_vars("elevation"))

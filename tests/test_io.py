@@ -11,6 +11,7 @@ from shapely.geometry import box, mapping
 from nep_core import io, reasons
 from nep_core.errors import NepInputError
 from nep_core.grid import make_grid
+from nep_core.vocab import LANDCOVER_CLASSES
 
 # MODIS sinusoidal tile system, written out independently of nep_core.io's constants
 TILE = 1111950.5196666666
@@ -178,8 +179,11 @@ def test_geotiff_without_crs(tmp_path, wgrid):
 def test_float_npp_needs_declared_units(tmp_path, wgrid):
     arr = np.full((200, 200), 0.25, np.float32)
     _tif(tmp_path / "npp_2004.tif", arr)
-    with pytest.raises(NepInputError, match="undeclared or unknown unit"):
+    with pytest.raises(NepInputError, match="undeclared unit"):
         io.read_npp(tmp_path / "npp_2004.tif", wgrid, [2004])
+    _tif(tmp_path / "npp_2003.tif", arr, tags={"units": "t C ha-1"})
+    with pytest.raises(NepInputError, match=r"npp_2003.tif.*'t C ha-1' not accepted.*'kg C m-2 a-1'"):
+        io.read_npp(tmp_path / "npp_2003.tif", wgrid, [2003])
     _tif(tmp_path / "npp_2005.tif", arr, tags={"units": "kg C m-2 a-1"})
     ds = io.read_npp(tmp_path / "npp_2005.tif", wgrid, [2005])
     np.testing.assert_allclose(ds.npp.values[0][wgrid.region.values], 250.0, rtol=1e-5)
@@ -224,7 +228,7 @@ def test_landcover_invalid_codes(tmp_path, wgrid):
 
 def test_igbp_table_complete():
     assert set(io.IGBP_TO_CLASS) == set(range(1, 18))
-    assert set(io.IGBP_TO_CLASS.values()) == set(io.LC_CLASSES)
+    assert set(io.IGBP_TO_CLASS.values()) == set(LANDCOVER_CLASSES)
 
 
 # ------------------------------------------------------------------------------------- DEM
@@ -235,7 +239,7 @@ def test_dem(tmp_path, wgrid):
     assert d.attrs["units"] == "m"
     np.testing.assert_allclose(d.values[wgrid.region.values], 4000.0)
     _tif(tmp_path / "dem_ft.tif", arr, tags={"units": "ft"})
-    with pytest.raises(NepInputError, match="expected metres"):
+    with pytest.raises(NepInputError, match="'ft' not accepted for elevation"):
         io.read_dem(tmp_path / "dem_ft.tif", wgrid)
     small = _tif(tmp_path / "dem_small.tif", arr[:20, :20])   # covers only 88-89 E
     with pytest.raises(NepInputError, match="no overlap"):

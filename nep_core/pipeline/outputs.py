@@ -11,6 +11,7 @@ import xarray as xr
 from .. import grid
 from ..stats import HURST_METHODS
 from ..store import atomic_path
+from ..vocab import CORRECTIONS
 
 ZONAL_TABLES = ("province_summary", "drywet_summary", "nep_series", "landcover_nep_series", "climate_series",
                 "nep_class_shares", "trend_class_shares", "trend_sensitivity", "cv_class_shares",
@@ -24,7 +25,7 @@ COG_MAPS = ("nep_mean", "nep_class", "trend_slope", "trend_class", "cv", "cv_cla
 
 # 2-D variables the tables and maps never read (kept lazy when the store is too large to load)
 _UNTABULATED = {"lon", "lat", "elevation", "trend_intercept", "trend_s", "trend_var_s", "trend_tau",
-                "trend_z", "trend_z_hamed_rao", "trend_z_yue_wang", "trend_z_tfpw", "trend_n_valid"}
+                "trend_n_valid", "trend_z", *(f"trend_z_{c}" for c in CORRECTIONS)}
 
 
 def load_maps(store: xr.Dataset) -> xr.Dataset:

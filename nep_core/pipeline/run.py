@@ -19,7 +19,6 @@ from .. import io as nio
 from .. import tables as ntables
 from ..config import Config, load_config
 from ..errors import NepInputError
-from ..stats import CORRECTIONS, HURST_METHODS
 from ..store import write_netcdf, write_text
 from .cache import STAGE_DIR, Cache, key
 from .outputs import ZONAL_TABLES, load_maps, write_maps
@@ -111,25 +110,6 @@ def _scheduler(address: str | None, progress: bool):
         yield None
 
 
-def _validate(cfg: Config):
-    st = cfg.stats
-    if st.correction not in (None, *tuple(c for c in CORRECTIONS if c)):
-        raise NepInputError(f"unknown correction {st.correction!r}; use none or one of {tuple(c for c in CORRECTIONS if c)}",
-                            variable="stats.correction")
-    if st.hurst_method not in tuple(HURST_METHODS):
-        raise NepInputError(f"unknown Hurst method {st.hurst_method!r}; use one of {tuple(HURST_METHODS)}",
-                            variable="stats.hurst_method")
-    if cfg.last_year - cfg.first_year + 1 < st.min_valid:
-        raise NepInputError(f"{cfg.first_year}-{cfg.last_year} has fewer years than stats.min_valid = "
-                            f"{st.min_valid}", variable="stats.min_valid")
-    if cfg.inputs.drywet is not None:
-        raise NepInputError("dry/wet zone polygons are not read yet; leave inputs.drywet unset (zones "
-                            "are then the 200/400/800 mm isohyets of the interpolated mean precipitation)",
-                            variable="inputs.drywet")
-    if cfg.chunk_xy < 16:
-        raise NepInputError(f"chunk_xy = {cfg.chunk_xy} is too small (>= 16)", variable="chunk_xy")
-
-
 def _resolve_inputs(cfg: Config, out: Path):
     """Inputs of this run (the scenario's when none are configured) and the truth file, if any."""
     if cfg.inputs.synthetic:
@@ -219,7 +199,10 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
     changed, with ``.outputs.key`` removed before and written after all of them.
     """
     cfg = cfg or Config()
-    _validate(cfg)
+    cfg.validate()
+    # idle OpenMP workers of the numba kernels wait passively instead of spinning on the cores of
+    # the other dask threads; must be set before the first kernel starts OpenMP (an explicit value wins)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     out = Path(cfg.out_dir).expanduser().resolve()
     T = Timings()
     with _lock(out), _scheduler(cfg.scheduler, progress):
@@ -257,8 +240,8 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
                      and (out / TABLE_DIR).is_dir() and (out / MAP_DIR).is_dir())
         if fresh:
             stamp.unlink(missing_ok=True)     # outputs change from here on: no key until all are written
-            cache.misses.append("results")
             with T("write results.nc"):
+                cache.misses.append("results")
                 write_netcdf(store, res.path, chunks={"y": cfg.chunk_xy, "x": cfg.chunk_xy})
         else:
             cache.hits.append("results")

@@ -21,6 +21,7 @@ import xarray as xr
 from .. import carbon, classify, climate, grid, reasons, stats
 from .. import io as nio
 from ..config import Config
+from ..vocab import DRIVERS
 from .cache import Artefact
 
 #: bump when a stage's computation changes, so old caches are not reused
@@ -147,7 +148,7 @@ def _carbon(cfg, inputs, a):
 def _stats(cfg, inputs, a):
     """Per-pixel statistics in dask blocks of STATS_BLOCK x STATS_BLOCK stored chunks."""
     c = chunks(cfg, STATS_BLOCK)
-    cubes = {"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in stats.DRIVERS}}
+    cubes = {"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}}
     annual = xr.Dataset({v: da.chunk(_for(da, c)) for v, da in cubes.items()})
     return Artefact(ds=stats.per_pixel_statistics(annual, cfg.stats))
 

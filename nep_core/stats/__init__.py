@@ -42,10 +42,10 @@ Exact variants
 from ._common import per_year
 from .hurst import HURST_DESCRIPTIONS, HURST_METHODS, hurst_null_quantiles, hurst_rs
 from .pcorr import partial_corr
-from .summary import DRIVERS, hurst_null_table, per_pixel_statistics
+from .summary import hurst_null_table, per_pixel_statistics
 from .trend import CORRECTIONS, sen_mk
 from .variability import cv, fdr
 
 __all__ = ["sen_mk", "fdr", "cv", "hurst_rs", "hurst_null_quantiles", "partial_corr", "per_year",
-           "CORRECTIONS", "HURST_METHODS", "HURST_DESCRIPTIONS", "DRIVERS", "per_pixel_statistics",
+           "CORRECTIONS", "HURST_METHODS", "HURST_DESCRIPTIONS", "per_pixel_statistics",
            "hurst_null_table"]

@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import vocab
 from ..errors import NepInputError
 from . import _kernels as K
 from ._common import DEFAULTS, apply_rows, check_input, check_min_valid, reason_attrs
 
-HURST_METHODS = {"prefix": K.HURST_PREFIX, "diff": K.HURST_DIFF, "alp": K.HURST_ALP}
+#: public name (``nep_core.vocab.HURST_METHODS``) -> kernel code ``K.HURST_<NAME>``
+HURST_METHODS = {m: getattr(K, f"HURST_{m.upper()}") for m in vocab.HURST_METHODS}
 
 HURST_DESCRIPTIONS = {
     "prefix": ("R/S 'prefix' variant (e.g. Tong et al. 2018): for tau = 2..n the first tau values, "

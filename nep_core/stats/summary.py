@@ -4,13 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
+from ..vocab import CORRECTIONS, DRIVERS
 from .hurst import HURST_METHODS, hurst_null_quantiles, hurst_rs
 from .pcorr import partial_corr
-from .trend import CORRECTIONS, sen_mk
+from .trend import sen_mk
 from .variability import cv
-
-#: climate drivers of the partial correlations, in the order of the study
-DRIVERS = ("tmean", "prcp", "rad")
 #: quantiles of the Hurst null table (the configured ``hurst_null_q`` is added)
 HURST_NULL_Q = (0.05, 0.5, 0.9, 0.95, 0.99)
 
@@ -36,7 +34,7 @@ def per_pixel_statistics(annual: xr.Dataset, st) -> xr.Dataset:
     gathered once for all its variants.
     """
     nep = annual["nep"]
-    names = [c for c in CORRECTIONS if c is not None]
+    names = list(CORRECTIONS)
     others = [c for c in (None, *names) if c != st.correction]
     tr = sen_mk(nep, dim="year", alpha=st.alpha, correction=st.correction, min_valid=st.min_valid,
                 extra_corrections=others)

@@ -5,12 +5,13 @@ import numpy as np
 import xarray as xr
 from scipy.stats import norm
 
+from .. import vocab
 from ..errors import NepInputError
 from . import _kernels as K
 from ._common import DEFAULTS, apply_rows, check_input, check_min_valid, per_year, reason_attrs, time_values
 
-CORRECTIONS = {None: K.CORR_NONE, "hamed_rao": K.CORR_HAMED_RAO, "yue_wang": K.CORR_YUE_WANG,
-               "tfpw": K.CORR_TFPW}
+#: public name (``nep_core.vocab.CORRECTIONS``; None = no correction) -> kernel code ``K.CORR_<NAME>``
+CORRECTIONS = {None: K.CORR_NONE, **{c: getattr(K, f"CORR_{c.upper()}") for c in vocab.CORRECTIONS}}
 
 _CORR_TEXT = {
     None: "no autocorrelation correction",

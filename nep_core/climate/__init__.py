@@ -1,0 +1,134 @@
+"""Climate preprocessing: station QC, kriging gap fill, aggregation, partial thin-plate-spline surfaces.
+
+Data flow (``prepare_climate`` runs all of it)::
+
+    station Dataset (station, time)           tmean degC, prcp mm per step, rad MJ m-2 per step
+      -> qc_stations      adds <var>_flag (int8; codes in ``climate.qc``); values are flagged, never dropped
+      -> fill_kriging     every missing/flagged value replaced by ordinary kriging (pykrige) of the
+                          other stations at the same time step; <var>_original, <var>_filled,
+                          <var>_krige_var kept
+      -> aggregate        daily -> monthly (T mean, P sum, rad sum; incomplete months flagged missing)
+      -> annual           monthly -> annual (T mean, P sum, rad sum), dim ``year``
+      -> surfaces         partial thin-plate spline in (x, y) + linear elevation term, smoothing by
+                          leave-one-out CV per time step, evaluated lazily (dask) on the analysis grid
+
+Public functions
+----------------
+``qc_stations(ds, variables=None, *, tmean_range=None, prcp_range=None, rad_range=None,
+k_neighbours=8, spike_z=5.0, clim_z=6.0) -> Dataset``
+``fill_kriging(ds, variables=None, *, flags=(1, 2, 3, 4), detrend=None,
+variogram_model="spherical", nlags=8, min_stations=10) -> Dataset``
+``aggregate(ds, *, require_complete=False) -> Dataset`` (daily -> monthly; monthly passes through)
+``annual(ds) -> Dataset`` (monthly -> annual, station or gridded data)
+``fit_surface(x, y, elevation, values, smoothing="loocv") -> SplineFit``
+``cv_scores(station_ds, variables=None, smoothing="loocv") -> pandas.DataFrame``
+``surfaces(station_ds, grid_x, grid_y, elevation, variables=None, *, coarse_factor=None,
+chunks=None, smoothing="loocv") -> Dataset`` (dask-backed)
+``qc_summary(ds) -> pandas.DataFrame``
+``prepare_climate(station_ds, grid_x, grid_y, elevation, config=None, *, coarse_factor=None)
+-> ClimateResult``
+
+The stages live in ``qc`` (flags), ``fill`` (kriging), ``aggregation`` (daily -> monthly ->
+annual) and ``spline`` (thin-plate-spline surfaces and their cross-validation); each module's
+docstring gives the exact method.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import xarray as xr
+
+from ..config import Config
+from ..errors import NepInputError
+from ._common import VARIABLES, check_station_ds, time_step
+from .aggregation import aggregate, annual
+from .fill import fill_kriging
+from .qc import (CLIM_OUTLIER, DAILY_RANGES, FLAG_MEANINGS, MISSING, MONTHLY_RANGES, OK, OUT_OF_RANGE, SPIKE,
+                 qc_stations, qc_summary)
+from .spline import (DEFAULT_COARSE_SPACING_M, SplineFit, cv_scores, default_coarse_factor, fit_surface,
+                     surfaces)
+
+
+@dataclass
+class ClimateResult:
+    """Everything the climate stage produces.
+
+    Attributes
+    ----------
+    stations : xarray.Dataset
+        QC'd and kriging-filled station data at the input time step (flags, original values,
+        filled masks, kriging variances).
+    monthly_stations, annual_stations : xarray.Dataset
+        Station aggregates used to fit the surfaces.
+    monthly : xarray.Dataset
+        Lazy monthly surfaces ``tmean`` (degC), ``prcp`` (mm month-1) on ``(time, y, x)``.
+    annual : xarray.Dataset
+        Lazy annual surfaces on ``(year, y, x)``: ``tmean`` (mean of the monthly surfaces),
+        ``prcp`` (sum of the monthly surfaces), ``rad`` (spline of annual station sums, MJ m-2 a-1).
+    cv : pandas.DataFrame
+        LOO CV per variable (:func:`cv_scores`): monthly tmean and prcp, annual rad.
+    qc : pandas.DataFrame
+        Flag counts per variable and code (:func:`qc_summary`).
+    """
+
+    stations: xr.Dataset
+    monthly_stations: xr.Dataset
+    annual_stations: xr.Dataset
+    monthly: xr.Dataset
+    annual: xr.Dataset
+    cv: pd.DataFrame
+    qc: pd.DataFrame
+
+
+def prepare_climate(station_ds: xr.Dataset, grid_x, grid_y, elevation, config=None, *,
+                    coarse_factor: int | None = None) -> ClimateResult:
+    """Run the climate stage: QC -> kriging fill -> monthly/annual -> spline surfaces.
+
+    Parameters
+    ----------
+    station_ds : xarray.Dataset
+        Daily or monthly station data with ``tmean``, ``prcp``, ``rad`` (see module docstring).
+    grid_x, grid_y, elevation
+        The analysis grid and its DEM (see :func:`surfaces`).
+    config : nep_core.config.Config, optional
+        Uses ``first_year``, ``last_year`` (time selection) and ``chunk_xy`` (spatial chunks).
+    coarse_factor : int, optional
+        See :func:`surfaces`.
+    """
+    config = config or Config()
+    variables = list(VARIABLES)
+    check_station_ds(station_ds, variables)
+    t = pd.DatetimeIndex(station_ds["time"].values)
+    if t.year.min() > config.first_year or t.year.max() < config.last_year:
+        raise NepInputError(f"station data cover {t.year.min()}-{t.year.max()}, the run needs "
+                            f"{config.first_year}-{config.last_year}", variable="time")
+    sel = station_ds.sel(time=(t.year >= config.first_year) & (t.year <= config.last_year))
+    qcd = qc_stations(sel, variables)
+    filled = fill_kriging(qcd, variables)
+    monthly_st = aggregate(filled)
+    if any(bool((monthly_st[f"{v}_flag"] != OK).any()) for v in variables
+           if f"{v}_flag" in monthly_st and "time" in monthly_st[f"{v}_flag"].dims
+           and time_step(filled) == "daily"):
+        monthly_st = fill_kriging(monthly_st, variables, flags=(MISSING,))
+    annual_st = annual(monthly_st[[v for v in variables]])
+    mon = surfaces(monthly_st, grid_x, grid_y, elevation, ["tmean", "prcp"],
+                   coarse_factor=coarse_factor, chunks=config.chunk_xy)
+    ann_rad = surfaces(annual_st, grid_x, grid_y, elevation, ["rad"],
+                       coarse_factor=coarse_factor, chunks=config.chunk_xy)
+    ann = annual(mon[["tmean", "prcp"]])
+    for v in ("tmean", "prcp"):
+        ann[v].attrs["description"] = (f"{'mean' if v == 'tmean' else 'sum'} of the 12 monthly "
+                                       f"surfaces; monthly: {mon[v].attrs['description']}")
+    ann["rad"] = ann_rad["rad"]
+    for v in ("rad_smoothing", "rad_elev_coef", "rad_loo_rmse"):
+        ann[v] = ann_rad[v]
+    cv = pd.concat([cv_scores(monthly_st, ["tmean", "prcp"]), cv_scores(annual_st, ["rad"])])
+    return ClimateResult(stations=filled, monthly_stations=monthly_st, annual_stations=annual_st,
+                         monthly=mon, annual=ann, cv=cv, qc=qc_summary(filled))
+
+
+__all__ = ["qc_stations", "qc_summary", "fill_kriging", "aggregate", "annual", "fit_surface",
+           "SplineFit", "cv_scores", "surfaces", "default_coarse_factor", "prepare_climate",
+           "ClimateResult", "FLAG_MEANINGS", "MONTHLY_RANGES", "DAILY_RANGES",
+           "DEFAULT_COARSE_SPACING_M", "OK", "MISSING", "OUT_OF_RANGE", "SPIKE", "CLIM_OUTLIER"]

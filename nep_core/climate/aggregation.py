@@ -1,0 +1,90 @@
+"""Daily station data to monthly, and monthly (station or gridded) data to annual."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import NepInputError
+from ._common import OUT_UNITS, VARIABLES, check_station_ds, check_variable_units, variables_of
+from .qc import MISSING, OK
+
+_HOW = {"tmean": "mean", "prcp": "sum", "rad": "sum"}
+
+
+def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
+    """Daily station data to monthly (T mean, P sum, rad sum); monthly data pass through.
+
+    A station-month is complete when every calendar day of that month is on the time axis and
+    finite. Incomplete months are NaN with ``<var>_flag`` = 1 (missing), so :func:`fill_kriging`
+    can reconstruct them at the monthly step; with ``require_complete=True`` they raise instead.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(station, time)`` with month-start times; ``tmean`` degC, ``prcp`` mm month-1,
+        ``rad`` MJ m-2 month-1; ``<var>_flag`` (0/1) and ``<var>_n_filled`` (days filled by
+        kriging) when ``<var>_filled`` exists.
+    """
+    variables = variables_of(ds, None)
+    step = check_station_ds(ds, variables)
+    if step == "monthly":
+        out = ds.copy()
+        for v in variables:
+            out[v].attrs["units"] = OUT_UNITS["monthly"][v]
+        return out
+    if step != "daily":
+        raise NepInputError(f"aggregate expects daily or monthly data, got {step}", variable="time")
+    t = pd.DatetimeIndex(ds["time"].values)
+    month = t.to_period("M")
+    months = month.unique()
+    ndays_expected = xr.DataArray(np.array([m.days_in_month for m in months]), dims="time",
+                                  coords={"time": months.to_timestamp()})
+    coords = {c: ds[c] for c in ds.coords if ds[c].dims == ("station",)}
+    out = xr.Dataset(coords=coords)
+    for v in variables:
+        da = ds[v]
+        r = da.resample(time="MS")
+        agg = r.mean() if _HOW[v] == "mean" else r.sum(min_count=1)
+        count = da.notnull().resample(time="MS").sum()
+        complete = (count == ndays_expected).transpose(*agg.dims)
+        if require_complete and not bool(complete.all()):
+            bad = (~complete).sum().item()
+            raise NepInputError(f"{bad} station-months without complete daily data", variable=v)
+        out[v] = agg.where(complete)
+        out[v].attrs = dict(da.attrs, units=OUT_UNITS["monthly"][v],
+                            cell_methods=f"time: {_HOW[v]} over complete calendar months")
+        out[f"{v}_flag"] = xr.where(complete, OK, MISSING).astype(np.int8)
+        out[f"{v}_flag"].attrs = {"long_name": f"monthly completeness flag of {v}", "units": "1",
+                                  "flag_values": np.array([0, 1], np.int8),
+                                  "flag_meanings": "ok missing_days"}
+        if f"{v}_filled" in ds:
+            out[f"{v}_n_filled"] = ds[f"{v}_filled"].resample(time="MS").sum().astype(np.int16)
+            out[f"{v}_n_filled"].attrs = {"long_name": f"days of {v} filled by kriging",
+                                          "units": "d"}
+    return out
+
+
+def annual(ds: xr.Dataset | xr.DataArray):
+    """Monthly to annual: T mean of 12 months, P and rad sums; dim ``year`` (int).
+
+    Works on station Datasets and on gridded (lazy) surfaces. Every year needs 12 months on the
+    time axis (else :class:`NepInputError`); a NaN month gives a NaN year (no partial sums).
+    """
+    if isinstance(ds, xr.DataArray):
+        return annual(ds.to_dataset(name=ds.name))[ds.name]
+    t = pd.DatetimeIndex(ds["time"].values)
+    counts = pd.Series(1, index=t.year).groupby(level=0).sum()
+    if (counts != 12).any():
+        raise NepInputError(f"years without 12 months: {counts[counts != 12].to_dict()}",
+                            variable="time")
+    out = xr.Dataset(coords={c: ds[c] for c in ds.coords if "time" not in ds[c].dims})
+    year = ds["time"].dt.year.rename("year")
+    for v in [v for v in VARIABLES if v in ds]:
+        check_variable_units(ds, v, "monthly")
+        g = ds[v].groupby(year)
+        agg = g.mean("time", skipna=False) if _HOW[v] == "mean" else g.sum("time", skipna=False)
+        out[v] = agg
+        out[v].attrs = dict(ds[v].attrs, units=OUT_UNITS["annual"][v],
+                            cell_methods=f"time: {_HOW[v]} of 12 monthly values")
+    return out

@@ -1,0 +1,278 @@
+"""Rasters onto the analysis grid: GeoTIFF reading, tile mosaics, exact slicing or warping, DEM.
+
+The product readers (:mod:`nep_core.io.modis`) decode their files into a :class:`Raster` and put it
+on the grid with :func:`to_grid`; :func:`check_coverage` raises where region cells have no source
+pixel. A DEM is any single-band GeoTIFF in metres with a CRS (:func:`read_dem`).
+"""
+from __future__ import annotations
+
+import glob as _glob
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..crs import CRS_ALBERS, grid_transform
+from ..errors import NepInputError
+from ..vocab import check_units
+
+#: Reason code of the readers for a grid cell no source pixel covers (missing tile / no overlap);
+#: never stored: a region cell with it raises in :func:`check_coverage`.
+UNCOVERED = 100
+
+
+# ----------------------------------------------------------------------------------------- files
+def expand_paths(paths_or_glob, what: str = "files") -> list[Path]:
+    """Sorted files named by a path, a glob pattern or a list of either; none is an error."""
+    if isinstance(paths_or_glob, (str, os.PathLike)):
+        items = [paths_or_glob]
+    else:
+        items = list(paths_or_glob)
+    out = []
+    for item in items:
+        s = os.path.expanduser(str(item))
+        hits = sorted(_glob.glob(s)) if any(c in s for c in "*?[") else ([s] if os.path.exists(s) else [])
+        if not hits:
+            raise NepInputError(f"no {what} match this path or pattern", file=item)
+        out.extend(Path(h) for h in hits)
+    return sorted(set(out))
+
+
+_ADATE = re.compile(r"A((?:19|20)\d\d)(\d{3})")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+
+
+def year_of(path) -> int:
+    """Year of a MODIS file from its name: ``AYYYYDDD`` (MODIS naming) or a lone 4-digit year."""
+    name = Path(path).name
+    m = _ADATE.search(name)
+    if m:
+        return int(m.group(1))
+    years = set(_YEAR.findall(name))
+    if len(years) != 1:
+        raise NepInputError("cannot tell the year from the file name (expected 'AYYYYDDD' or one "
+                            "4-digit year)", file=path)
+    return int(years.pop())
+
+
+# ----------------------------------------------------------------------------------------- rasters
+@dataclass
+class Raster:
+    """A decoded source raster: values (float with NaN masked, or class codes), int8 reason codes
+    (:mod:`nep_core.reasons`, :data:`UNCOVERED` where no pixel), affine ``transform``, ``crs``
+    (anything pyproj reads) and the ``file`` it came from."""
+
+    values: np.ndarray
+    reason: np.ndarray
+    transform: object
+    crs: object
+    file: Path
+
+
+def read_geotiff(path):
+    """Band 1 of a GeoTIFF as ``(raw, attrs, transform, crs_wkt)``; no CRS or an unreadable file raises.
+
+    ``attrs`` holds the dataset tags, the band tags prefixed ``band_``, and ``_nodata``, ``_scale``,
+    ``_offset`` of band 1. Values are returned raw (no scale or nodata applied).
+    """
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise NepInputError("raster has no CRS; cannot place it on the grid", file=path,
+                                    variable="crs")
+            raw = src.read(1)
+            attrs = dict(src.tags())
+            attrs.update({f"band_{k}": v for k, v in src.tags(1).items()})
+            attrs["_nodata"] = src.nodata
+            attrs["_scale"] = src.scales[0]
+            attrs["_offset"] = src.offsets[0]
+            return raw, attrs, src.transform, src.crs.to_wkt()
+    except NepInputError:
+        raise
+    except (RasterioIOError, Exception) as exc:
+        raise NepInputError(f"cannot read raster (corrupt or truncated?): {exc}", file=path) from exc
+
+
+def mosaic(rasters: list[Raster]) -> Raster:
+    """Join the tiles of one year on their common grid (same CRS and pixel size, whole-pixel offsets);
+    cells no tile covers get reason :data:`UNCOVERED`. Different CRSs or pixel sizes, misaligned or
+    overlapping tiles raise."""
+    from affine import Affine
+    from pyproj import CRS
+
+    if len(rasters) == 1:
+        return rasters[0]
+    first = rasters[0]
+    c0 = CRS.from_user_input(first.crs)
+    resx, resy = first.transform.a, first.transform.e
+    for r in rasters[1:]:
+        if not CRS.from_user_input(r.crs).equals(c0):
+            raise NepInputError(f"tiles of one year are in different CRSs ({first.file.name} vs this)",
+                                file=r.file, variable="crs")
+        if abs(r.transform.a - resx) > 1e-6 * abs(resx) or abs(r.transform.e - resy) > 1e-6 * abs(resy):
+            raise NepInputError("tiles of one year have different pixel sizes", file=r.file)
+    x0 = min(r.transform.c for r in rasters)
+    y0 = max(r.transform.f for r in rasters)
+    offs = []
+    for r in rasters:
+        cx = (r.transform.c - x0) / resx
+        cy = (r.transform.f - y0) / resy
+        if abs(cx - round(cx)) > 1e-3 or abs(cy - round(cy)) > 1e-3:
+            raise NepInputError("tile is not aligned with the other tiles of its year", file=r.file)
+        offs.append((int(round(cy)), int(round(cx))))
+    ny = max(o[0] + r.values.shape[0] for o, r in zip(offs, rasters))
+    nx = max(o[1] + r.values.shape[1] for o, r in zip(offs, rasters))
+    dt = first.values.dtype
+    vals = np.full((ny, nx), np.nan if np.issubdtype(dt, np.floating) else 0, dt)
+    reason = np.full((ny, nx), UNCOVERED, np.int8)
+    for (oy, ox), r in zip(offs, rasters):
+        h, w = r.values.shape
+        if np.any(reason[oy:oy + h, ox:ox + w] != UNCOVERED):
+            raise NepInputError("tiles of one year overlap (duplicate tile?)", file=r.file)
+        vals[oy:oy + h, ox:ox + w] = r.values
+        reason[oy:oy + h, ox:ox + w] = r.reason
+    return Raster(vals, reason, Affine(resx, 0, x0, 0, resy, y0), first.crs, first.file)
+
+
+def _aligned_window(src_transform, src_crs, grid):
+    """Row/col offsets if the source is on the grid's own lattice (same CRS and cell), else None."""
+    from pyproj import CRS
+
+    try:
+        same = CRS.from_user_input(src_crs).equals(CRS.from_user_input(CRS_ALBERS))
+    except Exception:
+        return None
+    gt = grid_transform(grid)
+    if not same or abs(src_transform.a - gt.a) > 1e-6 or abs(src_transform.e - gt.e) > 1e-6:
+        return None
+    if src_transform.b != 0 or src_transform.d != 0:
+        return None
+    cx = (gt.c - src_transform.c) / gt.a
+    cy = (gt.f - src_transform.f) / gt.e
+    if abs(cx - round(cx)) > 1e-6 or abs(cy - round(cy)) > 1e-6:
+        return None
+    return int(round(cy)), int(round(cx))
+
+
+def to_grid(arr, src_transform, src_crs, grid, resampling: str, fill):
+    """Put a 2-D source array on the analysis grid.
+
+    Exact slicing when the source lies on the grid's own lattice (same CRS and cell size, whole-cell
+    offset); otherwise ``rasterio.warp.reproject`` with the named ``resampling`` (``"average"``,
+    ``"mode"``, ``"bilinear"``, ``"nearest"``, ...), NaN source pixels excluded for float arrays.
+    Cells without any source pixel are ``fill``. Returns an array of ``arr``'s dtype, shape (y, x).
+    """
+    from rasterio.warp import Resampling, reproject
+
+    ny, nx = grid.sizes["y"], grid.sizes["x"]
+    off = _aligned_window(src_transform, src_crs, grid)
+    out = np.full((ny, nx), fill, arr.dtype)
+    if off is not None:
+        oy, ox = off
+        sy0, sx0 = max(oy, 0), max(ox, 0)
+        sy1, sx1 = min(oy + ny, arr.shape[0]), min(ox + nx, arr.shape[1])
+        if sy1 > sy0 and sx1 > sx0:
+            out[sy0 - oy:sy1 - oy, sx0 - ox:sx1 - ox] = arr[sy0:sy1, sx0:sx1]
+        return out
+    src_nodata = np.nan if np.issubdtype(arr.dtype, np.floating) else None
+    reproject(source=arr, destination=out, src_transform=src_transform, src_crs=src_crs,
+              dst_transform=grid_transform(grid), dst_crs=CRS_ALBERS, src_nodata=src_nodata,
+              dst_nodata=fill, init_dest_nodata=True, resampling=getattr(Resampling, resampling))
+    return out
+
+
+def check_coverage(reason_grid, region, file, what: str, year):
+    """Raise unless every region cell of ``reason_grid`` (on the grid) has a source pixel, i.e. is
+    not :data:`UNCOVERED`; the message names ``what``, ``year`` and ``file``."""
+    unc = (reason_grid == UNCOVERED) & region
+    if unc[region].all():
+        raise NepInputError(f"{what} {year}: no overlap with the study region (wrong CRS or area?)",
+                            file=file)
+    if unc.any():
+        raise NepInputError(f"{what} {year}: {int(unc.sum())} of {int(region.sum())} region cells are "
+                            "not covered by any file (missing tile?)", file=file)
+
+
+def files_by_year(files, years, pattern, what: str) -> dict:
+    """``{year: [files]}`` by :func:`year_of`; a year of ``years`` without a file raises."""
+    by_year: dict[int, list] = {}
+    for f in files:
+        by_year.setdefault(year_of(f), []).append(f)
+    missing = [y for y in years if y not in by_year]
+    if missing:
+        raise NepInputError(f"{what}: no file for year(s) {missing} (years found: {sorted(by_year)})",
+                            file=pattern, variable=f"year {missing[0]}")
+    return by_year
+
+
+def grid_coords(grid) -> dict:
+    """The ``x``, ``y`` (and ``spatial_ref``, if any) coordinates of a grid, for a reader's output."""
+    c = {"x": grid["x"], "y": grid["y"]}
+    if "spatial_ref" in grid.coords:
+        c["spatial_ref"] = grid["spatial_ref"]
+    return c
+
+
+def read_dem(path, grid: xr.Dataset) -> xr.DataArray:
+    """A DEM GeoTIFF (m) resampled bilinearly onto the analysis grid.
+
+    The file must carry a CRS; a ``units`` tag, if present, must be metres. Region cells the DEM
+    does not cover raise. Returns ``elevation (y, x)`` float32, m, NaN outside the DEM.
+    """
+    raw, attrs, transform, crs = read_geotiff(path)
+    check_units(attrs.get("units", attrs.get("band_units")), "elevation", file=path, variable="units",
+                missing_ok=True)
+    vals = raw.astype(np.float32)
+    if attrs["_nodata"] is not None:
+        vals[raw == attrs["_nodata"]] = np.nan
+    cover = np.where(np.isfinite(vals), np.int8(0), np.int8(UNCOVERED - 1))
+    elev = to_grid(vals, transform, crs, grid, "bilinear", np.float32(np.nan))
+    c = to_grid(cover, transform, crs, grid, "nearest", np.int8(UNCOVERED))
+    region = grid["region"].values
+    check_coverage(c, region, path, "DEM", "(static)")
+    miss = region & ~np.isfinite(elev)
+    if miss.any():
+        raise NepInputError(f"{int(miss.sum())} region cells have no elevation (DEM nodata)",
+                            file=path, variable="elevation")
+    if np.nanmax(elev[region]) > 9000 or np.nanmin(elev[region]) < -500:
+        raise NepInputError("elevations outside -500..9000 m: wrong units or nodata not declared",
+                            file=path, variable="elevation")
+    return xr.DataArray(elev, dims=("y", "x"), coords=grid_coords(grid), name="elevation",
+                        attrs={"units": "m", "long_name": "elevation above sea level",
+                               "description": f"DEM {Path(path).name}, bilinear onto the grid"})
+
+
+# ----------------------------------------------------------------------------------------- writers
+def _grid_profile(grid, dtype, nodata, **extra):
+    ny, nx = grid["region"].shape
+    blk = 256 if min(ny, nx) >= 256 else None
+    prof = dict(driver="GTiff", width=nx, height=ny, count=1, dtype=dtype, crs=CRS_ALBERS,
+                transform=grid_transform(grid), nodata=nodata, compress="deflate")
+    if blk:
+        prof.update(tiled=True, blockxsize=blk, blockysize=blk)
+    prof.update(extra)
+    return prof
+
+
+def write_geotiff(arr: np.ndarray, path, grid: xr.Dataset, *, nodata=None, tags: dict | None = None,
+                  scale: float | None = None):
+    """Write one band on the analysis grid as a compressed GeoTIFF, atomically (temp + os.replace)."""
+    import rasterio
+
+    from ..store import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with rasterio.open(tmp, "w", **_grid_profile(grid, arr.dtype.name, nodata)) as dst:
+            dst.write(arr, 1)
+            if tags:
+                dst.update_tags(**tags)
+            if scale is not None:
+                dst.scales = (scale,)
+    return path

@@ -1,0 +1,226 @@
+"""The shared vocabulary: every name and unit that more than one module uses, defined once.
+
+Codes and names (provinces, land-cover classes, dry/wet zones), the names of the statistical variants
+(autocorrelation corrections, Hurst R/S methods), the climate drivers, and the units of each
+quantity with the spellings accepted on input. :func:`check_units` is the one units check at a
+module boundary (readers, climate, carbon, classes); :func:`unit_conversion` gives the factor a
+reader applies to a declared unit it converts (station CSV headers, float NPP rasters).
+
+Kernel codes of the variants (``stats._kernels.CORR_*``, ``HURST_*``) stay with the kernels; the
+wrappers in :mod:`nep_core.stats` map these public names to them.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from .errors import NepInputError
+
+# ----------------------------------------------------------------------------------------- places
+Province = namedtuple("Province", "code name adcode")
+Province.__doc__ = "One province of the study region: analysis code (1..5), English name, GB/T 2260 adcode."
+
+#: The five provinces of Northwest China (code 0 = outside the region).
+PROVINCES: tuple[Province, ...] = (
+    Province(1, "Shaanxi", 610000),
+    Province(2, "Gansu", 620000),
+    Province(3, "Qinghai", 630000),
+    Province(4, "Ningxia", 640000),
+    Province(5, "Xinjiang", 650000),
+)
+PROVINCE_NAMES = {p.code: p.name for p in PROVINCES}
+#: Name of the whole study region in tables and figures.
+REGION_NAME = "NWC"
+
+#: The study's seven land-cover classes (code -> name); 0 = no data.
+LANDCOVER_CLASSES = {1: "forest", 2: "grassland", 3: "cropland", 4: "wetland", 5: "urban and built-up",
+                     6: "water", 7: "barren"}
+
+#: Dry/wet zones from the annual-precipitation isohyets (mm a-1): code -> (name, lower, upper); 0 = no data.
+DRYWET_ZONES = {
+    1: ("arid", 0.0, 200.0),
+    2: ("semi-arid", 200.0, 400.0),
+    3: ("semi-humid", 400.0, 800.0),
+    4: ("humid", 800.0, np.inf),
+}
+DRYWET_ISOHYETS_MM = (200.0, 400.0, 800.0)
+
+# ----------------------------------------------------------------------------------- statistics
+#: Autocorrelation corrections of the Mann-Kendall test (besides no correction).
+CORRECTIONS = ("hamed_rao", "yue_wang", "tfpw")
+#: How "no correction" is spelled where ``None`` cannot be (TOML, variable names ``trend_p_none``).
+NO_CORRECTION = "none"
+#: Variants of the Hurst exponent by rescaled-range analysis.
+HURST_METHODS = ("prefix", "diff", "alp")
+
+
+# ----------------------------------------------------------------------------------------- units
+@dataclass(frozen=True)
+class Quantity:
+    """A physical quantity: its unit as written (``units[0]``), the other accepted spellings of the
+    same unit, and the units a reader converts (spelling -> (factor, offset) to ``units[0]``)."""
+
+    label: str
+    units: tuple[str, ...]
+    convert: dict = field(default_factory=dict)
+    hint: str = ""
+
+
+_CM_M = {"cm": (10.0, 0.0), "m": (1000.0, 0.0)}
+_KJ_J = {"kJ m-2": (1e-3, 0.0), "J m-2": (1e-6, 0.0)}
+_PRCP_HINT = "convert explicitly: m * 1000, or kg m-2 s-1 * seconds per step"
+_RAD_HINT = "convert explicitly: W m-2 * seconds per step / 1e6"
+_KG_C = {u: (1000.0, 0.0) for u in ("kg C m-2 a-1", "kg C m-2 yr-1", "kg C/m^2", "kg C/m2", "kg C/m^2/yr")}
+
+#: Every quantity whose units are checked. Spellings match ignoring white space ("kgC/m^2" is
+#: "kg C/m^2"). "C" is accepted for temperature: the check is per quantity, so for a temperature
+#: it can only mean degrees Celsius (not carbon, not UDUNITS' coulomb), and station CSV headers
+#: "tmean[C]" were read before; outputs always write "degC".
+QUANTITIES: dict[str, Quantity] = {
+    "temperature": Quantity("air temperature", ("degC", "°C", "degree_Celsius", "celsius", "C"),
+                            {"K": (1.0, -273.15)}, "convert explicitly: K - 273.15"),
+    "precipitation_daily": Quantity("daily precipitation", ("mm d-1", "mm", "mm day-1", "mm/day"),
+                                    _CM_M, _PRCP_HINT),
+    "precipitation_monthly": Quantity("monthly precipitation",
+                                      ("mm month-1", "mm", "mm/month", "mm per month"), _CM_M, _PRCP_HINT),
+    "precipitation_annual": Quantity("annual precipitation",
+                                     ("mm a-1", "mm", "mm/a", "mm/year", "mm yr-1", "mm year-1"), _CM_M,
+                                     _PRCP_HINT),
+    "radiation_daily": Quantity("daily global solar radiation", ("MJ m-2 d-1", "MJ m-2", "MJ m-2 day-1"),
+                                _KJ_J, _RAD_HINT),
+    "radiation_monthly": Quantity("monthly global solar radiation", ("MJ m-2 month-1", "MJ m-2"),
+                                  _KJ_J, _RAD_HINT),
+    "radiation_annual": Quantity("annual global solar radiation", ("MJ m-2 a-1", "MJ m-2"), _KJ_J,
+                                 _RAD_HINT),
+    "elevation": Quantity("elevation", ("m", "metre", "meter", "metres", "meters"), {"km": (1000.0, 0.0)}),
+    "area": Quantity("cell area", ("km2", "km^2", "km**2")),
+    "carbon_flux": Quantity("annual carbon flux (NPP, Rh, NEP)", ("g C m-2 a-1",), _KG_C,
+                            "convert explicitly: kg C m-2 a-1 * 1000"),
+    "carbon_flux_monthly": Quantity("monthly carbon flux (Rh)", ("g C m-2 month-1",)),
+    "carbon_trend": Quantity("trend of an annual carbon flux", ("g C m-2 a-2",)),
+}
+#: The unit written for each quantity.
+UNITS = {name: q.units[0] for name, q in QUANTITIES.items()}
+NEP_UNITS = UNITS["carbon_flux"]
+SLOPE_UNITS = UNITS["carbon_trend"]
+RH_MONTHLY_UNITS = UNITS["carbon_flux_monthly"]
+AREA_UNITS = UNITS["area"]
+
+#: The climate variables (station tables, surfaces, drivers) and the quantity of each; precipitation
+#: and radiation are totals per time step (``{step}``: daily, monthly or annual).
+CLIMATE_QUANTITIES = {"tmean": "temperature", "prcp": "precipitation_{step}", "rad": "radiation_{step}"}
+
+
+def climate_quantity(var: str, step: str) -> str:
+    """The :data:`QUANTITIES` key of climate variable ``var`` at time step ``step``.
+
+    >>> climate_quantity("prcp", "monthly")
+    'precipitation_monthly'
+    """
+    return CLIMATE_QUANTITIES[var].format(step=step)
+
+
+Driver = namedtuple("Driver", "long_name units")
+#: Climate drivers of the partial correlations: variable -> (display name, units of the annual values).
+DRIVERS = {v: Driver(name, UNITS[climate_quantity(v, "annual")])
+           for v, name in (("tmean", "temperature"), ("prcp", "precipitation"), ("rad", "solar radiation"))}
+
+
+def _squeeze(units) -> str:
+    return "".join(str(units).split())
+
+
+def _units_of(obj):
+    attrs = getattr(obj, "attrs", obj)
+    if isinstance(attrs, Mapping):
+        return attrs.get("units"), getattr(obj, "name", None)
+    return obj, None
+
+
+def _quantity(quantity: str) -> Quantity:
+    if quantity not in QUANTITIES:
+        raise KeyError(f"unknown quantity {quantity!r}; known: {', '.join(QUANTITIES)}")
+    return QUANTITIES[quantity]
+
+
+def _refuse(q: Quantity, units, accepted, *, file, variable, hint=True):
+    spellings = ", ".join(repr(u) for u in accepted)
+    if units is None or str(units).strip() == "":
+        problem = f"no 'units' attribute; {q.label} needs units {q.units[0]!r}"
+    else:
+        problem = f"units {units!r} not accepted for {q.label}; expected units {q.units[0]!r}"
+    advice = f"; {q.hint}" if q.hint and hint else ""
+    raise NepInputError(f"{problem} (accepted spellings: {spellings}){advice}", file=file, variable=variable)
+
+
+def check_units(obj, quantity: str, *, file=None, variable: str | None = None,
+                missing_ok: bool = False) -> str | None:
+    """Raise unless ``obj`` carries an accepted spelling of ``quantity``'s unit (no conversion).
+
+    Parameters
+    ----------
+    obj : DataArray, mapping of attributes, str or None
+        What carries the units: a DataArray (its ``attrs["units"]``), an attribute mapping, or the
+        units string itself.
+    quantity : str
+        A key of :data:`QUANTITIES` (e.g. ``"temperature"``, ``"precipitation_monthly"``).
+    file, variable : optional
+        Named in the error (``variable`` defaults to the DataArray's name).
+    missing_ok : bool
+        Accept absent (or empty) units, e.g. an optional ``units`` tag of a GeoTIFF.
+
+    Returns
+    -------
+    The units as found (``None`` when absent and ``missing_ok``).
+
+    Raises
+    ------
+    NepInputError
+        Naming the file and variable, the units found, the unit expected and every accepted
+        spelling (and how to convert, where a hint helps).
+
+    Examples
+    --------
+    >>> check_units({"units": "°C"}, "temperature")
+    '°C'
+    """
+    q = _quantity(quantity)
+    units, name = _units_of(obj)
+    variable = variable if variable is not None else name
+    if units is None or str(units).strip() == "":
+        if missing_ok:
+            return None
+        _refuse(q, units, q.units, file=file, variable=variable)
+    if _squeeze(units) not in {_squeeze(u) for u in q.units}:
+        _refuse(q, units, q.units, file=file, variable=variable)
+    return units
+
+
+def unit_conversion(units, quantity: str, *, file=None, variable: str | None = None) -> tuple[float, float]:
+    """``(factor, offset)`` taking values in the declared ``units`` to ``quantity``'s unit
+    (``value * factor + offset``): ``(1.0, 0.0)`` for an accepted spelling of the unit itself, the
+    declared conversion for the other units of :data:`QUANTITIES` (e.g. ``K``, ``cm``,
+    ``kg C m-2 a-1``); anything else raises like :func:`check_units`.
+
+    >>> unit_conversion("K", "temperature")
+    (1.0, -273.15)
+    """
+    q = _quantity(quantity)
+    if units is not None and str(units).strip():
+        key = _squeeze(units)
+        if key in {_squeeze(u) for u in q.units}:
+            return 1.0, 0.0
+        for u, conv in q.convert.items():
+            if _squeeze(u) == key:
+                return conv
+    _refuse(q, units, (*q.units, *q.convert), file=file, variable=variable, hint=False)
+
+
+__all__ = ["Province", "PROVINCES", "PROVINCE_NAMES", "REGION_NAME", "LANDCOVER_CLASSES", "DRYWET_ZONES",
+           "DRYWET_ISOHYETS_MM", "CORRECTIONS", "NO_CORRECTION", "HURST_METHODS", "Quantity", "QUANTITIES",
+           "UNITS", "NEP_UNITS", "SLOPE_UNITS", "RH_MONTHLY_UNITS", "AREA_UNITS", "CLIMATE_QUANTITIES",
+           "climate_quantity", "Driver", "DRIVERS",
+           "check_units", "unit_conversion"]
