@@ -249,6 +249,7 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
             res.ds = load_maps(store)
             res.tables = _tables(res)
             if fresh:
+                cache.misses.append("outputs")
                 for name, df in res.tables.items():
                     write_text(df.to_csv(), out / TABLE_DIR / f"{name}.csv")
                 write_maps(res.ds, out / MAP_DIR)
