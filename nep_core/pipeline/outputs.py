@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dask
 import numpy as np
 import rasterio
 import xarray as xr
@@ -37,8 +36,8 @@ def load_maps(store: xr.Dataset) -> xr.Dataset:
     names = [n for n, v in store.data_vars.items() if n != "hurst" and n not in _UNTABULATED
              and n not in _LAZY_MAPS and (v.dims == ("y", "x") or n == "landcover")]
     out = store.copy()
-    for n, arr in zip(names, dask.compute(*(store[n].data for n in names))):
-        out[n] = store[n].copy(data=arr)
+    for n in names:     # one map at a time: all at once held every map's chunks and result together
+        out[n] = store[n].load()
     out["hurst"] = _shared_copy(out, store["hurst"])
     return out
 
