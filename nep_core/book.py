@@ -482,7 +482,7 @@ def environment_table() -> pd.DataFrame:
     """Python and package versions of the running kernel."""
     rows = [("python", platform.python_version()), ("platform", platform.platform())]
     for pkg in ("nep_core", "numpy", "scipy", "pandas", "xarray", "dask", "numba", "pykrige",
-                "mapclassify", "rasterio", "pyproj", "shapely", "matplotlib", "cartopy", "nbclient",
+                "jenkspy", "rasterio", "pyproj", "shapely", "matplotlib", "cartopy", "nbclient",
                 "nbconvert", "jupytext"):
         try:
             rows.append((pkg, metadata.version(pkg)))

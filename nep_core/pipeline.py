@@ -540,9 +540,10 @@ def _classes(cfg: Config, stats_ds: xr.Dataset, null: pd.DataFrame) -> xr.Datase
     edges = classify.natural_breaks(cv, k=st.n_breaks, sample=st.breaks_sample, seed=cfg.seed)
     cc = classify.classify_breaks(cv, edges, names=classify.CV_CLASS_NAMES
                                   if len(classify.CV_CLASS_NAMES) == st.n_breaks else None)
-    out["cv_class"] = cc.assign_attrs(breaks=np.asarray(edges), long_name="Cv class (Fisher-Jenks)",
-                                      description=f"Fisher-Jenks natural breaks (mapclassify), k = {st.n_breaks}, "
-                                                  f"fitted on a seeded sample of <= {st.breaks_sample} pixels")
+    out["cv_class"] = cc.assign_attrs(
+        breaks=np.asarray(edges), long_name="Cv class (Fisher-Jenks)",
+        description=f"Fisher-Jenks natural breaks (exact least-squares optimum, jenkspy), k = {st.n_breaks}, "
+                    f"fitted on a seeded sample of <= {st.breaks_sample} pixels")
     h = stats_ds["hurst"]
     out["persistence_class"] = classify.persistence_class(tr, h, threshold=0.5, eps=st.stable_eps)
     row = null[(null["method"] == st.hurst_method) & np.isclose(null["quantile"], st.hurst_null_q)]
