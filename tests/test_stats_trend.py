@@ -18,6 +18,23 @@ from strategies import YEARS, as_da, noisy_series, scalars, series
 RNG = np.random.default_rng(20240101)
 Y = RNG.normal(size=(40, 24)) + 0.08 * np.arange(24)   # oracle table: 40 seeded series
 
+# Annual flow of the Nile at Aswan 1871-1970 (1e8 m3): R datasets::Nile (Durbin & Koopman 2001),
+# also statsmodels.datasets.nile; the example series of R modifiedmk.
+NILE = np.array([
+    1120, 1160, 963, 1210, 1160, 1160, 813, 1230, 1370, 1140, 995, 935, 1110, 994, 1020, 960, 1180, 799, 958,
+    1140, 1100, 1210, 1150, 1250, 1260, 1220, 1030, 1100, 774, 840, 874, 694, 940, 833, 701, 916, 692, 1020,
+    1050, 969, 831, 726, 456, 824, 702, 1120, 1100, 832, 764, 821, 768, 845, 864, 862, 698, 845, 744, 796,
+    1040, 759, 781, 865, 845, 944, 984, 897, 822, 1010, 771, 676, 649, 846, 812, 742, 801, 1040, 860, 874,
+    848, 890, 744, 749, 838, 1050, 918, 986, 797, 923, 975, 815, 1020, 906, 901, 1170, 912, 746, 919, 718,
+    714, 740,
+], float)
+NILE_YEARS = np.arange(1871, 1971)
+
+
+def _ar1_factor(r1, n):
+    """Yue & Wang (2004) n/n* of an AR(1) process, closed form (the kernel sums the terms)."""
+    return 1 + 2 * (r1 ** (n + 1) - n * r1 ** 2 + (n - 1) * r1) / (n * (r1 - 1) ** 2)
+
 
 def one(y, **kw):
     kw.setdefault("min_valid", 3)
@@ -89,7 +106,6 @@ def test_oracle_table_scipy_and_pymannkendall():
 
 @pytest.mark.parametrize("corr,oracle", [
     ("hamed_rao", lambda y: mk.hamed_rao_modification_test(y)),
-    ("yue_wang", lambda y: mk.yue_wang_modification_test(y, lag=1)),   # ours is lag 1 only
     ("tfpw", lambda y: mk.trend_free_pre_whitening_modification_test(y)),
 ])
 def test_corrections_match_pymannkendall(corr, oracle):
@@ -104,13 +120,75 @@ def test_corrections_match_pymannkendall(corr, oracle):
     assert r.attrs["correction"] == corr
 
 
-def test_yue_wang_all_lags_differs_from_lag1():
-    """Documented difference: pymannkendall's default (all lags) sums ACF to about -1/2 and inflates z."""
-    y = Y[0]
-    ours = float(one(y, correction="yue_wang").z)
-    all_lags = mk.yue_wang_modification_test(y).z
-    assert ours == pytest.approx(mk.yue_wang_modification_test(y, lag=1).z)
-    assert abs(all_lags) > abs(ours)
+def test_nile_s_var_z_tau_match_modifiedmk_published():
+    """Oracle: R modifiedmk 1.6 ``mmky1lag(Nile)`` prints S-based Original Z -4.12806652284,
+    old.variance 112728.333, Tau -0.280202020 (tau-a = S / (n(n-1)/2)) and Sen's slope -2.6."""
+    da = xr.DataArray(NILE, dims="year", coords={"year": NILE_YEARS})
+    r = sen_mk(da, min_valid=3)
+    assert float(r.s) == -1387
+    assert float(r.var_s) == pytest.approx(112728.33333333333, rel=1e-12)
+    assert float(r.z) == pytest.approx(-4.12806652284, abs=1e-10)
+    assert float(r.slope) == -2.6
+    assert float(r.s) / (100 * 99 / 2) == pytest.approx(-0.28020202020, abs=1e-10)   # their tau-a
+    # ours is tau-b (the Nile has tied values, so it differs from tau-a)
+    assert float(r.tau) == pytest.approx(ss.kendalltau(NILE_YEARS, NILE).statistic, rel=1e-12)
+    assert abs(float(r.tau)) > 0.2802021
+
+
+def test_yue_wang_nile_is_the_ar1_effective_sample_size():
+    """Yue & Wang (2004): n/n* = 1 + 2 sum_{k=1}^{n-1} (1 - k/n) r1^k with r1 the lag-1 sample
+    autocorrelation of the Sen-detrended series. On the Nile: S -1387, Var(S) 112728.333 and
+    Zc = -2.79554782809 (n/n* = 2.18051722006, r1 = 0.374943522120)."""
+    da = xr.DataArray(NILE, dims="year", coords={"year": NILE_YEARS})
+    r = sen_mk(da, correction="yue_wang", min_valid=3)
+    n = NILE.size
+    e = NILE - (-2.6) * NILE_YEARS
+    e = e - e.mean()
+    r1 = np.sum(e[:-1] * e[1:]) / np.sum(e * e)
+    assert r1 == pytest.approx(0.374943522120, abs=1e-11)
+    k = np.arange(1, n)
+    factor = 1 + 2 * np.sum((1 - k / n) * r1 ** k)
+    assert factor == pytest.approx(_ar1_factor(r1, n), rel=1e-13)
+    assert float(r.s) == -1387
+    assert float(r.var_s) / 112728.33333333333 == pytest.approx(factor, rel=1e-12)
+    assert factor == pytest.approx(2.18051722006, abs=1e-10)
+    assert float(r.z) == pytest.approx(-1386 / np.sqrt(112728.33333333333 * factor), rel=1e-12)
+    assert float(r.z) == pytest.approx(-2.79554782809, abs=1e-10)
+    assert float(r.p) == pytest.approx(ss.norm.sf(abs(float(r.z))) * 2, rel=1e-12)
+
+
+def test_yue_wang_r1_is_modifiedmk_mmky1lag_r1():
+    """Oracle for the r1 estimator (Sen-detrended series, biased ACF as R ``acf``): modifiedmk 1.6
+    ``mmky1lag(Nile)`` prints N/N* = 2.18771375079 and Zc = -2.79094603365, which is
+    1 + 2 (1 - 1/n) sum_{k=1}^{n-1} r1^k -- every lag weighted (1 - 1/n), not the paper's (1 - k/n).
+    The r1 recovered from our n/n* reproduces both published values."""
+    from scipy.optimize import brentq
+
+    da = xr.DataArray(NILE, dims="year", coords={"year": NILE_YEARS})
+    r = sen_mk(da, correction="yue_wang", min_valid=3)
+    n = NILE.size
+    ours = float(r.var_s) / 112728.33333333333
+    r1 = brentq(lambda q: _ar1_factor(q, n) - ours, 0.0, 0.9, xtol=1e-15)
+    theirs = 1 + 2 * (1 - 1 / n) * np.sum(r1 ** np.arange(1, n))
+    assert theirs == pytest.approx(2.18771375079, abs=1e-9)
+    assert -1386 / np.sqrt(112728.33333333333 * theirs) == pytest.approx(-2.79094603365, abs=1e-9)
+
+
+def test_yue_wang_uses_pymannkendall_r1_and_all_ar1_terms():
+    """pymannkendall ``yue_wang_modification_test(lag=1)`` keeps only the first term,
+    n/n* = 1 + 2 (1 - 1/n) r1; its r1 (same detrending and ACF) put into the full AR(1) sum gives our
+    Var(S) on 40 autocorrelated series."""
+    y2 = Y.copy()
+    y2[:, 1:] += 0.6 * y2[:, :-1]
+    r = sen_mk(as_da(y2), correction="yue_wang", min_valid=4)
+    base = sen_mk(as_da(y2), min_valid=4)
+    n = y2.shape[1]
+    for i, y in enumerate(y2):
+        o = mk.yue_wang_modification_test(y, lag=1)
+        r1 = (o.var_s / float(base.var_s[i]) - 1) / (2 * (1 - 1 / n))
+        assert float(r.s[i]) == o.s
+        np.testing.assert_allclose(float(r.var_s[i]), float(base.var_s[i]) * _ar1_factor(r1, n), rtol=1e-9)
+        assert abs(float(r.z[i])) < abs(o.z) or r1 <= 0
 
 
 def test_hamed_rao_negative_variance_guard():
@@ -213,9 +291,10 @@ def test_rejection_rate_iid_near_alpha():
 def test_ar1_inflates_false_positives_corrections_reduce():
     y = _ar1(0.5, (4000, 24), 11)
     """Hypothesis: AR(1) 0.5 without trend -> ~21 % 'significant' (METHODS). Measured at n = 24:
-    Yue-Wang lag-1 brings it down clearly (~14 %); Hamed-Rao barely changes it (few lags pass the
-    +/- 1.96/sqrt(24) significance filter); TFPW even raises it (~26 %: adding the Sen trend back
-    after pre-whitening keeps a spurious trend, cf. Bayazit & Onoz 2007). None reaches 5 %."""
+    Yue-Wang (AR(1) effective sample size) brings it down clearly (~11 %); Hamed-Rao barely changes
+    it (few lags pass the +/- 1.96/sqrt(24) significance filter); TFPW even raises it (~26 %: adding
+    the Sen trend back after pre-whitening keeps a spurious trend, cf. Bayazit & Onoz 2007). None
+    reaches 5 %."""
     rates = {c: float((sen_mk(as_da(y), correction=c).p < 0.05).mean()) for c in (None, "hamed_rao", "yue_wang", "tfpw")}
     assert 0.17 < rates[None] < 0.26, rates
     assert rates["yue_wang"] < rates[None] - 0.05, rates

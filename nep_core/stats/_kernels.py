@@ -258,6 +258,19 @@ def _z_from_s(s, var):
     return 0.0
 
 
+@njit(cache=True)
+def _ar1_ess_factor(r1, m):
+    """n/n* = 1 + 2 sum_{k=1}^{m-1} (1 - k/m) r1^k: the effective-sample-size ratio of m values of an
+    AR(1) process with lag-1 autocorrelation r1 (rho_k = r1^k; Yue & Wang 2004). Summed term by term
+    (the closed form 1 + 2 [r1^(m+1) - m r1^2 + (m-1) r1] / (m (1 - r1)^2) cancels near r1 = 1)."""
+    acc = 0.0
+    p = 1.0
+    for k in range(1, m):
+        p *= r1
+        acc += (1.0 - k / m) * p
+    return 1.0 + 2.0 * acc
+
+
 # ------------------------------------------------------------------------------- Theil-Sen + MK
 @njit(cache=True)
 def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
@@ -289,8 +302,7 @@ def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
         for k2 in range(m):
             w[k2] = yv[k2] - sl * tv[k2]
         _acf(w, m, 1, acf, xc)
-        factor = 1.0 + 2.0 * (1.0 - 1.0 / m) * acf[1]
-        return s, var0 * factor
+        return s, var0 * _ar1_ess_factor(acf[1], m)
     if correction == CORR_TFPW:
         for k2 in range(m):
             w[k2] = yv[k2] - sl * tv[k2]

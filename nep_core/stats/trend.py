@@ -18,9 +18,10 @@ _CORR_TEXT = {
                   "sum_i (n-i)(n-i-1)(n-i-2) rho_i over the lags i = 1..n-1 whose rank autocorrelation "
                   "of the Sen-detrended series lies outside +/- z_{1-alpha/2}/sqrt(n); where n/n* <= 0 "
                   "(Var <= 0) z and p are NaN with reason NEGATIVE_VARIANCE (no floor)"),
-    "yue_wang": ("Yue & Wang (2004) variance correction with lag 1 only: n/n* = 1 + 2 (1 - 1/n) rho_1 of "
-                 "the Sen-detrended series (the all-lags sum of sample autocorrelations is exactly -1/2, "
-                 "which makes z explode); n/n* <= 0 gives NaN z, p with reason NEGATIVE_VARIANCE"),
+    "yue_wang": ("Yue & Wang (2004) effective-sample-size correction for an AR(1) process: Var(S) * n/n*, "
+                 "n/n* = 1 + 2 sum_{k=1}^{n-1} (1 - k/n) r1^k, r1 = lag-1 sample autocorrelation "
+                 "(biased, as R acf) of the Sen-detrended series; a constant detrended series (r1 "
+                 "undefined) gives NaN z, p with reason NEGATIVE_VARIANCE"),
     "tfpw": ("trend-free pre-whitening (Yue et al. 2002): detrend with the Sen slope, remove the lag-1 "
              "AR(1) part (w_i = e_i - rho_1 e_{i-1}, consecutive valid years), add the trend back, "
              "S / Var(S) / Z / p of those n-1 values"),
@@ -65,8 +66,9 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
     - ``s``: Mann-Kendall S; ``var_s``: tie-corrected Var(S), multiplied by n/n* for hamed_rao and
       yue_wang; for tfpw, S and Var(S) are those of the pre-whitened n-1 values.
     - ``z``: continuity-corrected (S -/+ 1)/sqrt(Var), 0 when S = 0; ``p``: two-sided normal p.
-    - ``tau``: Kendall tau-b of (t, y) = S / sqrt(n0 (n0 - n1)) (as scipy.stats.kendalltau; equals
-      pymannkendall's tau-a when there are no ties); always from the original series.
+    - ``tau``: Kendall tau-b of (t, y) = S / sqrt(n0 (n0 - n1)), n0 = n(n-1)/2, n1 = sum t(t-1)/2 over
+      tie groups of y (as scipy.stats.kendalltau); always from the original series. pymannkendall
+      reports tau-a = S / n0 instead: the two agree only when y has no ties.
     - ``n_valid`` (int16), ``reason`` (int8, nep_core.reasons).
 
     Constant series: slope = slope_low = slope_high = 0, s = var_s = 0, z = p = tau = NaN,
