@@ -503,7 +503,8 @@ def config_table(results) -> pd.DataFrame:
             else:
                 yield f"{prefix}{k}", v
 
-    meaning = {"scheduler": "none (local threads)", "stats.correction": "none (original Mann-Kendall)"}
+    meaning = {"scheduler": "none (local threads)", "stats.correction": "none (original Mann-Kendall)",
+               "stats.min_valid": "none (ceil(0.8 * n_years))"}
     rows = {}
     for key, value in walk(cfg.to_dict()):
         if value is None:

@@ -54,7 +54,7 @@ class Stats:
     alpha: float = 0.05               # significance level of MK, CI of Sen, partial correlation t-test
     correction: str | None = None     # None, "hamed_rao", "yue_wang", "tfpw"
     stable_eps: float = 0.5           # |Sen slope| below this (g C m-2 a-2) is "stable" in Table 1
-    min_valid: int = 20               # fewest finite years for a statistic at a pixel
+    min_valid: int | None = None      # fewest finite years per pixel; None: ceil(0.8 * n_years) (20 of 24)
     fdr_alpha: float = 0.10           # map-level BH FDR level (Wilks 2016: 2 x alpha_global)
     cv_ddof: int = 0                  # ddof of the standard deviation in Cv
     cv_min_mean: float = 10.0         # Cv masked where mean NEP <= this (g C m-2 a-1)
@@ -187,6 +187,10 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
                              variable="stats.correction")
     if cfg.stats.hurst_method not in ("prefix", "diff", "alp"):
         raise NepConfigError("must be one of prefix, diff, alp", file=path, variable="stats.hurst_method")
+    mv = cfg.stats.min_valid
+    if mv is not None and (isinstance(mv, bool) or not isinstance(mv, int)):
+        raise NepConfigError(f"must be a whole number of years (omit it for ceil(0.8 * n_years)), "
+                             f"got {mv!r}", file=path, variable="stats.min_valid")
     if not (0 < cfg.stats.alpha < 1):
         raise NepConfigError("must be in (0, 1)", file=path, variable="stats.alpha")
     if cfg.resolution_m <= 0:

@@ -333,7 +333,7 @@ def _validate(cfg: Config):
     if st.hurst_method not in HURST_METHODS:
         raise NepInputError(f"unknown Hurst method {st.hurst_method!r}; use one of {HURST_METHODS}",
                             variable="stats.hurst_method")
-    if cfg.last_year - cfg.first_year + 1 < st.min_valid:
+    if st.min_valid is not None and cfg.last_year - cfg.first_year + 1 < st.min_valid:
         raise NepInputError(f"{cfg.first_year}-{cfg.last_year} has fewer years than stats.min_valid = "
                             f"{st.min_valid}", variable="stats.min_valid")
     if cfg.inputs.drywet is not None:
@@ -650,7 +650,8 @@ def _rh_sensitivity(cfg: Config, ds: xr.Dataset, clim: xr.Dataset) -> pd.DataFra
     parts = da.map_blocks(
         _rh_sens_block, *cubes, *maps, dtype=np.float64, chunks=((ncols,), (1,) * ny, (1,) * nx),
         cases=spec, t=_common.time_values(ds["nep"], "year"), z_ci=float(norm.ppf(1 - st.alpha / 2)),
-        min_valid=int(st.min_valid), correction=CORR_CODES[st.correction], eps=float(st.stable_eps),
+        min_valid=int(ds["trend_reason"].attrs["min_valid"]), correction=CORR_CODES[st.correction],
+        eps=float(st.stable_eps),
         thr=tuple(float(x) for x in classify.Z_THRESHOLDS))
     sums = parts.sum(axis=(1, 2)).compute().reshape(len(spec), _SENS_SUMS)
     rows = []

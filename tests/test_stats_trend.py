@@ -334,6 +334,41 @@ def test_bad_inputs_raise_clear_errors():
         sen_mk(Y)
 
 
+def test_min_valid_default_is_80_percent_of_the_years():
+    """Hypothesis: by default a pixel needs ceil(0.8 n) finite years of the n along ``dim`` (10 of
+    12, 20 of 24), an integer is an absolute override, and the attrs state the rule."""
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=(3, 12))
+    y[1, :2] = np.nan                       # 10 valid of 12: kept
+    y[2, :3] = np.nan                       # 9 valid: too few
+    r = sen_mk(as_da(y))
+    assert r.reason.values.tolist() == [reasons.VALID, reasons.VALID, reasons.TOO_FEW_VALID]
+    rule = "ceil(0.8 * n_years) = 10 (n_years = 12)"
+    assert r.attrs["min_valid"] == 10 and r.attrs["min_valid_rule"] == rule
+    assert r.reason.attrs["min_valid_rule"] == rule and r.n_valid.attrs["min_valid"] == 10
+    assert sen_mk(as_da(Y[:2])).attrs["min_valid"] == 20
+    a = sen_mk(as_da(y), min_valid=9)
+    assert a.reason.values.tolist() == [reasons.VALID] * 3
+    assert a.attrs["min_valid_rule"] == "absolute: 9 years (n_years = 12)"
+    with pytest.raises(NepInputError, match="exceeds the 12 years"):
+        sen_mk(as_da(y), min_valid=13)
+    with pytest.raises(NepInputError, match="too short"):
+        sen_mk(as_da(y[:, :2]))             # ceil(1.6) = 2 < 3
+    with pytest.raises(NepInputError, match="integer"):
+        sen_mk(as_da(y), min_valid=9.5)
+
+
+def test_min_valid_rule_is_ceil_in_exact_arithmetic():
+    """(4 n + 4) // 5 is ceil(4 n / 5) for every n (no float rounding at multiples of 5)."""
+    from fractions import Fraction
+    import math
+
+    from nep_core.stats._common import resolve_min_valid
+
+    for n in range(1, 400):
+        assert resolve_min_valid(None, n, 1, "x")[0] == math.ceil(Fraction(4 * n, 5)), n
+
+
 @pytest.mark.parametrize("main", [None, "hamed_rao", "yue_wang", "tfpw"])
 def test_extra_corrections_equal_separate_calls(main):
     """Hypothesis: the z / p of every correction computed in one pass (shared pairwise slopes) equal

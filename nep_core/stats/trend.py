@@ -7,7 +7,8 @@ from scipy.stats import norm
 
 from ..errors import NepInputError
 from . import _kernels as K
-from ._common import DEFAULTS, apply_rows, check_input, check_min_valid, per_year, reason_attrs, time_values
+from ._common import (DEFAULTS, apply_rows, check_input, min_valid_attrs, per_year, reason_attrs,
+                      resolve_min_valid, time_values)
 
 CORRECTIONS = {None: K.CORR_NONE, "hamed_rao": K.CORR_HAMED_RAO, "yue_wang": K.CORR_YUE_WANG,
                "tfpw": K.CORR_TFPW}
@@ -29,7 +30,7 @@ _CORR_TEXT = {
 
 
 def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
-           correction: str | None = None, min_valid: int = DEFAULTS.min_valid,
+           correction: str | None = None, min_valid: int | None = DEFAULTS.min_valid,
            extra_corrections=()) -> xr.Dataset:
     """Theil-Sen slope with its rank-based confidence interval and the Mann-Kendall trend test.
 
@@ -46,8 +47,11 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
     correction : {None, "hamed_rao", "yue_wang", "tfpw"}
         Autocorrelation correction of the test (METHODS section 2); the slope, its CI and tau are
         never corrected.
-    min_valid : int
-        Fewest finite years (>= 3; >= 4 for ``tfpw``).
+    min_valid : int, optional
+        Fewest finite years (>= 3; >= 4 for ``tfpw``). Default (None): ceil(0.8 n) of the n years
+        along ``dim``; an integer is absolute (``stats._common.resolve_min_valid``). The value and
+        its rule are in the attrs ``min_valid`` / ``min_valid_rule`` of ``n_valid``, ``reason`` and
+        the Dataset.
     extra_corrections : sequence of {None, "none", "hamed_rao", "yue_wang", "tfpw"}
         Further corrections whose test is wanted too, computed in the same pass (the pairwise slopes
         and S are shared): adds ``z_<name>`` and ``p_<name>`` (``none`` for ``None``), each equal to
@@ -90,8 +94,9 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
                             variable="extra_corrections")
     if not (0.0 < float(alpha) < 1.0):
         raise NepInputError(f"alpha must be in (0, 1), got {alpha!r}", variable="alpha")
-    min_valid = check_min_valid(min_valid, 4 if "tfpw" in (correction, *extra) else 3, "Mann-Kendall")
     da = check_input(da, dim, "input")
+    min_valid, rule = resolve_min_valid(min_valid, da.sizes[dim], 4 if "tfpw" in (correction, *extra) else 3,
+                                        "Mann-Kendall")
     t = time_values(da, dim)
     zc = float(norm.ppf(1.0 - alpha / 2.0))
     outs = apply_rows(
@@ -129,8 +134,9 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
         "tau": {"units": "1", "long_name": "Kendall tau-b",
                 "description": "tau-b = S / sqrt(n0 (n0 - n1)), n0 = n(n-1)/2, n1 = sum t(t-1)/2 over ties "
                                "in y (as scipy.stats.kendalltau); uncorrected original series"},
-        "n_valid": {"units": "1", "long_name": "number of finite years used"},
-        "reason": reason_attrs("reason code of the trend statistics"),
+        "n_valid": {"units": "1", "long_name": "number of finite years used",
+                    **min_valid_attrs(min_valid, rule)},
+        "reason": {**reason_attrs("reason code of the trend statistics"), **min_valid_attrs(min_valid, rule)},
     }
     ds = xr.Dataset({k: v.rename(k).assign_attrs(attrs[k]) for k, v in zip(names, outs)})
     for j, c in enumerate(extra):
@@ -142,7 +148,7 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
             units="1", long_name=f"two-sided p-value of the Mann-Kendall test, {tag}",
             description="p = 2 (1 - Phi(|Z|)); " + _CORR_TEXT[c])
     ds.attrs = {"description": variant, "alpha": float(alpha), "correction": str(correction),
-                "min_valid": int(min_valid), "input_units": units_in}
+                **min_valid_attrs(min_valid, rule), "input_units": units_in}
     return ds
 
 
