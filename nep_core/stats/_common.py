@@ -1,4 +1,5 @@
-"""Shared wrapper plumbing: input checks at the boundary, the time coordinate, units, apply_ufunc."""
+"""Shared wrapper plumbing: input checks at the boundary, the time coordinate, the minimum-years rule,
+units, and ``apply_rows`` (kernels over dask blocks)."""
 from __future__ import annotations
 
 import contextlib

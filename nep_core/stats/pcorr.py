@@ -43,13 +43,20 @@ def partial_corr(target: xr.DataArray, drivers: dict, dim: str = "year", min_val
 
     Returns
     -------
-    xarray.Dataset with ``r_<name>`` and ``p_<name>`` per driver, ``n_valid`` (int16) and
-    ``reason`` (int8). Variant: listwise deletion of every year missing in any variable; each
-    series standardised (population SD) on the kept years; R = correlation matrix, P = R^-1,
+    xarray.Dataset over the dims of ``target`` without ``dim``: ``r_<name>`` and ``p_<name>`` per
+    driver (float64, units "1"), ``n_valid`` (int16) and ``reason`` (int8, nep_core.reasons).
+
+    Variant: listwise deletion of every year missing in any variable; each series standardised
+    (population SD) on the kept years; R = correlation matrix, P = R^-1,
     r_{target,j.rest} = -P_0j / sqrt(P_00 P_jj) (k = len(drivers) - 1 controls); two-sided p from
     Student t with t = r sqrt((n-2-k)/(1-r^2)), df = n-2-k. Zero-variance series or a singular
     correlation matrix (perfect collinearity) -> NaN with reason CONSTANT; a driver with no finite
     value at a pixel -> NO_COVARIATE; any inf -> NON_FINITE_INPUT.
+
+    References
+    ----------
+    Whittaker (1990) Graphical Models in Applied Multivariate Statistics, Wiley (partial correlations
+    from the inverse correlation matrix); the values equal ``pingouin.partial_corr`` (tests).
     """
     if not isinstance(drivers, dict) or not drivers:
         raise NepInputError("drivers must be a non-empty dict of name -> DataArray", variable="drivers")

@@ -35,7 +35,8 @@ def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,
 
     Returns
     -------
-    xarray.Dataset with ``cv`` (units "1") and ``reason`` (int8).
+    xarray.Dataset over the dims of ``da`` without ``dim``: ``cv`` (float64, units "1") and
+    ``reason`` (int8, nep_core.reasons).
     """
     if not isinstance(ddof, (int, np.integer)) or ddof < 0:
         raise NepInputError(f"ddof must be a non-negative integer, got {ddof!r}", variable="ddof")
@@ -74,6 +75,11 @@ def fdr(p: xr.DataArray, alpha: float = 0.05, method: str = "bh") -> xr.DataArra
     bool DataArray, True where the BH/BY-adjusted p (scipy.stats.false_discovery_control over
     all m finite p of the map) is <= alpha. NaN p are False and not counted in m. attrs: method,
     alpha, m, n_significant, p_threshold (largest raw p declared significant, NaN if none).
+
+    References
+    ----------
+    Benjamini & Hochberg (1995) J. R. Stat. Soc. B 57: 289-300. Benjamini & Yekutieli (2001) Ann.
+    Stat. 29: 1165-1188. Wilks (2016) Bull. Am. Meteorol. Soc. 97: 2263-2273.
     """
     if not isinstance(p, xr.DataArray):
         raise NepInputError(f"expected an xarray.DataArray of p-values, got {type(p).__name__}", variable="p")
