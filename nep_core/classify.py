@@ -152,17 +152,25 @@ def nep_class(nep_mean: xr.DataArray, edges=NEP_EDGES) -> xr.DataArray:
 
 def natural_breaks(da, k: int = _DEFAULTS.n_breaks, sample: int = _DEFAULTS.breaks_sample,
                    seed: int = 20000101) -> np.ndarray:
-    """Fisher-Jenks natural breaks of the finite values of ``da`` (exact, mapclassify.FisherJenks).
+    """Fisher-Jenks natural breaks of the finite values of ``da``: the partition of the sorted values
+    into ``k`` contiguous classes with the least total within-class sum of squared deviations
+    (the exact optimum, Fisher 1958; Jenks 1977; computed by ``jenkspy.jenks_breaks``).
 
     When there are more than ``sample`` finite values the breaks are fitted on a seeded random
-    sample of that size (``numpy.random.default_rng(seed).choice`` without replacement).
+    sample of that size (``numpy.random.default_rng(seed).choice`` without replacement); they are
+    optimal for that sample.
 
     Returns
     -------
     ndarray of k + 1 edges: [min, b_1, ..., b_k] where b_i is the upper bound of class i (the max
-    of the fitted values); use with ``classify_breaks``.
+    of the fitted values in it); use with ``classify_breaks``.
+
+    References
+    ----------
+    Fisher (1958) JASA 53: 789-798. Jenks (1977) Optimal data classification for choropleth maps,
+    Univ. of Kansas Occasional Paper 2.
     """
-    import mapclassify
+    import jenkspy
 
     vals = np.asarray(getattr(da, "values", da), dtype=np.float64).ravel()
     vals = vals[np.isfinite(vals)]
@@ -171,17 +179,17 @@ def natural_breaks(da, k: int = _DEFAULTS.n_breaks, sample: int = _DEFAULTS.brea
     if not isinstance(k, (int, np.integer)) or k < 2:
         raise NepInputError(f"k must be an integer >= 2, got {k!r}", variable="k")
     if np.unique(vals).size < k:
-        raise NepInputError(f"fewer than k={k} distinct finite values", variable=getattr(da, "name", None) or "input")
+        raise NepInputError(f"fewer than k={k} distinct finite values",
+                            variable=getattr(da, "name", None) or "input")
     if vals.size > sample:
         vals = np.random.default_rng(seed).choice(vals, size=int(sample), replace=False)
-    fj = mapclassify.FisherJenks(vals, k=int(k))
-    return np.concatenate([[vals.min()], np.asarray(fj.bins, dtype=np.float64)])
+    return np.asarray(jenkspy.jenks_breaks(vals, n_classes=int(k)), dtype=np.float64)
 
 
 def classify_breaks(da: xr.DataArray, edges, names=None) -> xr.DataArray:
-    """Classes 1..k from edges [e_0, ..., e_k]: class i holds e_{i-1} < v <= e_i (mapclassify's
-    upper-bound convention); values <= e_1 are class 1 and values > e_{k-1} class k (values outside
-    the fitted range from a sample fall in the end classes); NaN -> 0."""
+    """Classes 1..k from edges [e_0, ..., e_k]: class i holds e_{i-1} < v <= e_i (the upper-bound
+    convention of ``natural_breaks``); values <= e_1 are class 1 and values > e_{k-1} class k
+    (values outside the fitted range from a sample fall in the end classes); NaN -> 0."""
     e = np.asarray(edges, dtype=np.float64)
     if e.ndim != 1 or e.size < 3 or not np.all(np.diff(e) > 0):
         raise NepInputError("edges must be >= 3 strictly increasing values", variable="edges")
@@ -310,8 +318,9 @@ def classify_statistics(stats_ds: xr.Dataset, null: pd.DataFrame, st=_DEFAULTS,
     edges = natural_breaks(cv, k=st.n_breaks, sample=st.breaks_sample, seed=seed)
     cc = classify_breaks(cv, edges, names=CV_CLASS_NAMES if len(CV_CLASS_NAMES) == st.n_breaks else None)
     out["cv_class"] = cc.assign_attrs(breaks=np.asarray(edges), long_name="Cv class (Fisher-Jenks)",
-                                      description=f"Fisher-Jenks natural breaks (mapclassify), k = {st.n_breaks}, "
-                                                  f"fitted on a seeded sample of <= {st.breaks_sample} pixels")
+                                      description=f"Fisher-Jenks natural breaks (exact least-squares optimum, jenkspy), "
+                                                  f"k = {st.n_breaks}, fitted on a seeded sample of <= "
+                                                  f"{st.breaks_sample} pixels")
     h = stats_ds["hurst"]
     out["persistence_class"] = persistence_class(tr, h, threshold=0.5, eps=st.stable_eps)
     row = null[(null["method"] == st.hurst_method) & np.isclose(null["quantile"], st.hurst_null_q)]

@@ -60,7 +60,7 @@ class Stats:
     alpha: float = 0.05               # significance level of MK, CI of Sen, partial correlation t-test
     correction: str | None = None     # None (or "none"), "hamed_rao", "yue_wang", "tfpw"
     stable_eps: float = 0.5           # |Sen slope| below this (g C m-2 a-2) is "stable" in Table 1
-    min_valid: int = 20               # fewest finite years for a statistic at a pixel
+    min_valid: int | None = None      # fewest finite years per pixel; None: ceil(0.8 * n_years) (20 of 24)
     fdr_alpha: float = 0.10           # map-level BH FDR level (Wilks 2016: 2 x alpha_global)
     cv_ddof: int = 0                  # ddof of the standard deviation in Cv
     cv_min_mean: float = 10.0         # Cv masked where mean NEP <= this (g C m-2 a-1)
@@ -146,7 +146,7 @@ class Config:
             if not rule(value):
                 raise NepConfigError(f"must be {words}; got {value!r}", file=self.source, variable=key)
         n_years = self.last_year - self.first_year + 1
-        if n_years < self.stats.min_valid:
+        if self.stats.min_valid is not None and n_years < self.stats.min_valid:
             raise NepConfigError(f"{self.first_year}-{self.last_year} has fewer years ({n_years}) than "
                                  f"stats.min_valid = {self.stats.min_valid}", file=self.source,
                                  variable="stats.min_valid")
@@ -211,7 +211,8 @@ def _rules(cfg: Config):
         ("stats.correction", st.correction, lambda v: v is None or v in CORRECTIONS,
          f"one of {', '.join((NO_CORRECTION, *CORRECTIONS))}"),
         ("stats.stable_eps", st.stable_eps, lambda v: _real(v) and v >= 0, "a number >= 0 (g C m-2 a-2)"),
-        ("stats.min_valid", st.min_valid, _int, "an integer (years)"),
+        ("stats.min_valid", st.min_valid, lambda v: v is None or at_least(3)(v),
+         "an integer >= 3 (years), or unset for ceil(0.8 * n_years)"),
         ("stats.fdr_alpha", st.fdr_alpha, open01, in01),
         ("stats.cv_ddof", st.cv_ddof, lambda v: _int(v) and v in (0, 1), "0 or 1"),
         ("stats.cv_min_mean", st.cv_min_mean, _real, "a number (g C m-2 a-1)"),

@@ -66,7 +66,8 @@ def config_table(results) -> pd.DataFrame:
             else:
                 yield f"{prefix}{k}", v
 
-    meaning = {"scheduler": "none (local threads)", "stats.correction": "none (original Mann-Kendall)"}
+    meaning = {"scheduler": "none (local threads)", "stats.correction": "none (original Mann-Kendall)",
+               "stats.min_valid": "none (ceil(0.8 * n_years))"}
     rows = {}
     for key, value in walk(cfg.to_dict()):
         if value is None:
@@ -80,7 +81,7 @@ def environment_table() -> pd.DataFrame:
     """Python and package versions of the running kernel."""
     rows = [("python", platform.python_version()), ("platform", platform.platform())]
     for pkg in ("nep_core", "numpy", "scipy", "pandas", "xarray", "dask", "numba", "pykrige",
-                "mapclassify", "rasterio", "pyproj", "shapely", "matplotlib", "cartopy", "nbclient",
+                "jenkspy", "zarr", "rasterio", "pyproj", "shapely", "matplotlib", "cartopy", "nbclient",
                 "nbconvert", "jupytext"):
         try:
             rows.append((pkg, metadata.version(pkg)))

@@ -16,6 +16,15 @@ def series(n: int = 24, min_value: float = -1e3, max_value: float = 1e3, distinc
     return hnp.arrays(np.int64, n, elements=elems, unique=distinct).map(lambda a: a / 8.0)
 
 
+def tied_gappy_series(n: int = 24, min_valid: int = 3):
+    """Series with many ties (values from a few levels) and missing years (NaN), at least
+    ``min_valid`` finite values; constant series included."""
+    levels = st.integers(1, 6).flatmap(lambda k: st.lists(st.integers(-k, k), min_size=n, max_size=n))
+    mask = st.lists(st.booleans(), min_size=n, max_size=n).filter(lambda m: n - sum(m) >= min_valid)
+    return st.tuples(levels, mask, st.floats(0.1, 100)).map(
+        lambda a: np.where(a[1], np.nan, np.asarray(a[0], float) * a[2]))
+
+
 def noisy_series(n: int = 24):
     """Series built from a seed: trend + Gaussian noise, well conditioned for regression tests."""
     return st.tuples(st.integers(0, 2**32 - 1), st.floats(-5, 5), st.floats(0.1, 50)).map(

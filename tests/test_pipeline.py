@@ -317,6 +317,23 @@ def test_config_typo_is_an_error(tmp_path):
     assert r.returncode == 2 and "alpah" in r.stderr
 
 
+def test_config_min_valid_relative_default_and_absolute_override(tmp_path):
+    """stats.min_valid: omitted = ceil(0.8 * n_years) (a 12-year run is valid), an integer is an
+    absolute number of years checked against the run's years, anything else is a config error."""
+    short = Config(first_year=2012, last_year=2023)
+    assert short.stats.min_valid is None
+    pipeline._validate(short)
+    with pytest.raises(NepInputError, match="stats.min_valid"):
+        pipeline._validate(short.replace(**{"stats.min_valid": 20}))
+    p = tmp_path / "nep.toml"
+    p.write_text("[stats]\nmin_valid = 15\n")
+    assert load_config(p).stats.min_valid == 15
+    p.write_text('[stats]\nmin_valid = "all"\n')
+    with pytest.raises(NepConfigError, match="whole number of years") as e:
+        load_config(p)
+    assert "stats.min_valid" in str(e.value)
+
+
 def test_station_file_without_usable_stations(tmp_path, default_results):
     sc = Path(default_results.config.out_dir) / "scenario"
     bad = tmp_path / "stations.csv"

@@ -100,6 +100,28 @@ def test_hurst_null_quantiles_seeded_and_consistent():
     np.testing.assert_allclose(qs, np.quantile(direct, [0.05, 0.5, 0.95]), rtol=1e-12)
 
 
+def test_min_valid_default_relative_in_every_wrapper():
+    """cv, hurst_rs and partial_corr use ceil(0.8 n) years by default as sen_mk does (a 12-year
+    series is not masked wholesale) and state the rule on their outputs."""
+    nep, drv = _drivers(n=12, npix=4)
+    nep = nep.copy()
+    nep[1, :2] = np.nan                       # 10 of 12: kept
+    nep[2, :3] = np.nan                       # 9 of 12: too few
+    rule = "ceil(0.8 * n_years) = 10 (n_years = 12)"
+    expect = [reasons.VALID, reasons.VALID, reasons.TOO_FEW_VALID, reasons.VALID]
+    c = cv(nep + 1000)
+    h = hurst_rs(nep)
+    p = partial_corr(nep, drv)
+    for out, keys in ((c, ("reason",)), (h, ("reason",)), (p, ("reason", "r_tmean", "p_rad"))):
+        assert out.reason.values.tolist() == expect
+        assert out.attrs["min_valid"] == 10 and out.attrs["min_valid_rule"] == rule
+        for k in keys:
+            assert out[k].attrs["min_valid_rule"] == rule
+    assert partial_corr(nep, drv, min_valid=9).reason.values.tolist() == [reasons.VALID] * 4
+    with pytest.raises(NepInputError, match="too small"):
+        partial_corr(nep, drv, min_valid=4)        # 2 controls need >= 5 years
+
+
 def test_hurst_reasons():
     y = np.vstack([np.full(24, 2.0), np.full(24, np.nan), RNG.normal(size=24)])
     y[2, :10] = np.nan

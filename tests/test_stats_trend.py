@@ -13,10 +13,28 @@ from nep_core import reasons
 from nep_core.errors import NepInputError
 from nep_core.stats import per_year, sen_mk
 
-from strategies import YEARS, as_da, noisy_series, scalars, series
+from reference import sen_mk_reference
+from strategies import YEARS, as_da, noisy_series, scalars, series, tied_gappy_series
 
 RNG = np.random.default_rng(20240101)
 Y = RNG.normal(size=(40, 24)) + 0.08 * np.arange(24)   # oracle table: 40 seeded series
+
+# Annual flow of the Nile at Aswan 1871-1970 (1e8 m3): R datasets::Nile (Durbin & Koopman 2001),
+# also statsmodels.datasets.nile; the example series of R modifiedmk.
+NILE = np.array([
+    1120, 1160, 963, 1210, 1160, 1160, 813, 1230, 1370, 1140, 995, 935, 1110, 994, 1020, 960, 1180, 799, 958,
+    1140, 1100, 1210, 1150, 1250, 1260, 1220, 1030, 1100, 774, 840, 874, 694, 940, 833, 701, 916, 692, 1020,
+    1050, 969, 831, 726, 456, 824, 702, 1120, 1100, 832, 764, 821, 768, 845, 864, 862, 698, 845, 744, 796,
+    1040, 759, 781, 865, 845, 944, 984, 897, 822, 1010, 771, 676, 649, 846, 812, 742, 801, 1040, 860, 874,
+    848, 890, 744, 749, 838, 1050, 918, 986, 797, 923, 975, 815, 1020, 906, 901, 1170, 912, 746, 919, 718,
+    714, 740,
+], float)
+NILE_YEARS = np.arange(1871, 1971)
+
+
+def _ar1_factor(r1, n):
+    """Yue & Wang (2004) n/n* of an AR(1) process, closed form (the kernel sums the terms)."""
+    return 1 + 2 * (r1 ** (n + 1) - n * r1 ** 2 + (n - 1) * r1) / (n * (r1 - 1) ** 2)
 
 
 def one(y, **kw):
@@ -89,7 +107,6 @@ def test_oracle_table_scipy_and_pymannkendall():
 
 @pytest.mark.parametrize("corr,oracle", [
     ("hamed_rao", lambda y: mk.hamed_rao_modification_test(y)),
-    ("yue_wang", lambda y: mk.yue_wang_modification_test(y, lag=1)),   # ours is lag 1 only
     ("tfpw", lambda y: mk.trend_free_pre_whitening_modification_test(y)),
 ])
 def test_corrections_match_pymannkendall(corr, oracle):
@@ -104,13 +121,75 @@ def test_corrections_match_pymannkendall(corr, oracle):
     assert r.attrs["correction"] == corr
 
 
-def test_yue_wang_all_lags_differs_from_lag1():
-    """Documented difference: pymannkendall's default (all lags) sums ACF to about -1/2 and inflates z."""
-    y = Y[0]
-    ours = float(one(y, correction="yue_wang").z)
-    all_lags = mk.yue_wang_modification_test(y).z
-    assert ours == pytest.approx(mk.yue_wang_modification_test(y, lag=1).z)
-    assert abs(all_lags) > abs(ours)
+def test_nile_s_var_z_tau_match_modifiedmk_published():
+    """Oracle: R modifiedmk 1.6 ``mmky1lag(Nile)`` prints S-based Original Z -4.12806652284,
+    old.variance 112728.333, Tau -0.280202020 (tau-a = S / (n(n-1)/2)) and Sen's slope -2.6."""
+    da = xr.DataArray(NILE, dims="year", coords={"year": NILE_YEARS})
+    r = sen_mk(da, min_valid=3)
+    assert float(r.s) == -1387
+    assert float(r.var_s) == pytest.approx(112728.33333333333, rel=1e-12)
+    assert float(r.z) == pytest.approx(-4.12806652284, abs=1e-10)
+    assert float(r.slope) == -2.6
+    assert float(r.s) / (100 * 99 / 2) == pytest.approx(-0.28020202020, abs=1e-10)   # their tau-a
+    # ours is tau-b (the Nile has tied values, so it differs from tau-a)
+    assert float(r.tau) == pytest.approx(ss.kendalltau(NILE_YEARS, NILE).statistic, rel=1e-12)
+    assert abs(float(r.tau)) > 0.2802021
+
+
+def test_yue_wang_nile_is_the_ar1_effective_sample_size():
+    """Yue & Wang (2004): n/n* = 1 + 2 sum_{k=1}^{n-1} (1 - k/n) r1^k with r1 the lag-1 sample
+    autocorrelation of the Sen-detrended series. On the Nile: S -1387, Var(S) 112728.333 and
+    Zc = -2.79554782809 (n/n* = 2.18051722006, r1 = 0.374943522120)."""
+    da = xr.DataArray(NILE, dims="year", coords={"year": NILE_YEARS})
+    r = sen_mk(da, correction="yue_wang", min_valid=3)
+    n = NILE.size
+    e = NILE - (-2.6) * NILE_YEARS
+    e = e - e.mean()
+    r1 = np.sum(e[:-1] * e[1:]) / np.sum(e * e)
+    assert r1 == pytest.approx(0.374943522120, abs=1e-11)
+    k = np.arange(1, n)
+    factor = 1 + 2 * np.sum((1 - k / n) * r1 ** k)
+    assert factor == pytest.approx(_ar1_factor(r1, n), rel=1e-13)
+    assert float(r.s) == -1387
+    assert float(r.var_s) / 112728.33333333333 == pytest.approx(factor, rel=1e-12)
+    assert factor == pytest.approx(2.18051722006, abs=1e-10)
+    assert float(r.z) == pytest.approx(-1386 / np.sqrt(112728.33333333333 * factor), rel=1e-12)
+    assert float(r.z) == pytest.approx(-2.79554782809, abs=1e-10)
+    assert float(r.p) == pytest.approx(ss.norm.sf(abs(float(r.z))) * 2, rel=1e-12)
+
+
+def test_yue_wang_r1_is_modifiedmk_mmky1lag_r1():
+    """Oracle for the r1 estimator (Sen-detrended series, biased ACF as R ``acf``): modifiedmk 1.6
+    ``mmky1lag(Nile)`` prints N/N* = 2.18771375079 and Zc = -2.79094603365, which is
+    1 + 2 (1 - 1/n) sum_{k=1}^{n-1} r1^k -- every lag weighted (1 - 1/n), not the paper's (1 - k/n).
+    The r1 recovered from our n/n* reproduces both published values."""
+    from scipy.optimize import brentq
+
+    da = xr.DataArray(NILE, dims="year", coords={"year": NILE_YEARS})
+    r = sen_mk(da, correction="yue_wang", min_valid=3)
+    n = NILE.size
+    ours = float(r.var_s) / 112728.33333333333
+    r1 = brentq(lambda q: _ar1_factor(q, n) - ours, 0.0, 0.9, xtol=1e-15)
+    theirs = 1 + 2 * (1 - 1 / n) * np.sum(r1 ** np.arange(1, n))
+    assert theirs == pytest.approx(2.18771375079, abs=1e-9)
+    assert -1386 / np.sqrt(112728.33333333333 * theirs) == pytest.approx(-2.79094603365, abs=1e-9)
+
+
+def test_yue_wang_uses_pymannkendall_r1_and_all_ar1_terms():
+    """pymannkendall ``yue_wang_modification_test(lag=1)`` keeps only the first term,
+    n/n* = 1 + 2 (1 - 1/n) r1; its r1 (same detrending and ACF) put into the full AR(1) sum gives our
+    Var(S) on 40 autocorrelated series."""
+    y2 = Y.copy()
+    y2[:, 1:] += 0.6 * y2[:, :-1]
+    r = sen_mk(as_da(y2), correction="yue_wang", min_valid=4)
+    base = sen_mk(as_da(y2), min_valid=4)
+    n = y2.shape[1]
+    for i, y in enumerate(y2):
+        o = mk.yue_wang_modification_test(y, lag=1)
+        r1 = (o.var_s / float(base.var_s[i]) - 1) / (2 * (1 - 1 / n))
+        assert float(r.s[i]) == o.s
+        np.testing.assert_allclose(float(r.var_s[i]), float(base.var_s[i]) * _ar1_factor(r1, n), rtol=1e-9)
+        assert abs(float(r.z[i])) < abs(o.z) or r1 <= 0
 
 
 def test_hamed_rao_negative_variance_guard():
@@ -160,6 +239,22 @@ def test_datetime_coordinate_gives_per_year_slope():
 
 
 # ------------------------------------------------------------------------------ properties
+@given(tied_gappy_series())
+def test_kernel_matches_numpy_reference_with_ties_and_gaps(y):
+    """The numba kernel equals the plain-numpy textbook formulas (tests/reference.py) on series with
+    ties, missing years and constant values: slope and S exactly, Var(S), Z and p to rounding."""
+    r = one(y)
+    ref = sen_mk_reference(y, YEARS)
+    assert int(r.n_valid) == ref["n_valid"]
+    assert float(r.slope) == ref["slope"] and float(r.s) == ref["s"]
+    assert float(r.var_s) == pytest.approx(ref["var_s"], rel=1e-12)
+    if np.isnan(ref["z"]):
+        assert int(r.reason) == reasons.CONSTANT and np.isnan(float(r.z)) and np.isnan(float(r.p))
+    else:
+        assert float(r.z) == pytest.approx(ref["z"], rel=1e-12, abs=1e-15)
+        assert float(r.p) == pytest.approx(ref["p"], rel=1e-10)
+
+
 @given(series(), scalars())
 def test_sen_slope_equivariance(y, abc):
     """slope(a*y + b*t + c) = a*slope(y) + b for a > 0 (and S is unchanged by a, c)."""
@@ -213,9 +308,10 @@ def test_rejection_rate_iid_near_alpha():
 def test_ar1_inflates_false_positives_corrections_reduce():
     y = _ar1(0.5, (4000, 24), 11)
     """Hypothesis: AR(1) 0.5 without trend -> ~21 % 'significant' (METHODS). Measured at n = 24:
-    Yue-Wang lag-1 brings it down clearly (~14 %); Hamed-Rao barely changes it (few lags pass the
-    +/- 1.96/sqrt(24) significance filter); TFPW even raises it (~26 %: adding the Sen trend back
-    after pre-whitening keeps a spurious trend, cf. Bayazit & Onoz 2007). None reaches 5 %."""
+    Yue-Wang (AR(1) effective sample size) brings it down clearly (~11 %); Hamed-Rao barely changes
+    it (few lags pass the +/- 1.96/sqrt(24) significance filter); TFPW even raises it (~26 %: adding
+    the Sen trend back after pre-whitening keeps a spurious trend, cf. Bayazit & Onoz 2007). None
+    reaches 5 %."""
     rates = {c: float((sen_mk(as_da(y), correction=c).p < 0.05).mean()) for c in (None, "hamed_rao", "yue_wang", "tfpw")}
     assert 0.17 < rates[None] < 0.26, rates
     assert rates["yue_wang"] < rates[None] - 0.05, rates
@@ -253,6 +349,41 @@ def test_bad_inputs_raise_clear_errors():
         sen_mk(da, min_valid=2)
     with pytest.raises(NepInputError, match="DataArray"):
         sen_mk(Y)
+
+
+def test_min_valid_default_is_80_percent_of_the_years():
+    """Hypothesis: by default a pixel needs ceil(0.8 n) finite years of the n along ``dim`` (10 of
+    12, 20 of 24), an integer is an absolute override, and the attrs state the rule."""
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=(3, 12))
+    y[1, :2] = np.nan                       # 10 valid of 12: kept
+    y[2, :3] = np.nan                       # 9 valid: too few
+    r = sen_mk(as_da(y))
+    assert r.reason.values.tolist() == [reasons.VALID, reasons.VALID, reasons.TOO_FEW_VALID]
+    rule = "ceil(0.8 * n_years) = 10 (n_years = 12)"
+    assert r.attrs["min_valid"] == 10 and r.attrs["min_valid_rule"] == rule
+    assert r.reason.attrs["min_valid_rule"] == rule and r.n_valid.attrs["min_valid"] == 10
+    assert sen_mk(as_da(Y[:2])).attrs["min_valid"] == 20
+    a = sen_mk(as_da(y), min_valid=9)
+    assert a.reason.values.tolist() == [reasons.VALID] * 3
+    assert a.attrs["min_valid_rule"] == "absolute: 9 years (n_years = 12)"
+    with pytest.raises(NepInputError, match="exceeds the 12 years"):
+        sen_mk(as_da(y), min_valid=13)
+    with pytest.raises(NepInputError, match="too short"):
+        sen_mk(as_da(y[:, :2]))             # ceil(1.6) = 2 < 3
+    with pytest.raises(NepInputError, match="integer"):
+        sen_mk(as_da(y), min_valid=9.5)
+
+
+def test_min_valid_rule_is_ceil_in_exact_arithmetic():
+    """(4 n + 4) // 5 is ceil(4 n / 5) for every n (no float rounding at multiples of 5)."""
+    from fractions import Fraction
+    import math
+
+    from nep_core.stats._common import resolve_min_valid
+
+    for n in range(1, 400):
+        assert resolve_min_valid(None, n, 1, "x")[0] == math.ceil(Fraction(4 * n, 5)), n
 
 
 @pytest.mark.parametrize("main", [None, "hamed_rao", "yue_wang", "tfpw"])
@@ -326,11 +457,7 @@ def test_band_selection_equals_sorted_pairwise_slopes(kind):
         sl = _sorted_pair_slopes(y[i], t)
         nn = len(sl)
         med = 0.5 * (sl[(nn - 1) // 2] + sl[nn // 2])
-        vals = y[i][np.isfinite(y[i])]
-        m = len(vals)
-        _, cnt = np.unique(vals, return_counts=True)
-        var0 = (m * (m - 1) * (2 * m + 5) - np.sum(cnt * (cnt - 1) * (2 * cnt + 5))) / 18
-        c = zc * np.sqrt(var0)
+        c = zc * np.sqrt(sen_mk_reference(y[i], t)["var_s"])
         lo = sl[min(max(int(np.rint((nn - c) / 2)) - 1, 0), nn - 1)]
         hi = sl[min(max(int(np.rint((nn + c) / 2)), 0), nn - 1)]
         assert float(r.slope[i]) == med and float(r.slope_low[i]) == lo and float(r.slope_high[i]) == hi

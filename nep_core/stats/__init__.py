@@ -18,9 +18,10 @@ Exact variants
     two-sided normal p. ``tau`` is Kendall's tau-b (as ``scipy.stats.kendalltau``; pymannkendall
     reports tau-a = S / (n(n-1)/2), equal when y has no ties). ``correction``: ``None``,
     ``"hamed_rao"`` (significant rank-ACF lags of the Sen-detrended series, n/n* <= 0 -> NaN z/p with
-    reason NEGATIVE_VARIANCE, no floor), ``"yue_wang"`` (lag 1 only: n/n* = 1 + 2(1 - 1/n) rho_1),
-    ``"tfpw"`` (trend-free pre-whitening, S of the n-1 pre-whitened values). Slope, CI and tau are
-    never corrected.
+    reason NEGATIVE_VARIANCE, no floor), ``"yue_wang"`` (AR(1) effective sample size of Yue & Wang
+    2004: n/n* = 1 + 2 sum_{k=1}^{n-1} (1 - k/n) r1^k, r1 the lag-1 autocorrelation of the
+    Sen-detrended series), ``"tfpw"`` (trend-free pre-whitening, S of the n-1 pre-whitened
+    values). Slope, CI and tau are never corrected.
 ``trend_class`` etc.
     In ``nep_core.classify``.
 ``fdr``

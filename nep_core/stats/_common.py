@@ -1,4 +1,5 @@
-"""Shared wrapper plumbing: input checks at the boundary, the time coordinate, units, apply_ufunc."""
+"""Shared wrapper plumbing: input checks at the boundary, the time coordinate, the minimum-years rule,
+units, and ``apply_rows`` (kernels over dask blocks)."""
 from __future__ import annotations
 
 import contextlib
@@ -67,13 +68,38 @@ def time_values(da: xr.DataArray, dim: str) -> np.ndarray:
     return t
 
 
-def check_min_valid(min_valid, lowest: int, what: str) -> int:
+def resolve_min_valid(min_valid, n: int, lowest: int, what: str) -> tuple[int, str]:
+    """The fewest finite years a pixel needs, and the rule that set it (for the output attrs).
+
+    ``min_valid=None`` (the default of every wrapper and of ``Config().stats``) is relative to the
+    series length n (the size of the time dimension): ceil(0.8 n) = (4 n + 4) // 5 in integers
+    (20 of 24 years, 10 of 12). An integer is an absolute number of years. Either must lie in
+    [``lowest``, n]: ``lowest`` is the fewest values ``what`` is defined for, and more than n years
+    would mask every pixel.
+
+    Returns (min_valid, rule), e.g. ``(20, "ceil(0.8 * n_years) = 20 (n_years = 24)")``.
+    """
+    if min_valid is None:
+        mv = (4 * int(n) + 4) // 5
+        rule = f"ceil(0.8 * n_years) = {mv} (n_years = {int(n)})"
+        if mv < lowest:
+            raise NepInputError(f"a series of {n} years is too short: {what} needs at least {lowest}",
+                                variable="min_valid")
+        return mv, rule
     if not isinstance(min_valid, (int, np.integer)) or isinstance(min_valid, bool):
-        raise NepInputError(f"min_valid must be an integer, got {min_valid!r}", variable="min_valid")
+        raise NepInputError(f"min_valid must be an integer or None, got {min_valid!r}", variable="min_valid")
     if min_valid < lowest:
         raise NepInputError(f"min_valid={min_valid} is too small: {what} needs at least {lowest}",
                             variable="min_valid")
-    return int(min_valid)
+    if min_valid > n:
+        raise NepInputError(f"min_valid={min_valid} exceeds the {n} years of the series (every pixel "
+                            "would be masked)", variable="min_valid")
+    return int(min_valid), f"absolute: {int(min_valid)} years (n_years = {int(n)})"
+
+
+def min_valid_attrs(min_valid: int, rule: str) -> dict:
+    """The attrs that state the minimum-years rule on an output variable."""
+    return {"min_valid": int(min_valid), "min_valid_rule": rule}
 
 
 _PER_A = re.compile(r"^(.*?)(?:\s*)\ba(-?\d+)$")

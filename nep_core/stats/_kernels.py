@@ -9,8 +9,7 @@ pairwise-slope array of the whole map is never materialised).
 The parallel kernels release the GIL. Inside dask tasks (``single_thread()``) they run on one
 thread each: the blocks are the parallelism, and a kernel's OpenMP team beside another block's
 oversubscribes the cores. ``nep_core`` also asks OpenMP for passive waiting (its idle workers
-otherwise spin for a while after each kernel): the 500 m statistics stage took 91 s with spinning
-teams and 55 s with one thread per task and passive waiting.
+otherwise spin for a while after each kernel and take the other tasks' cores).
 
 Missing-data policy (shared by all kernels): NaN years are dropped per pixel (the remaining values
 keep their true time positions where a kernel uses time); any +/-inf makes the pixel NaN with
@@ -64,6 +63,19 @@ def _compact(y, i, t, yv, tv):
     return m, has_inf
 
 
+@njit(cache=True, inline="always")
+def _missing_code(m, has_inf, min_valid):
+    """Reason code of a pixel with ``m`` finite values (the missing-data policy above): any inf ->
+    NON_FINITE_INPUT, none -> ALL_NAN, fewer than ``min_valid`` -> TOO_FEW_VALID, else VALID."""
+    if has_inf:
+        return _NONFINITE
+    if m == 0:
+        return _ALL_NAN
+    if m < min_valid:
+        return _TOO_FEW
+    return _VALID
+
+
 @njit(cache=True)
 def _insertion_sort(a, m):
     for k in range(1, m):
@@ -102,8 +114,7 @@ def _select(a, lo, hi, k, b=None):
     everything in ``a[lo:k]`` <= a[k] <= everything in ``a[k+1:hi]``; returns ``a[k]``.
 
     Median-of-three pivot and a branch-free Lomuto partition (the swap is unconditional, only the
-    store index moves conditionally: no mispredicted branches on random data; measured about 2x
-    faster than a branchy Hoare partition and 1.5x faster than a two-ended copy partition here).
+    store index moves conditionally: no mispredicted branches on random data).
     Elements equal to the pivot are split off in a second branch-free pass, so heavily tied
     input stays linear. ``b`` is unused (kept for signature stability)."""
     while hi - lo > 1:
@@ -250,12 +261,35 @@ def _acf(x, m, nlags, out, xc):
 
 
 @njit(cache=True)
-def _z_from_s(s, var):
+def _mk_var_s(n, tsum):
+    """Var(S) of the Mann-Kendall S of n values, tie-corrected (Kendall 1975):
+    [n(n-1)(2n+5) - tsum] / 18 with tsum = sum t(t-1)(2t+5) over tie groups (``_tie_sums``)."""
+    return (n * (n - 1.0) * (2.0 * n + 5.0) - tsum) / 18.0
+
+
+@njit(cache=True)
+def _mk_z_p(s, var):
+    """Continuity-corrected Z = (S -/+ 1) / sqrt(Var) (0 for S = 0) and its two-sided normal p,
+    2 (1 - Phi(|Z|)) = erfc(|Z| / sqrt(2)). Needs Var > 0."""
+    z = 0.0
     if s > 0:
-        return (s - 1.0) / math.sqrt(var)
-    if s < 0:
-        return (s + 1.0) / math.sqrt(var)
-    return 0.0
+        z = (s - 1.0) / math.sqrt(var)
+    elif s < 0:
+        z = (s + 1.0) / math.sqrt(var)
+    return z, math.erfc(abs(z) / math.sqrt(2.0))
+
+
+@njit(cache=True)
+def _ar1_ess_factor(r1, m):
+    """n/n* = 1 + 2 sum_{k=1}^{m-1} (1 - k/m) r1^k: the effective-sample-size ratio of m values of an
+    AR(1) process with lag-1 autocorrelation r1 (rho_k = r1^k; Yue & Wang 2004). Summed term by term
+    (the closed form 1 + 2 [r1^(m+1) - m r1^2 + (m-1) r1] / (m (1 - r1)^2) cancels near r1 = 1)."""
+    acc = 0.0
+    p = 1.0
+    for k in range(1, m):
+        p *= r1
+        acc += (1.0 - k / m) * p
+    return 1.0 + 2.0 * acc
 
 
 # ------------------------------------------------------------------------------- Theil-Sen + MK
@@ -264,10 +298,12 @@ def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
     """(S, Var(S)) of the Mann-Kendall test under ``correction`` for the finite values yv[:m] at
     times tv[:m], given the Sen slope ``sl``, the original S and the tie-corrected Var(S) ``var0``.
     ``ys``, ``w``, ``acf``, ``xc`` are scratch buffers of length >= m."""
+    if correction == CORR_NONE:
+        return s, var0
+    for k2 in range(m):                 # every correction starts from the Sen-detrended series
+        w[k2] = yv[k2] - sl * tv[k2]
     if correction == CORR_HAMED_RAO:
-        # ranks (average for ties) of the Sen-detrended series
-        for k2 in range(m):
-            w[k2] = yv[k2] - sl * tv[k2]
+        # ranks (average for ties) of the detrended series
         for k2 in range(m):
             wk = w[k2]
             less = 0
@@ -285,17 +321,11 @@ def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
                 sni += (m - lag) * (m - lag - 1.0) * (m - lag - 2.0) * r
         factor = 1.0 + 2.0 / (m * (m - 1.0) * (m - 2.0)) * sni
         return s, var0 * factor
+    _acf(w, m, 1, acf, xc)              # lag-1 autocorrelation r1 of the detrended series
+    r1 = acf[1]
     if correction == CORR_YUE_WANG:
-        for k2 in range(m):
-            w[k2] = yv[k2] - sl * tv[k2]
-        _acf(w, m, 1, acf, xc)
-        factor = 1.0 + 2.0 * (1.0 - 1.0 / m) * acf[1]
-        return s, var0 * factor
+        return s, var0 * _ar1_ess_factor(r1, m)
     if correction == CORR_TFPW:
-        for k2 in range(m):
-            w[k2] = yv[k2] - sl * tv[k2]
-        _acf(w, m, 1, acf, xc)
-        r1 = acf[1]
         for k2 in range(m - 1):
             ys[k2] = w[k2 + 1] - r1 * w[k2] + sl * tv[k2 + 1]
         s_test, eq = _mk_s(ys, m - 1)
@@ -303,8 +333,7 @@ def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
         if eq > 0:  # tie groups only exist where some pair is tied
             _insertion_sort(ys, m - 1)
             tsum2, _ = _tie_sums(ys, m - 1)
-        mm = m - 1.0
-        return s_test, (mm * (mm - 1.0) * (2.0 * mm + 5.0) - tsum2) / 18.0
+        return s_test, _mk_var_s(m - 1, tsum2)
     return s, var0
 
 
@@ -345,7 +374,6 @@ def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
     z_x = np.full((nx, npix), np.nan)
     p_x = np.full((nx, npix), np.nan)
     nblocks = (npix + _BLOCK - 1) // _BLOCK
-    sqrt2 = math.sqrt(2.0)
     for b in prange(nblocks):
         buf = np.empty(max(npairs, 1))
         buf2 = np.empty(max(npairs, 1))
@@ -359,14 +387,9 @@ def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
         for i in range(b * _BLOCK, min((b + 1) * _BLOCK, npix)):
             m, has_inf = _compact(y, i, t, yv, tv)
             nval[i] = m
-            if has_inf:
-                reason[i] = _NONFINITE
-                continue
-            if m == 0:
-                reason[i] = _ALL_NAN
-                continue
-            if m < min_valid:
-                reason[i] = _TOO_FEW
+            code = _missing_code(m, has_inf, min_valid)
+            if code != _VALID:
+                reason[i] = code
                 continue
             # pairwise slopes, S and the number of tied pairs in one branch-free pass (integer
             # counters, so the inner loop vectorises)
@@ -407,7 +430,7 @@ def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
                     reason[i] = _CONSTANT
                     continue
                 tsum, n1 = _tie_sums(ys, m)
-            var0 = (m * (m - 1.0) * (2.0 * m + 5.0) - tsum) / 18.0
+            var0 = _mk_var_s(m, tsum)
             # rank-based CI (Sen 1968; R trend::sens.slope; scipy.stats.theilslopes), 0-based ranks
             cc = z_ci * math.sqrt(var0)
             k_lo = int(np.rint((nn - cc) / 2.0)) - 1
@@ -464,25 +487,22 @@ def _sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
             for kx in range(nx):
                 s_x, var_x = _test_stat(extra[kx], yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc)
                 if var_x > 0.0:
-                    zx = _z_from_s(s_x, var_x)
-                    z_x[kx, i] = zx
-                    p_x[kx, i] = math.erfc(abs(zx) / sqrt2)
+                    z_x[kx, i], p_x[kx, i] = _mk_z_p(s_x, var_x)
             s_test, var = _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc)
             s_out[i] = s_test
             v_out[i] = var
             if not (var > 0.0):
                 reason[i] = _NEGVAR
                 continue
-            z = _z_from_s(s_test, var)
-            z_out[i] = z
-            p_out[i] = math.erfc(abs(z) / sqrt2)
+            z_out[i], p_out[i] = _mk_z_p(s_test, var)
     return slope, lo_, hi_, icpt, s_out, v_out, z_out, p_out, tau, nval, reason, z_x, p_x
 
 
 # --------------------------------------------------------------------------- coefficient of var.
 @njit(parallel=True, cache=True, nogil=True)
 def _cv_kernel(y, ddof, min_mean, min_valid):
-    """Cv = SD(ddof) / mean over finite years; NaN + NONPOSITIVE_MEAN where mean <= max(min_mean, 0)."""
+    """Cv = SD(ddof) / mean over the finite values of each row of y (npix, n); NaN with reason
+    NONPOSITIVE_MEAN where mean <= max(min_mean, 0). Returns cv (npix,) float64, reason (npix,) int8."""
     npix, n = y.shape
     cv = np.full(npix, np.nan)
     reason = np.zeros(npix, np.int8)
@@ -500,14 +520,9 @@ def _cv_kernel(y, ddof, min_mean, min_valid):
                 continue
             s1 += v
             m += 1
-        if has_inf:
-            reason[i] = _NONFINITE
-            continue
-        if m == 0:
-            reason[i] = _ALL_NAN
-            continue
-        if m < min_valid or m - ddof < 1:
-            reason[i] = _TOO_FEW
+        code = _missing_code(m, has_inf, max(min_valid, ddof + 1))   # the SD needs m - ddof >= 1
+        if code != _VALID:
+            reason[i] = code
             continue
         mean = s1 / m
         if not (mean > thr):
@@ -670,14 +685,8 @@ def _hurst_kernel(y, methods, min_valid, nvals, log_ers):
         acc = np.empty((5, n + 1))
         for i in range(b * _BLOCK, min((b + 1) * _BLOCK, npix)):
             m, has_inf = _compact(y, i, t, yv, tv)
-            code = _VALID
-            if has_inf:
-                code = _NONFINITE
-            elif m == 0:
-                code = _ALL_NAN
-            elif m < min_valid:
-                code = _TOO_FEW
-            else:
+            code = _missing_code(m, has_inf, min_valid)
+            if code == _VALID:
                 vmin = yv[0]
                 vmax = yv[0]
                 for k in range(m):

@@ -10,7 +10,7 @@ import xarray as xr
 from .. import vocab
 from ..errors import NepInputError
 from . import _kernels as K
-from ._common import DEFAULTS, apply_rows, check_input, check_min_valid, reason_attrs
+from ._common import DEFAULTS, apply_rows, check_input, min_valid_attrs, reason_attrs, resolve_min_valid
 
 #: public name (``nep_core.vocab.HURST_METHODS``) -> kernel code ``K.HURST_<NAME>``
 HURST_METHODS = {m: getattr(K, f"HURST_{m.upper()}") for m in vocab.HURST_METHODS}
@@ -59,7 +59,7 @@ def _hurst_rows(y2, *, methods, min_valid, nvals, log_ers):
 
 
 def hurst_rs(da: xr.DataArray, dim: str = "year", method: str = DEFAULTS.hurst_method,
-             min_valid: int = DEFAULTS.min_valid, nvals=None, extra_methods=()) -> xr.Dataset:
+             min_valid: int | None = DEFAULTS.min_valid, nvals=None, extra_methods=()) -> xr.Dataset:
     """Hurst exponent by R/S analysis along ``dim``, in one of three named variants.
 
     Parameters
@@ -71,8 +71,10 @@ def hurst_rs(da: xr.DataArray, dim: str = "year", method: str = DEFAULTS.hurst_m
     method : {"prefix", "diff", "alp"}
         See METHODS section 4 and ``HURST_DESCRIPTIONS``. At n = 24 under iid noise the means are
         about 0.64 (prefix), 0.39 (diff) and ~0.5 (alp): compare with ``hurst_null_quantiles``.
-    min_valid : int
-        Fewest finite years (>= 4).
+    min_valid : int, optional
+        Fewest finite years (>= 4). Default (None): ceil(0.8 n) of the n years along ``dim``; an
+        integer is absolute (``stats._common.resolve_min_valid``; the rule is in the attrs
+        ``min_valid`` / ``min_valid_rule`` of ``reason`` and the Dataset).
     nvals : sequence of int, optional
         Block sizes for ``alp`` (default: nolds' ``logmid_n`` of each pixel's valid length; for
         n = 24 that is 3, 4, 5, 6, 7).
@@ -96,9 +98,9 @@ def hurst_rs(da: xr.DataArray, dim: str = "year", method: str = DEFAULTS.hurst_m
                                 variable="method")
     if len(set(extra)) != len(extra):
         raise NepInputError(f"extra_methods repeats a method: {extra}", variable="extra_methods")
-    min_valid = check_min_valid(min_valid, 4, "R/S analysis")
     da = check_input(da, dim, "input")
     n = da.sizes[dim]
+    min_valid, rule = resolve_min_valid(min_valid, n, 4, "R/S analysis")
     h, reason, *hx = apply_rows(
         _hurst_rows, da, dim, [np.float64, np.int8] + [np.float64] * len(extra),
         dict(methods=np.array([HURST_METHODS[m] for m in (method, *extra)], np.int64), min_valid=min_valid,
@@ -111,11 +113,12 @@ def hurst_rs(da: xr.DataArray, dim: str = "year", method: str = DEFAULTS.hurst_m
     desc = HURST_DESCRIPTIONS[method]
     ds = xr.Dataset({
         "hurst": h.rename("hurst").assign_attrs(_attrs(method)),
-        "reason": reason.rename("reason").assign_attrs(reason_attrs("reason code of the Hurst exponent")),
+        "reason": reason.rename("reason").assign_attrs(reason_attrs("reason code of the Hurst exponent"),
+                                                       **min_valid_attrs(min_valid, rule)),
     })
     for m, v in zip(extra, hx):
         ds[f"hurst_{m}"] = v.rename(f"hurst_{m}").assign_attrs(_attrs(m))
-    ds.attrs = {"description": desc, "method": method, "min_valid": int(min_valid)}
+    ds.attrs = {"description": desc, "method": method, **min_valid_attrs(min_valid, rule)}
     return ds
 
 

@@ -6,7 +6,7 @@ import xarray as xr
 
 from ..errors import NepInputError
 from . import _kernels as K
-from ._common import apply_rows, check_input, check_min_valid, name_of, reason_attrs
+from ._common import apply_rows, check_input, min_valid_attrs, name_of, reason_attrs, resolve_min_valid
 
 
 def _pcorr_rows(*y2, min_valid):
@@ -37,33 +37,39 @@ def partial_corr(target: xr.DataArray, drivers: dict, dim: str = "year", min_val
     dim : str
         Time dimension.
     min_valid : int, optional
-        Fewest years kept after listwise deletion; default ``Config().stats.min_valid`` and never
-        below k + 3 (df >= 1).
+        Fewest years kept after listwise deletion (>= k + 3, df >= 1). Default (None): ceil(0.8 n)
+        of the n years along ``dim``; an integer is absolute (``stats._common.resolve_min_valid``;
+        the rule is in the attrs ``min_valid`` / ``min_valid_rule`` of every output).
 
     Returns
     -------
-    xarray.Dataset with ``r_<name>`` and ``p_<name>`` per driver, ``n_valid`` (int16) and
-    ``reason`` (int8). Variant: listwise deletion of every year missing in any variable; each
-    series standardised (population SD) on the kept years; R = correlation matrix, P = R^-1,
+    xarray.Dataset over the dims of ``target`` without ``dim``: ``r_<name>`` and ``p_<name>`` per
+    driver (float64, units "1"), ``n_valid`` (int16) and ``reason`` (int8, nep_core.reasons).
+
+    Variant: listwise deletion of every year missing in any variable; each series standardised
+    (population SD) on the kept years; R = correlation matrix, P = R^-1,
     r_{target,j.rest} = -P_0j / sqrt(P_00 P_jj) (k = len(drivers) - 1 controls); two-sided p from
     Student t with t = r sqrt((n-2-k)/(1-r^2)), df = n-2-k. Zero-variance series or a singular
     correlation matrix (perfect collinearity) -> NaN with reason CONSTANT; a driver with no finite
     value at a pixel -> NO_COVARIATE; any inf -> NON_FINITE_INPUT.
-    """
-    from ._common import DEFAULTS
 
+    References
+    ----------
+    Whittaker (1990) Graphical Models in Applied Multivariate Statistics, Wiley (partial correlations
+    from the inverse correlation matrix); the values equal ``pingouin.partial_corr`` (tests).
+    """
     if not isinstance(drivers, dict) or not drivers:
         raise NepInputError("drivers must be a non-empty dict of name -> DataArray", variable="drivers")
     k = len(drivers) - 1
     lowest = k + 3
-    min_valid = check_min_valid(DEFAULTS.min_valid if min_valid is None else min_valid, lowest,
-                                f"partial correlation with {k} controls")
-    min_valid = max(min_valid, lowest)
     names = list(drivers)
     for nm in names:
         if not isinstance(nm, str) or not nm.isidentifier():
             raise NepInputError(f"driver names must be identifiers, got {nm!r}", variable="drivers")
     tgt = check_input(target, dim, "target")
+    min_valid, rule = resolve_min_valid(min_valid, tgt.sizes[dim], lowest,
+                                        f"partial correlation with {k} controls")
+    mv_attrs = min_valid_attrs(min_valid, rule)
     drv = [check_input(drivers[nm], dim, nm) for nm in names]
     for nm, d in zip(names, drv):
         if set(d.dims) != set(tgt.dims):
@@ -90,10 +96,12 @@ def partial_corr(target: xr.DataArray, drivers: dict, dim: str = "year", min_val
         others = [o for o in names if o != nm]
         data[f"r_{nm}"] = outs[2 * j].rename(f"r_{nm}").assign_attrs(
             units="1", long_name=f"partial correlation of {tname} with {nm}",
-            description=desc, controls=" ".join(others))
+            description=desc, controls=" ".join(others), **mv_attrs)
         data[f"p_{nm}"] = outs[2 * j + 1].rename(f"p_{nm}").assign_attrs(
             units="1", long_name=f"two-sided p of the partial correlation of {tname} with {nm}",
-            description=f"t = r sqrt(df / (1 - r^2)), df = n_valid - 2 - {k}", controls=" ".join(others))
+            description=f"t = r sqrt(df / (1 - r^2)), df = n_valid - 2 - {k}", controls=" ".join(others),
+            **mv_attrs)
     data["n_valid"] = outs[-2].rename("n_valid").assign_attrs(units="1", long_name="years kept (listwise)")
-    data["reason"] = outs[-1].rename("reason").assign_attrs(reason_attrs("reason code of the partial correlation"))
-    return xr.Dataset(data, attrs={"description": desc, "drivers": " ".join(names), "min_valid": min_valid})
+    data["reason"] = outs[-1].rename("reason").assign_attrs(
+        reason_attrs("reason code of the partial correlation"), **mv_attrs)
+    return xr.Dataset(data, attrs={"description": desc, "drivers": " ".join(names), **mv_attrs})

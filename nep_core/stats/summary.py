@@ -45,17 +45,17 @@ def per_pixel_statistics(annual: xr.Dataset, st) -> xr.Dataset:
         out[f"trend_z_{c}"], out[f"trend_p_{c}"] = tr[f"z{src}"], tr[f"p{src}"]
     if st.correction is not None:
         out["trend_z_none"], out["trend_p_none"] = tr["z_none"], tr["p_none"]
-    c = cv(nep, dim="year", ddof=st.cv_ddof, min_mean=st.cv_min_mean)
+    c = cv(nep, dim="year", ddof=st.cv_ddof, min_mean=st.cv_min_mean, min_valid=st.min_valid)
     out["cv"], out["cv_reason"] = c["cv"], c["reason"]
     out["nep_mean"] = nep.mean("year", skipna=True).assign_attrs(
         units=nep.attrs.get("units", ""), long_name="multi-year mean NEP",
         cell_methods="year: mean (valid years)")
-    h = hurst_rs(nep, dim="year", method=st.hurst_method,
+    h = hurst_rs(nep, dim="year", method=st.hurst_method, min_valid=st.min_valid,
                  extra_methods=[m for m in HURST_METHODS if m != st.hurst_method])
     for m in HURST_METHODS:
         out[f"hurst_{m}"] = h["hurst" if m == st.hurst_method else f"hurst_{m}"].rename(f"hurst_{m}")
     out["hurst"], out["hurst_reason"] = h["hurst"], h["reason"]
-    pc = partial_corr(nep, {v: annual[v] for v in DRIVERS}, dim="year")
+    pc = partial_corr(nep, {v: annual[v] for v in DRIVERS}, dim="year", min_valid=st.min_valid)
     for v in DRIVERS:
         out[f"pcorr_r_{v}"], out[f"pcorr_p_{v}"] = pc[f"r_{v}"], pc[f"p_{v}"]
     return xr.Dataset(out)

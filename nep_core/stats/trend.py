@@ -8,7 +8,8 @@ from scipy.stats import norm
 from .. import vocab
 from ..errors import NepInputError
 from . import _kernels as K
-from ._common import DEFAULTS, apply_rows, check_input, check_min_valid, per_year, reason_attrs, time_values
+from ._common import (DEFAULTS, apply_rows, check_input, min_valid_attrs, per_year, reason_attrs,
+                      resolve_min_valid, time_values)
 
 #: public name (``nep_core.vocab.CORRECTIONS``; None = no correction) -> kernel code ``K.CORR_<NAME>``
 CORRECTIONS = {None: K.CORR_NONE, **{c: getattr(K, f"CORR_{c.upper()}") for c in vocab.CORRECTIONS}}
@@ -19,9 +20,10 @@ _CORR_TEXT = {
                   "sum_i (n-i)(n-i-1)(n-i-2) rho_i over the lags i = 1..n-1 whose rank autocorrelation "
                   "of the Sen-detrended series lies outside +/- z_{1-alpha/2}/sqrt(n); where n/n* <= 0 "
                   "(Var <= 0) z and p are NaN with reason NEGATIVE_VARIANCE (no floor)"),
-    "yue_wang": ("Yue & Wang (2004) variance correction with lag 1 only: n/n* = 1 + 2 (1 - 1/n) rho_1 of "
-                 "the Sen-detrended series (the all-lags sum of sample autocorrelations is exactly -1/2, "
-                 "which makes z explode); n/n* <= 0 gives NaN z, p with reason NEGATIVE_VARIANCE"),
+    "yue_wang": ("Yue & Wang (2004) effective-sample-size correction for an AR(1) process: Var(S) * n/n*, "
+                 "n/n* = 1 + 2 sum_{k=1}^{n-1} (1 - k/n) r1^k, r1 = lag-1 sample autocorrelation "
+                 "(biased, as R acf) of the Sen-detrended series; a constant detrended series (r1 "
+                 "undefined) gives NaN z, p with reason NEGATIVE_VARIANCE"),
     "tfpw": ("trend-free pre-whitening (Yue et al. 2002): detrend with the Sen slope, remove the lag-1 "
              "AR(1) part (w_i = e_i - rho_1 e_{i-1}, consecutive valid years), add the trend back, "
              "S / Var(S) / Z / p of those n-1 values"),
@@ -29,7 +31,7 @@ _CORR_TEXT = {
 
 
 def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
-           correction: str | None = None, min_valid: int = DEFAULTS.min_valid,
+           correction: str | None = None, min_valid: int | None = DEFAULTS.min_valid,
            extra_corrections=()) -> xr.Dataset:
     """Theil-Sen slope with its rank-based confidence interval and the Mann-Kendall trend test.
 
@@ -46,8 +48,11 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
     correction : {None, "hamed_rao", "yue_wang", "tfpw"}
         Autocorrelation correction of the test (METHODS section 2); the slope, its CI and tau are
         never corrected.
-    min_valid : int
-        Fewest finite years (>= 3; >= 4 for ``tfpw``).
+    min_valid : int, optional
+        Fewest finite years (>= 3; >= 4 for ``tfpw``). Default (None): ceil(0.8 n) of the n years
+        along ``dim``; an integer is absolute (``stats._common.resolve_min_valid``). The value and
+        its rule are in the attrs ``min_valid`` / ``min_valid_rule`` of ``n_valid``, ``reason`` and
+        the Dataset.
     extra_corrections : sequence of {None, "none", "hamed_rao", "yue_wang", "tfpw"}
         Further corrections whose test is wanted too, computed in the same pass (the pairwise slopes
         and S are shared): adds ``z_<name>`` and ``p_<name>`` (``none`` for ``None``), each equal to
@@ -66,8 +71,9 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
     - ``s``: Mann-Kendall S; ``var_s``: tie-corrected Var(S), multiplied by n/n* for hamed_rao and
       yue_wang; for tfpw, S and Var(S) are those of the pre-whitened n-1 values.
     - ``z``: continuity-corrected (S -/+ 1)/sqrt(Var), 0 when S = 0; ``p``: two-sided normal p.
-    - ``tau``: Kendall tau-b of (t, y) = S / sqrt(n0 (n0 - n1)) (as scipy.stats.kendalltau; equals
-      pymannkendall's tau-a when there are no ties); always from the original series.
+    - ``tau``: Kendall tau-b of (t, y) = S / sqrt(n0 (n0 - n1)), n0 = n(n-1)/2, n1 = sum t(t-1)/2 over
+      tie groups of y (as scipy.stats.kendalltau); always from the original series. pymannkendall
+      reports tau-a = S / n0 instead: the two agree only when y has no ties.
     - ``n_valid`` (int16), ``reason`` (int8, nep_core.reasons).
 
     Constant series: slope = slope_low = slope_high = 0, s = var_s = 0, z = p = tau = NaN,
@@ -89,8 +95,9 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
                             variable="extra_corrections")
     if not (0.0 < float(alpha) < 1.0):
         raise NepInputError(f"alpha must be in (0, 1), got {alpha!r}", variable="alpha")
-    min_valid = check_min_valid(min_valid, 4 if "tfpw" in (correction, *extra) else 3, "Mann-Kendall")
     da = check_input(da, dim, "input")
+    min_valid, rule = resolve_min_valid(min_valid, da.sizes[dim], 4 if "tfpw" in (correction, *extra) else 3,
+                                        "Mann-Kendall")
     t = time_values(da, dim)
     zc = float(norm.ppf(1.0 - alpha / 2.0))
     outs = apply_rows(
@@ -128,8 +135,9 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
         "tau": {"units": "1", "long_name": "Kendall tau-b",
                 "description": "tau-b = S / sqrt(n0 (n0 - n1)), n0 = n(n-1)/2, n1 = sum t(t-1)/2 over ties "
                                "in y (as scipy.stats.kendalltau); uncorrected original series"},
-        "n_valid": {"units": "1", "long_name": "number of finite years used"},
-        "reason": reason_attrs("reason code of the trend statistics"),
+        "n_valid": {"units": "1", "long_name": "number of finite years used",
+                    **min_valid_attrs(min_valid, rule)},
+        "reason": {**reason_attrs("reason code of the trend statistics"), **min_valid_attrs(min_valid, rule)},
     }
     ds = xr.Dataset({k: v.rename(k).assign_attrs(attrs[k]) for k, v in zip(names, outs)})
     for j, c in enumerate(extra):
@@ -141,7 +149,7 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
             units="1", long_name=f"two-sided p-value of the Mann-Kendall test, {tag}",
             description="p = 2 (1 - Phi(|Z|)); " + _CORR_TEXT[c])
     ds.attrs = {"description": variant, "alpha": float(alpha), "correction": str(correction),
-                "min_valid": int(min_valid), "input_units": units_in}
+                **min_valid_attrs(min_valid, rule), "input_units": units_in}
     return ds
 
 

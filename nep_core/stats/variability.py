@@ -7,7 +7,8 @@ from scipy.stats import false_discovery_control
 
 from ..errors import NepInputError
 from . import _kernels as K
-from ._common import DEFAULTS, apply_rows, check_input, check_min_valid, name_of, reason_attrs
+from ._common import (DEFAULTS, apply_rows, check_input, min_valid_attrs, name_of, reason_attrs,
+                      resolve_min_valid)
 
 
 def _cv_rows(y2, *, ddof, min_mean, min_valid):
@@ -15,7 +16,7 @@ def _cv_rows(y2, *, ddof, min_mean, min_valid):
 
 
 def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,
-       min_mean: float = DEFAULTS.cv_min_mean, min_valid: int = DEFAULTS.min_valid) -> xr.Dataset:
+       min_mean: float = DEFAULTS.cv_min_mean, min_valid: int | None = DEFAULTS.min_valid) -> xr.Dataset:
     """Coefficient of variation Cv = SD / mean along ``dim`` over the finite years.
 
     Parameters
@@ -27,19 +28,22 @@ def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,
     min_mean : float
         Cv is undefined where the mean is <= max(min_mean, 0) (in the units of ``da``): those pixels
         are NaN with reason NONPOSITIVE_MEAN, never huge or negative numbers.
-    min_valid : int
-        Fewest finite years (>= 2).
+    min_valid : int, optional
+        Fewest finite years (>= 2, >= ddof + 1). Default (None): ceil(0.8 n) of the n years along
+        ``dim``; an integer is absolute (``stats._common.resolve_min_valid``; the rule is in the
+        attrs ``min_valid`` / ``min_valid_rule`` of ``reason`` and the Dataset).
 
     Returns
     -------
-    xarray.Dataset with ``cv`` (units "1") and ``reason`` (int8).
+    xarray.Dataset over the dims of ``da`` without ``dim``: ``cv`` (float64, units "1") and
+    ``reason`` (int8, nep_core.reasons).
     """
     if not isinstance(ddof, (int, np.integer)) or ddof < 0:
         raise NepInputError(f"ddof must be a non-negative integer, got {ddof!r}", variable="ddof")
     if not np.isfinite(min_mean):
         raise NepInputError(f"min_mean must be finite, got {min_mean!r}", variable="min_mean")
-    min_valid = check_min_valid(min_valid, max(2, int(ddof) + 1), "Cv")
     da = check_input(da, dim, "input")
+    min_valid, rule = resolve_min_valid(min_valid, da.sizes[dim], max(2, int(ddof) + 1), "Cv")
     c, reason = apply_rows(_cv_rows, da, dim, [np.float64, np.int8],
                            dict(ddof=int(ddof), min_mean=float(min_mean), min_valid=min_valid))
     units = da.attrs.get("units", "")
@@ -48,8 +52,9 @@ def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,
     return xr.Dataset({
         "cv": c.rename("cv").assign_attrs(units="1", long_name=f"coefficient of variation of {name_of(da, 'input')}",
                                           description=desc, ddof=int(ddof), min_mean=float(min_mean)),
-        "reason": reason.rename("reason").assign_attrs(reason_attrs("reason code of Cv")),
-    }, attrs={"description": desc})
+        "reason": reason.rename("reason").assign_attrs(reason_attrs("reason code of Cv"),
+                                                       **min_valid_attrs(min_valid, rule)),
+    }, attrs={"description": desc, **min_valid_attrs(min_valid, rule)})
 
 
 def fdr(p: xr.DataArray, alpha: float = 0.05, method: str = "bh") -> xr.DataArray:
@@ -70,6 +75,11 @@ def fdr(p: xr.DataArray, alpha: float = 0.05, method: str = "bh") -> xr.DataArra
     bool DataArray, True where the BH/BY-adjusted p (scipy.stats.false_discovery_control over
     all m finite p of the map) is <= alpha. NaN p are False and not counted in m. attrs: method,
     alpha, m, n_significant, p_threshold (largest raw p declared significant, NaN if none).
+
+    References
+    ----------
+    Benjamini & Hochberg (1995) J. R. Stat. Soc. B 57: 289-300. Benjamini & Yekutieli (2001) Ann.
+    Stat. 29: 1165-1188. Wilks (2016) Bull. Am. Meteorol. Soc. 97: 2263-2273.
     """
     if not isinstance(p, xr.DataArray):
         raise NepInputError(f"expected an xarray.DataArray of p-values, got {type(p).__name__}", variable="p")
