@@ -1,4 +1,5 @@
-"""Atomic writes and stores: Zarr stage stores, the CF NetCDF results file, text files.
+"""Atomic writes and stores: Zarr stage stores, the CF NetCDF results file, text files; lazily
+sliced dask views of in-memory arrays.
 
 Every writer puts its output under a temporary name in the target's directory and renames it into
 place, so a file or directory appears under its final name only when complete. Stage stores are Zarr
@@ -12,8 +13,10 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
+import dask.array as dsa
 import numpy as np
 import xarray as xr
 
@@ -130,3 +133,32 @@ def write_netcdf(ds: xr.Dataset, final: str | os.PathLike, chunks: dict | None =
     with atomic_path(final) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
     return Path(final)
+
+
+def dask_view(a: np.ndarray, chunks) -> dsa.Array:
+    """A dask array whose blocks are sliced from ``a`` when computed, without copying ``a``.
+
+    ``dask.array.from_array`` splits a numpy array into per-chunk copies at once (right for a
+    distributed scheduler, which ships the pieces to workers, but a second full copy of the cube in
+    this process); on the local scheduler the slicing is deferred to the tasks.
+    """
+    chunks = tuple(chunks) if np.iterable(chunks) else chunks
+    try:
+        from distributed import default_client
+
+        default_client()
+        return dsa.from_array(a, chunks=chunks)
+    except (ImportError, ValueError):
+        pass
+    return dsa.from_array(_Sliceable(a), chunks=chunks, name=f"view-{uuid.uuid4().hex}", asarray=True,
+                          inline_array=False, meta=a[(slice(0, 0),) * a.ndim])
+
+
+class _Sliceable:
+    """A numpy array that dask sees as a generic array-like (sliced lazily, never copied whole)."""
+
+    def __init__(self, a: np.ndarray):
+        self.a, self.shape, self.dtype, self.ndim = a, a.shape, a.dtype, a.ndim
+
+    def __getitem__(self, key):
+        return self.a[key]

@@ -1,8 +1,13 @@
 """Area-weighted zonal statistics: class shares, group means, land-cover transition matrices.
 
 Everything here is weighted by an explicit cell-area array (km2), so the numbers are areas on the
-ground even on a grid whose cells differ in size. All functions work on whole arrays with
-``numpy.bincount``; there is no per-pixel Python loop.
+ground even on a grid whose cells differ in size. Group means are ``flox.groupby_reduce`` sums of
+float64 area x value products and areas; class and transition areas are weighted
+``numpy.bincount`` sums (flox took about twice as long for those, see ``_bincount_sums``). Both
+work block by block: a dask-backed array keeps its stored chunks, a numpy array larger than
+``BLOCK_VALUES`` values is read in row blocks (sliced when a block is computed, never copied
+whole), so memory stays bounded on a 500 m grid; blocks run on the local threads and every block
+sum and their total are float64.
 
 Conventions
 -----------
@@ -15,11 +20,15 @@ from __future__ import annotations
 
 import weakref
 
+import dask
+import dask.array as dsa
+import flox
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .errors import NepInputError
+from .store import dask_view
 from .vocab import AREA_UNITS
 
 __all__ = [
@@ -27,6 +36,11 @@ __all__ = [
     "multi_year_mean", "class_labels",
 ]
 
+#: values per block of a numpy input (a dask input keeps its own chunks)
+BLOCK_VALUES = 4_000_000
+#: flox engine of the group means (the fastest of "flox", "numpy", "numbagg" in
+#: data/benchmarks/zonal.csv)
+ENGINE = "flox"
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -73,38 +87,131 @@ def _check_area(cell_area, shape) -> np.ndarray:
     return area
 
 
-def _codes(a) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and a validity mask (finite and != 0)."""
-    v = _values(a)
+def _code_block(v: np.ndarray, k: int | None = None) -> np.ndarray:
+    """Integer codes of one block, 0 where there is no class (0 or NaN); raises on fractional or
+    negative codes, or on codes above ``k``."""
     if v.dtype.kind == "f":
         ok = np.isfinite(v)
         codes = np.where(ok, v, 0).astype(np.int64)
-        if np.any(codes[ok] != v[ok]):
+        if np.any((codes != v) & ok):
             raise NepInputError("class codes must be integers (NaN allowed for no class)")
     elif v.dtype.kind in "iub":
-        codes = v.astype(np.int64)
-        ok = np.ones(v.shape, bool)
+        codes = v
     else:
         raise NepInputError(f"class codes must be numeric, got dtype {v.dtype}")
-    ok &= codes != 0
-    if np.any(codes[ok] < 0):
+    if codes.min(initial=0) < 0:
         raise NepInputError("class codes must be >= 0")
-    return codes, ok
+    if k is not None and codes.max(initial=0) > k:
+        raise NepInputError(f"class codes above k={k}")
+    return codes
 
 
-_SHARE_ROWS = 512
+def _blocks(a, chunks) -> dsa.Array:
+    """``a`` (numpy or dask) as a dask array with ``chunks``."""
+    if isinstance(a, dsa.Array):
+        return a.rechunk(chunks)
+    return dask_view(a, chunks)
 
 
-def _nd_row_blocks(a: np.ndarray):
-    """Index tuples covering a numpy array: every leading index x ``_SHARE_ROWS``-row slices
-    (:func:`_row_blocks`) of the last two axes."""
-    if a.ndim < 2:
-        yield (Ellipsis,)
-        return
-    rows = _row_blocks(a, a.shape[-2], _SHARE_ROWS)
-    for lead in np.ndindex(*a.shape[:-2]):
-        for rs in rows:
-            yield lead + (rs, slice(None))
+def _data(a):
+    """The array behind ``a``: a dask one as stored, a numpy one as it is up to ``BLOCK_VALUES``
+    values, else as dask row blocks of about that many values (leading dimensions whole)."""
+    v = a.data if isinstance(a, xr.DataArray) else a
+    if isinstance(v, dsa.Array):
+        return v
+    v = _values(v)
+    if v.size <= BLOCK_VALUES:
+        return v
+    if v.ndim < 2:
+        return _blocks(v, BLOCK_VALUES)
+    rows = max(1, BLOCK_VALUES // (int(np.prod(v.shape[:-2])) * v.shape[-1]))
+    return _blocks(v, (*v.shape[:-2], rows, v.shape[-1]))
+
+
+def _aligned(a, ref):
+    """``a`` lined up with the trailing axes of ``ref``: numpy for a numpy ``ref``, else dask blocks
+    with the chunks of ``ref``."""
+    v = a.data if isinstance(a, xr.DataArray) else a
+    if not isinstance(ref, dsa.Array):
+        return _values(v)
+    v = v if isinstance(v, dsa.Array) else np.asarray(v)
+    chunks = tuple(c if n == sum(c) else -1 for n, c in zip(v.shape, ref.chunks[ref.ndim - v.ndim:]))
+    return _blocks(v, chunks)
+
+
+def _broadcast(a, ref):
+    """``a`` broadcast to the shape (and chunks) of ``ref``."""
+    if isinstance(ref, dsa.Array):
+        return dsa.broadcast_to(a, ref.shape, ref.chunks)
+    return np.broadcast_to(a, ref.shape)
+
+
+def _map(f, *arrays, **kwargs):
+    """``f`` applied block by block (dask) or at once (numpy); ``f`` returns int64 codes."""
+    if any(isinstance(a, dsa.Array) for a in arrays):
+        return dsa.map_blocks(f, *arrays, dtype=np.int64, **kwargs)
+    return f(*arrays, **kwargs)
+
+
+def _compute(*arrays):
+    """Computed on the local threads (the numpy views are not shipped to a cluster)."""
+    return dask.compute(*arrays, scheduler="threads")
+
+
+def _present(a) -> list[int]:
+    """The class codes (nonzero) present in ``a``."""
+    found, = _compute(np.unique(_map(_code_block, a)))
+    return [int(c) for c in np.unique(found) if c != 0]
+
+
+def _lut(wanted, other: int) -> np.ndarray:
+    """Code -> position in ``wanted`` (``other`` for 0, unlisted codes and, in the last entry, codes
+    beyond the table)."""
+    lut = np.full(max([0, *wanted]) + 2, other, dtype=np.int64)
+    lut[list(wanted)] = np.arange(len(wanted))
+    return lut
+
+
+def _slots(*blocks: np.ndarray, luts: list, k: int | None = None) -> np.ndarray:
+    """One position per pixel of the blocks' validated codes: the positions ``lut[code]`` (each
+    block's ``lut.max() + 1`` of them) combined row-major; -1 where any is -1 (not counted)."""
+    out, skip = np.zeros(blocks[0].shape, np.int64), np.zeros(blocks[0].shape, bool)
+    for block, lut in zip(blocks, luts):
+        codes = _code_block(block, k)
+        pos = lut[np.minimum(codes, len(lut) - 1, dtype=np.int64)]
+        skip |= pos < 0
+        out = out * (int(lut.max()) + 1) + pos
+    out[skip] = -1
+    return out
+
+
+def _group_sums(values: dsa.Array, slots: dsa.Array, size: int, axis: tuple) -> np.ndarray:
+    """Sums of ``values`` per position in ``slots`` (0 .. size - 1; -1 = not counted) over ``axis``
+    by ``flox.groupby_reduce``: float64, 0 where a position is absent, positions on the last axis."""
+    if size == 0:
+        return np.zeros((*(n for i, n in enumerate(values.shape) if i not in axis), 0))
+    sums, _ = flox.groupby_reduce(values, slots, func="sum", axis=axis, fill_value=0.0,
+                                  expected_groups=pd.RangeIndex(size), engine=ENGINE)
+    return np.asarray(_compute(sums)[0], dtype=np.float64)
+
+
+def _bincount_sums(values: dsa.Array, slots: dsa.Array, size: int) -> np.ndarray:
+    """Sums of ``values`` per position in ``slots`` (0 .. size - 1; -1 = not counted) over all axes:
+    one weighted ``numpy.bincount`` per block, added in float64.
+
+    Hand-written rather than :func:`_group_sums`: for these sums of areas over numpy maps
+    ``flox.groupby_reduce`` took about twice as long (variant ``flox-sums`` in
+    data/benchmarks/zonal.csv)."""
+    if not isinstance(slots, dsa.Array):
+        return _bincount_block(values, slots, size)
+    parts = [dask.delayed(_bincount_block)(v, s, size)
+             for v, s in zip(values.to_delayed().ravel(), slots.to_delayed().ravel())]
+    return np.sum(_compute(*parts), axis=0) if parts else np.zeros(size)
+
+
+def _bincount_block(values: np.ndarray, slots: np.ndarray, size: int) -> np.ndarray:
+    at = np.where(slots < 0, size, slots).ravel()                    # -1 -> a dropped last slot
+    return np.bincount(at, weights=values.ravel(), minlength=size + 1)[:size]
 
 
 def class_labels(da) -> dict[int, str]:
@@ -164,52 +271,22 @@ def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
     0      1       2.0  66.666667
     1      2       1.0  33.333333
     """
-    vals = _values(classes)
-    area = np.broadcast_to(_check_area(cell_area, vals.shape), vals.shape)
-    gvals = None if groups is None else np.broadcast_to(_values(groups), vals.shape)
-    # Row blocks: the int64 code / slot temporaries of a whole 500 m map (26 M cells) cost ~2 GB.
-    blocks = list(_nd_row_blocks(vals))
-    lab = class_labels(classes) if codes is None else {}
-    cmax, gmax, found, gfound = 0, 0, set(), set()
-    for b in blocks:                                      # pass 1: validate, largest codes, codes present
-        cls, ok = _codes(vals[b])
-        cmax = max(cmax, int(cls.max(initial=0)))
-        if codes is None and not lab:
-            found.update(np.unique(cls[ok]).tolist())
-        if gvals is not None:
-            g, gin = _codes(gvals[b])
-            gmax = max(gmax, int(g.max(initial=0)))
-            if not group_names:
-                gfound.update(np.unique(g[gin]).tolist())
+    cls = _data(classes)
+    area = _broadcast(_aligned(_check_area(cell_area, cls.shape), cls), cls)
     if codes is None:
-        codes = sorted(lab) if lab else sorted(found)
+        codes = sorted(class_labels(classes)) or _present(cls)
     codes = [int(c) for c in codes if int(c) != 0]                     # 0 is never a class
     if labels is None:
         labels = class_labels(classes)
-    pos = np.full(max([cmax, *codes]) + 1, -1, dtype=np.int64)
-    pos[codes] = np.arange(len(codes))
-    if gvals is None:
-        gids = [0]
+    k = len(codes)                                                    # last slot = unclassified
+    if groups is None:
+        gids, slots = [0], _map(_slots, cls, luts=[_lut(codes, k)])
     else:
-        gids = sorted(group_names) if group_names else sorted(gfound)
-        gids = [int(g) for g in gids if int(g) != 0]                  # 0 = outside
-    gpos = np.full(max([gmax, *gids]) + 1, -1, dtype=np.int64)
-    gpos[gids] = np.arange(len(gids))
-    k = len(codes) + 1                                                # last slot = unclassified
-    sums = np.zeros(len(gids) * k)
-    for b in blocks:                                      # pass 2: area per (group, class) slot
-        cls, ok = _codes(vals[b])
-        idx = np.where(ok, pos[cls], -1)                              # -1 = inside but unclassified
-        if gvals is None:
-            gi = np.zeros(cls.shape, np.int64)
-        else:
-            g, gin = _codes(gvals[b])
-            gi = np.where(gin, gpos[g], -1)
-        keep = gi >= 0
-        slot = np.where(idx >= 0, idx, len(codes))
-        sums += np.bincount((gi[keep] * k + slot[keep]).ravel(), weights=area[b][keep].ravel(),
-                            minlength=len(gids) * k)
-    sums = sums.reshape(len(gids), k)
+        g = _broadcast(_aligned(groups, cls), cls)
+        gids = sorted(group_names) if group_names else _present(g)
+        gids = [int(c) for c in gids if int(c) != 0]                   # 0 = outside
+        slots = _map(_slots, g, cls, luts=[_lut(gids, -1), _lut(codes, k)])
+    sums = _bincount_sums(area, slots, len(gids) * (k + 1)).reshape(len(gids), k + 1)
     classified = sums[:, :-1]
     totals = classified.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -256,84 +333,40 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     Returns
     -------
     pandas.Series (for a (y, x) map; index = group) or pandas.DataFrame (group x ``dim``) of
-    area-weighted means, in the units of ``da`` (``.attrs["units"]``).
+    area-weighted means ``sum(a * x) / sum(a)`` over the finite pixels of each group, in the units
+    of ``da`` (``.attrs["units"]``).
     """
     if not isinstance(da, xr.DataArray):
         raise NepInputError("zonal_mean needs a DataArray with named dims")
     series = dim in da.dims
-    da_t = da.transpose(dim, ...) if series else da.expand_dims("_step")
-    nt = da_t.shape[0]
-    map_shape = tuple(da_t.shape[1:])
-    area = _check_area(cell_area, da.shape).reshape(map_shape)
-    if groups is not None:
+    x = _data(da.transpose(dim, ...) if series else da.expand_dims("_step"))
+    nt, map_shape = x.shape[0], x.shape[1:]
+    area = _aligned(_check_area(cell_area, da.shape).reshape(map_shape), x)
+    if groups is None:
+        g = _aligned(np.broadcast_to(np.int8(1), map_shape), x)               # one group
+    else:
         gv = groups.transpose(dim, ...) if (isinstance(groups, xr.DataArray) and dim in groups.dims) \
             else groups
         gshape = tuple(gv.shape)
-        stepped = len(gshape) == len(map_shape) + 1
-        if stepped and gshape[0] not in (1, nt):
+        if len(gshape) == len(map_shape) + 1 and gshape[0] not in (1, nt):
             raise NepInputError(f"groups have {gshape[0]} steps along {dim!r}, data {nt}",
                                 variable="groups")
         if tuple(gshape[-len(map_shape):]) != map_shape:
             raise NepInputError(f"groups shape {gshape} does not match the map shape {map_shape}",
                                 variable="groups")
-
-    # Row blocks of the map with every time step: each stored (time-unchunked) chunk is read once,
-    # and memory is (nt x block) values, not the (nt, npix) float64 cube (24 GB at 500 m). Outer
-    # blocks follow the dask chunks along the row axis (a stored 256-row chunk read in 26-row
-    # pieces would be decompressed ten times); the float64 arithmetic runs on inner sub-blocks.
-    rows = map_shape[0] if len(map_shape) else 1
-    ncols = int(np.prod(map_shape[1:])) if len(map_shape) > 1 else 1
-    step = max(1, int(BLOCK_VALUES // max(nt * ncols, 1)))
-    outer = _row_blocks(da_t, rows, step)
-
-    def block_groups(g_outer, sl):
-        n = (sl.stop - sl.start) * ncols
-        if groups is None:
-            return np.ones((1, n), np.int64), np.ones((1, n), bool)
-        gb = g_outer[..., sl, :] if len(map_shape) > 1 else g_outer[..., sl]
-        gc, ok = _codes(gb)
-        return gc.reshape(-1, n), ok.reshape(-1, n)
-
-    def read_groups(sl):
-        if groups is None:
-            return None
-        gb = gv[..., sl, :] if len(map_shape) > 1 else gv[..., sl]
-        return _values(gb)
-
+        g = _aligned(gv, x)
     if names is None:
-        present = set()
-        for osl in outer:
-            g_outer = read_groups(osl)
-            gc, ok = block_groups(g_outer, slice(0, osl.stop - osl.start))
-            present |= set(np.unique(gc[ok]).tolist())
-        names = {c: c for c in sorted(present)}
+        names = {c: c for c in _present(g)}
     names = {int(c): n for c, n in names.items() if int(c) != 0}        # 0 = outside
     codes = list(names)
-    ng = len(codes) + (1 if total else 0)
-    num = np.zeros((nt, ng))
-    den = np.zeros((nt, ng))
-    for osl in outer:
-        xo = np.asarray(da_t[:, osl].values if len(map_shape) > 0 else da_t.values)
-        g_outer = read_groups(osl)
-        for r0 in range(0, osl.stop - osl.start, step):
-            sl = slice(r0, min(osl.stop - osl.start, r0 + step))
-            x = np.asarray(xo[:, sl], dtype=float).reshape(nt, -1)
-            a = area[osl][sl].reshape(-1) if len(map_shape) else area.reshape(-1)
-            g, gok = block_groups(g_outer, sl)
-            g = np.broadcast_to(g, x.shape)
-            gok = np.broadcast_to(gok, x.shape)
-            lut = np.full(max([int(g.max(initial=0)), *codes]) + 1, -1, np.int64)
-            lut[codes] = np.arange(len(codes))
-            gi = np.where(gok, lut[g], -1)
-            valid = (gi >= 0) & np.isfinite(x)
-            w = np.where(valid, a[None, :], 0.0)
-            wx = w * np.where(valid, x, 0.0)
-            flat = (np.arange(nt)[:, None] * ng + np.where(valid, gi, 0)).ravel()
-            num += np.bincount(flat, weights=wx.ravel(), minlength=nt * ng).reshape(nt, ng)
-            den += np.bincount(flat, weights=w.ravel(), minlength=nt * ng).reshape(nt, ng)
-            if total:
-                num[:, -1] += wx.sum(axis=1)
-                den[:, -1] += w.sum(axis=1)
+    g = _map(_slots, g, luts=[_lut(codes, -1)])
+    g = _broadcast(g, x) if g.ndim == x.ndim else g
+    ok = np.isfinite(x)
+    weighted = np.stack([np.where(ok, x.astype(np.float64) * area, 0.0), np.where(ok, area, 0.0)])
+    num, den = _group_sums(weighted, g, len(codes), axis=tuple(range(2, weighted.ndim)))
+    if total:
+        num = np.column_stack([num, num.sum(axis=1)])
+        den = np.column_stack([den, den.sum(axis=1)])
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
     index = [names[c] for c in codes] + ([total] if total else [])
@@ -345,29 +378,6 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     out = pd.DataFrame(mean.T, index=index, columns=da[dim].values)
     out.columns.name = dim
     out.attrs["units"] = units
-    return out
-
-
-BLOCK_VALUES = 4_000_000   # values per float64 arithmetic sub-block of zonal_mean
-
-
-def _row_blocks(da_t, rows: int, step: int, budget: float = 4e8) -> list:
-    """Row slices for reading ``da_t`` (time first) once per stored chunk row.
-
-    A dask-backed array is cut at its chunk boundaries along the row axis (consecutive chunks are
-    merged up to ``step`` rows); a numpy-backed one in ``step``-row pieces. A block never exceeds
-    about ``budget`` bytes unless a single chunk row does."""
-    chunks = getattr(da_t, "chunks", None)
-    if not chunks or da_t.ndim < 2:
-        return [slice(r0, min(rows, r0 + step)) for r0 in range(0, rows, step)]
-    bounds = np.cumsum((0, *chunks[1]))
-    row_bytes = da_t.dtype.itemsize * da_t.shape[0] * int(np.prod(da_t.shape[2:]))
-    out, start = [], 0
-    for b in bounds[1:]:
-        b = int(b)
-        if b - start >= step or (b - start) * row_bytes >= budget or b == rows:
-            out.append(slice(start, b))
-            start = b
     return out
 
 
@@ -418,8 +428,8 @@ def linear_trend(series, x=None) -> pd.DataFrame:
 def transition_matrix(lc_from, lc_to, cell_area, k: int = 7, labels=None) -> pd.DataFrame:
     """Area (km2) moving from each class in one map to each class in another.
 
-    Counts ``from * (k + 1) + to`` codes with ``numpy.bincount`` weighted by cell area; codes run
-    1..k and 0 / NaN is no data. A pixel is counted only when it has a class in both maps.
+    Sums the cell area per (from, to) pair of codes; codes run 1..k and 0 / NaN is no data. A pixel
+    is counted only when it has a class in both maps.
 
     Parameters
     ----------
@@ -438,25 +448,21 @@ def transition_matrix(lc_from, lc_to, cell_area, k: int = 7, labels=None) -> pd.
     Row sums equal the first map's class areas over pixels valid in both maps. ``attrs`` hold
     ``"units"`` (``km2``) and ``"excluded_km2"`` (area with no data in either map).
     """
-    a, oka = _codes(lc_from)
-    b, okb = _codes(lc_to)
-    if a.shape != b.shape:
-        raise NepInputError(f"land-cover maps differ in shape: {a.shape} vs {b.shape}")
-    area = np.broadcast_to(_check_area(cell_area, a.shape), a.shape)
-    if np.any(a > k) or np.any(b > k):
-        raise NepInputError(f"class codes above k={k}")
-    ok = oka & okb
-    m = np.bincount((a[ok] * (k + 1) + b[ok]).ravel(), weights=area[ok].ravel(),
-                    minlength=(k + 1) ** 2).reshape(k + 1, k + 1)[1:, 1:]
+    a = _data(lc_from)
+    if a.shape != tuple(np.shape(lc_to)):
+        raise NepInputError(f"land-cover maps differ in shape: {a.shape} vs {np.shape(lc_to)}")
+    area = _aligned(_check_area(cell_area, a.shape), a)
+    slots = _map(_slots, a, _aligned(lc_to, a), luts=[np.arange(k + 1)] * 2, k=k)
+    m = _bincount_sums(area, slots, (k + 1) ** 2).reshape(k + 1, k + 1)   # slot 0 = no class
     if labels is None:
         names = list(range(1, k + 1))
     elif isinstance(labels, dict):
         names = [labels.get(c, str(c)) for c in range(1, k + 1)]
     else:
         names = list(labels)
-    df = pd.DataFrame(m, index=pd.Index(names, name="from"), columns=pd.Index(names, name="to"))
+    df = pd.DataFrame(m[1:, 1:], index=pd.Index(names, name="from"), columns=pd.Index(names, name="to"))
     df.attrs["units"] = AREA_UNITS
-    df.attrs["excluded_km2"] = float(area[(oka | okb) & ~ok].sum())
+    df.attrs["excluded_km2"] = float(m[0, 1:].sum() + m[1:, 0].sum())
     return df
 
 

@@ -27,7 +27,7 @@ import xarray as xr
 from nep_core import Config, pipeline, reasons, stats, tables
 from nep_core.config import Inputs, load_config
 from nep_core.errors import NepConfigError, NepInputError
-from nep_core.pipeline.stages import dask_view
+from nep_core.store import dask_view
 from nep_core.store import open_zarr
 
 

@@ -51,6 +51,23 @@ def test_area_rejects_wrong_units_and_shape():
         zonal.area_shares(np.array([1.5, 1.0]), np.ones(2))
 
 
+@pytest.mark.parametrize("block_values", [4_000_000, 2])
+def test_bad_codes_raise_from_numpy_and_from_blocks(block_values, monkeypatch):
+    """The code checks run inside each block (block_values=2: dask blocks of one row) and raise the
+    same errors as on a whole numpy array."""
+    monkeypatch.setattr(zonal, "BLOCK_VALUES", block_values)
+    area = np.ones((3, 2))
+    bad = np.array([[1, 2], [1, 1], [-1, 1]])
+    with pytest.raises(NepInputError, match=">= 0"):
+        zonal.area_shares(bad, area)
+    with pytest.raises(NepInputError, match=">= 0"):
+        zonal.area_shares(np.ones((3, 2)), area, groups=bad)
+    with pytest.raises(NepInputError, match="integers"):
+        zonal.zonal_mean(xr.DataArray(np.ones((3, 2)), dims=("y", "x")), area, bad + 0.5)
+    with pytest.raises(NepInputError, match="above k=2"):
+        zonal.transition_matrix(np.abs(bad), np.abs(bad) + 1, area, k=2)
+
+
 def test_zonal_mean_map_and_series_are_area_weighted():
     """Hypothesis: mean = sum(a*x)/sum(a) over finite pixels of each group."""
     x = xr.DataArray(np.array([[1.0, 3.0], [np.nan, 10.0]]), dims=("y", "x"), attrs={"units": "u"})
@@ -133,9 +150,9 @@ def test_shares_sum_to_100(m, ngroups):
 @pytest.mark.parametrize("block_values", [4_000_000, 120])
 @pytest.mark.parametrize("ychunks", [(7, 7, 7, 7, 2), (1,) * 30, (30,), (13, 17)])
 def test_zonal_mean_dask_blocks_equal_numpy(ychunks, block_values, monkeypatch):
-    """Hypothesis: reading by stored chunk rows (merged, then cut into arithmetic sub-blocks) gives
-    the numpy-backed result, for a series, a 2-D map, and yearly (stepped) groups."""
-    monkeypatch.setattr(zonal, "BLOCK_VALUES", block_values)   # 120: 2-row sub-blocks
+    """Hypothesis: summing over the stored dask chunks gives the numpy-backed result (whole, or in
+    row blocks), for a series, a 2-D map, and yearly (stepped) groups."""
+    monkeypatch.setattr(zonal, "BLOCK_VALUES", block_values)   # 120: numpy read in 2-row blocks
     rng = np.random.default_rng(3)
     nt, ny, nx = 5, 30, 11
     v = rng.normal(100, 20, (nt, ny, nx))
@@ -153,7 +170,6 @@ def test_zonal_mean_dask_blocks_equal_numpy(ychunks, block_values, monkeypatch):
     exp = zonal.zonal_mean(da, area, stepped, names={1: "a", 2: "b"})
     got = zonal.zonal_mean(lazy, area, stepped.chunk({"y": ychunks}), names={1: "a", 2: "b"})
     pd.testing.assert_frame_equal(exp, got, rtol=1e-12)
-    assert zonal._row_blocks(lazy.data, ny, 4)[-1].stop == ny
 
 
 def test_series_memo_is_invalidated_by_replacing_a_variable():
@@ -196,20 +212,21 @@ def test_series_memo_reads_a_cube_once(monkeypatch):
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**16), rows=st.integers(1, 7))
 def test_area_shares_row_blocks_equal_whole_map(seed, rows):
-    """area_shares sums its (group, class) areas over row blocks (bounded temporaries at 500 m): any
-    block height gives the whole-map result, with NaN classes, 3-D class stacks and groups."""
+    """area_shares sums its (group, class) areas over row blocks of a numpy input (bounded
+    temporaries at 500 m): any block height gives the whole-map result, with NaN classes, 3-D class
+    stacks and groups."""
     rng = np.random.default_rng(seed)
     cls = rng.integers(0, 5, (2, 9, 6)).astype(float)
     cls[rng.random(cls.shape) < 0.1] = np.nan
     area = rng.uniform(0.5, 2.0, (9, 6))
     groups = rng.integers(0, 4, (9, 6))
     whole = zonal.area_shares(cls, area, groups=groups)
-    saved = zonal._SHARE_ROWS
+    saved = zonal.BLOCK_VALUES
     try:
-        zonal._SHARE_ROWS = rows
+        zonal.BLOCK_VALUES = rows * cls.shape[0] * cls.shape[-1]          # blocks of `rows` rows
         blocked = zonal.area_shares(cls, area, groups=groups)
     finally:
-        zonal._SHARE_ROWS = saved
+        zonal.BLOCK_VALUES = saved
     pd.testing.assert_frame_equal(blocked, whole, check_exact=False, rtol=1e-12)
     assert blocked.attrs["unclassified_km2"] == pytest.approx(whole.attrs["unclassified_km2"])
     # and against a direct count
@@ -234,3 +251,59 @@ def test_validated_cell_area_is_reused_only_while_unchanged():
         zonal._check_area(area, (4, 5))
     with pytest.raises(NepInputError, match="does not match"):
         zonal._check_area(np.ones((4, 5)), (5, 4))
+
+
+def _rel(got, exp) -> float:
+    got, exp = np.asarray(got, float), np.asarray(exp, float)
+    assert (np.isnan(got) == np.isnan(exp)).all()
+    ok = ~np.isnan(exp)
+    return float(np.max(np.abs(got[ok] - exp[ok]) / np.maximum(np.abs(exp[ok]), 1e-300), initial=0.0))
+
+
+def test_default_run_equals_plain_numpy_reference(default_results):
+    """Hypothesis: on the default 5 km results, every zonal reduction the tables use (yearly means
+    per province with a total row, a map mean per land-cover class, class shares per province, the
+    land-cover transition matrix) equals a plain per-group numpy computation to 1e-12 relative
+    (only the float64 summation order differs)."""
+    ds = default_results.ds
+    # cell areas made unequal (the 5 km cells are all 25 km2, whose sums are exact in any order)
+    ripple = 1 + 0.1 * np.sin(np.arange(ds.sizes["y"]))[:, None]
+    cell = (ds["cell_area"] * ripple).assign_attrs(units="km2")
+    area = np.nan_to_num(cell.values.astype(np.float64))
+    prov = ds["province"].values
+    pcodes = [1, 2, 3, 4, 5]
+    worst = []
+
+    def ref_mean(x, member):                  # x (..., y, x); member (y, x) bool
+        x = np.asarray(x, np.float64)
+        ok = member & np.isfinite(x)
+        with np.errstate(invalid="ignore"):     # 0 / 0 = NaN for a class without pixels, as in zonal
+            return np.where(ok, x * area, 0).sum(axis=(-2, -1)) / np.where(ok, area, 0).sum(axis=(-2, -1))
+
+    nep = ds["nep"].transpose("year", "y", "x").values
+    got = zonal.zonal_mean(ds["nep"], cell, ds["province"], names={c: c for c in pcodes},
+                           total="all")
+    exp = [ref_mean(nep, prov == c) for c in pcodes] + [ref_mean(nep, np.isin(prov, pcodes))]
+    assert list(got.index) == [*pcodes, "all"] and list(got.columns) == list(ds["year"].values)
+    worst.append(_rel(got.to_numpy(), np.array(exp)))
+
+    lc = ds["landcover"].sel(lc_year=2022).where(ds["province"] > 0, 0).values
+    got = zonal.zonal_mean(ds["nep_mean"], cell, lc, names={c: c for c in range(1, 8)})
+    worst.append(_rel(got.to_numpy(), [ref_mean(ds["nep_mean"].values, lc == c) for c in range(1, 8)]))
+
+    cls = ds["trend_class"].where(ds["province"] > 0).values
+    got = zonal.area_shares(cls, cell, groups=prov, codes=range(1, 10))
+    assert got["group"].tolist() == np.repeat(pcodes, 9).tolist()
+    exp = np.array([[area[(prov == g) & (cls == c)].sum() for c in range(1, 10)] for g in pcodes])
+    worst.append(_rel(got["area_km2"], exp.ravel()))
+    worst.append(_rel(got["share_pct"], (100 * exp / exp.sum(axis=1, keepdims=True)).ravel()))
+    unclassified = [area[(prov == g) & ~np.isin(cls, range(1, 10))].sum() for g in pcodes]
+    worst.append(_rel(list(got.attrs["unclassified_km2"].values()), unclassified))
+
+    a = ds["landcover"].sel(lc_year=2000).values
+    b = ds["landcover"].sel(lc_year=2022).values
+    got = zonal.transition_matrix(a, b, cell, k=7)
+    exp = [[area[(a == i) & (b == j)].sum() for j in range(1, 8)] for i in range(1, 8)]
+    worst.append(_rel(got.to_numpy(), exp))
+    worst.append(_rel(got.attrs["excluded_km2"], area[(a > 0) != (b > 0)].sum()))
+    assert max(worst) <= 1e-12, worst

@@ -9,11 +9,9 @@ name the results; they compute nothing themselves.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-import dask.array as dsa
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
@@ -22,6 +20,7 @@ from .. import carbon, classify, climate, grid, reasons, stats
 from .. import io as nio
 from ..config import Config
 from ..vocab import DRIVERS
+from ..store import dask_view
 from .cache import Artefact
 
 #: bump when a stage's computation changes, so old caches are not reused
@@ -50,35 +49,6 @@ def chunks(cfg: Config, scale: int = 1) -> dict:
 
 def _for(ds, c: dict) -> dict:
     return {d: n for d, n in c.items() if d in ds.dims}
-
-
-def dask_view(a: np.ndarray, chunks) -> dsa.Array:
-    """A dask array whose blocks are sliced from ``a`` when computed, without copying ``a``.
-
-    ``dask.array.from_array`` splits a numpy array into per-chunk copies at once (right for a
-    distributed scheduler, which ships the pieces to workers, but a second full copy of the cube in
-    this process); on the local scheduler the slicing is deferred to the tasks.
-    """
-    chunks = tuple(chunks)
-    try:
-        from distributed import default_client
-
-        default_client()
-        return dsa.from_array(a, chunks=chunks)
-    except (ImportError, ValueError):
-        pass
-    return dsa.from_array(_Sliceable(a), chunks=chunks, name=f"view-{uuid.uuid4().hex}", asarray=True,
-                          inline_array=False, meta=a[(slice(0, 0),) * a.ndim])
-
-
-class _Sliceable:
-    """A numpy array that dask sees as a generic array-like (sliced lazily, never copied whole)."""
-
-    def __init__(self, a: np.ndarray):
-        self.a, self.shape, self.dtype, self.ndim = a, a.shape, a.dtype, a.ndim
-
-    def __getitem__(self, key):
-        return self.a[key]
 
 
 def grid_of(static: xr.Dataset) -> xr.Dataset:
