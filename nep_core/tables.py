@@ -5,19 +5,22 @@ Every function takes the results ``Dataset`` (or a ``Results`` object with ``.ds
 ``"area (km2)"``, ``"share (%)"``. No function here computes a per-pixel statistic: they aggregate
 stored results with :mod:`nep_core.zonal` (area-weighted) and label stored classes.
 
-``REFERENCE`` holds the numbers the study reports (copied from its text; reference data, not results),
-used by :func:`study_vs_reproduction`.
+``REFERENCE`` holds the numbers the study reports (copied from its text into
+``nep_core/data/study_reference.csv``; reference data, not results), used by :func:`study_vs_reproduction`.
 """
 from __future__ import annotations
 
 import weakref
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import zonal
+from . import classify, zonal
 from .errors import NepInputError
+from .grid import data_path
+from .stats import fdr
 from .vocab import (AREA_UNITS, CORRECTIONS, DRIVERS, LANDCOVER_CLASSES, NEP_UNITS, NO_CORRECTION,
                     PROVINCE_NAMES, REGION_NAME, SLOPE_UNITS)
 
@@ -57,18 +60,20 @@ def is_synthetic(results) -> bool:
     return bool(int(dataset(results).attrs.get("synthetic", 0)))
 
 
+def _names(ds, var: str, default: dict) -> dict:
+    ds = dataset(ds)
+    lab = zonal.class_labels(ds[var]) if var in ds else {}
+    return {c: n for c, n in lab.items() if c != 0} or dict(default)
+
+
 def province_names(ds) -> dict:
     """Province code -> name, from the ``province`` flags or ``nep_core.vocab.PROVINCE_NAMES``."""
-    lab = zonal.class_labels(dataset(ds)["province"]) if "province" in dataset(ds) else {}
-    lab = {c: n for c, n in lab.items() if c != 0}
-    return lab or dict(PROVINCE_NAMES)
+    return _names(ds, "province", PROVINCE_NAMES)
 
 
 def landcover_names(ds) -> dict:
     """Land-cover code -> name, from the ``landcover`` flags or ``nep_core.vocab.LANDCOVER_CLASSES``."""
-    lab = zonal.class_labels(dataset(ds)["landcover"]) if "landcover" in dataset(ds) else {}
-    lab = {c: n for c, n in lab.items() if c != 0}
-    return lab or dict(LANDCOVER_CLASSES)
+    return _names(ds, "landcover", LANDCOVER_CLASSES)
 
 
 def _inside(ds) -> xr.DataArray:
@@ -84,12 +89,34 @@ def _shares(da, ds, codes=None, labels=None) -> pd.DataFrame:
     return out
 
 
-def _class_table(da) -> dict:
-    lab = zonal.class_labels(da)
-    if not lab:
-        raise NepInputError("class variable without flag_values / flag_meanings attributes",
-                            variable=da.name)
-    return lab
+def _true_share(cond, valid, ds) -> float:
+    """Share (%) of the valid region area where ``cond`` holds."""
+    code = xr.where(_inside(ds) & valid, xr.where(cond, 1, 2), 0)
+    return float(_shares(code, ds, codes=[1, 2])[SHARE].iloc[0])
+
+
+def _zone_area(ds, zone, names: dict) -> pd.Series:
+    """Area (km2) of each zone of ``names`` (index: the names) and of the whole region."""
+    area = zonal.area_shares(zone, ds["cell_area"], codes=list(names), labels=names)
+    col = pd.Series(area["area_km2"].to_numpy(), index=list(names.values()))
+    col[REGION_NAME] = col.sum()
+    return col
+
+
+def _truth(results, truth, var: str) -> xr.Dataset:
+    """The planted truth (argument or ``results.truth``); an error when it lacks ``var``."""
+    truth = getattr(results, "truth", None) if truth is None else truth
+    if truth is None or var not in truth:
+        raise NepInputError(f"no planted truth {var!r} (only the synthetic scenario has one)", variable=var)
+    return truth
+
+
+def _fdr_alpha(results, fdr_alpha, alpha: float) -> float:
+    """The BH level: the argument, else ``results.config.stats.fdr_alpha``, else 2 * alpha."""
+    if fdr_alpha is not None:
+        return fdr_alpha
+    cfg = getattr(results, "config", None)
+    return cfg.stats.fdr_alpha if cfg is not None else 2 * alpha
 
 
 # ----------------------------------------------------------------------------------------- series
@@ -162,12 +189,7 @@ def table1_trend_categories(results=None) -> pd.DataFrame:
     Taken from ``nep_core.classify``'s declared trend table; the class codes and labels are the ones
     stored in the ``trend_class`` variable.
     """
-    from . import classify
-
-    table = getattr(classify, "TREND_CLASSES", None)
-    if table is None:
-        raise NepInputError("nep_core.classify declares no TREND_CLASSES table")
-    return pd.DataFrame(table).copy() if not isinstance(table, pd.DataFrame) else table.copy()
+    return classify.TREND_CLASSES.copy()
 
 
 def province_summary(results) -> pd.DataFrame:
@@ -181,23 +203,25 @@ def province_summary(results) -> pd.DataFrame:
     ds = dataset(results)
     _need(ds, "nep_mean", "trend_slope", "cell_area", "province")
     names = province_names(ds)
-    area = zonal.area_shares(ds["province"], ds["cell_area"], codes=list(names))
-    area_col = pd.Series(area["area_km2"].to_numpy(), index=[names[c] for c in area["class"]])
-    area_col[REGION_NAME] = area_col.sum()
     series = nep_series(ds)
     trend = zonal.linear_trend(series)
     out = pd.DataFrame({
-        AREA: area_col,
-        f"mean NEP ({NEP_UNITS})": zonal.zonal_mean(ds["nep_mean"], ds["cell_area"], ds["province"],
-                                                    names=names, total=REGION_NAME),
-        f"mean Sen slope ({SLOPE_UNITS})": zonal.zonal_mean(ds["trend_slope"], ds["cell_area"],
-                                                            ds["province"], names=names, total=REGION_NAME),
+        AREA: _zone_area(ds, ds["province"], names),
+        **_zone_means(ds, ds["province"], names),
         f"OLS slope of mean series ({SLOPE_UNITS})": trend["slope"],
         f"min yearly mean ({NEP_UNITS})": series.min(axis=1),
         f"max yearly mean ({NEP_UNITS})": series.max(axis=1),
     })
     out.index.name = "region"
     return out.loc[series.index]
+
+
+def _zone_means(ds, zone, names: dict, total=REGION_NAME) -> dict:
+    """Area-weighted zonal means of the per-pixel mean NEP and Sen slope, by column name."""
+    return {f"mean NEP ({NEP_UNITS})": zonal.zonal_mean(ds["nep_mean"], ds["cell_area"], zone,
+                                                        names=names, total=total),
+            f"mean Sen slope ({SLOPE_UNITS})": zonal.zonal_mean(ds["trend_slope"], ds["cell_area"], zone,
+                                                                names=names, total=total)}
 
 
 def drywet_summary(results, alpha: float = 0.05) -> pd.DataFrame:
@@ -211,9 +235,6 @@ def drywet_summary(results, alpha: float = 0.05) -> pd.DataFrame:
     _need(ds, "drywet", "nep_mean", "trend_slope", "trend_p", "cell_area")
     names = zonal.class_labels(ds["drywet"])
     zone = ds["drywet"].where(_inside(ds), 0)
-    area = zonal.area_shares(zone, ds["cell_area"], codes=list(names), labels=names)
-    area_col = pd.Series(area["area_km2"].to_numpy(), index=list(names.values()))
-    area_col[REGION_NAME] = area_col.sum()
 
     def mean(da):
         return zonal.zonal_mean(da, ds["cell_area"], zone, names=names, total=REGION_NAME)
@@ -221,11 +242,10 @@ def drywet_summary(results, alpha: float = 0.05) -> pd.DataFrame:
     def share(mask, valid):
         return 100 * mean(xr.where(valid, mask.astype(float), np.nan))
 
-    out = {AREA: area_col}
+    out = {AREA: _zone_area(ds, zone, names)}
     if "prcp" in ds:
         out["mean annual precipitation (mm a-1)"] = mean(ds["prcp"].mean("year"))
-    out[f"mean NEP ({NEP_UNITS})"] = mean(ds["nep_mean"])
-    out[f"mean Sen slope ({SLOPE_UNITS})"] = mean(ds["trend_slope"])
+    out.update(_zone_means(ds, zone, names))
     valid = np.isfinite(ds["trend_p"]) & np.isfinite(ds["trend_slope"])
     out[f"significant increase, p < {alpha} (%)"] = share((ds["trend_p"] < alpha) & (ds["trend_slope"] > 0), valid)
     for v, label in (("tmean", "temperature"), ("prcp", "precipitation"), ("rad", "radiation")):
@@ -334,7 +354,10 @@ def nep_class_shares(results) -> pd.DataFrame:
 def _fdr_classes(ds) -> xr.DataArray:
     """Trend classes with pixels that fail map-level FDR moved to the same-direction
     non-significant class (label ``non significant increase/decrease``)."""
-    lab = _class_table(ds["trend_class"])
+    lab = zonal.class_labels(ds["trend_class"])
+    if not lab:
+        raise NepInputError("trend_class without flag_values / flag_meanings attributes",
+                            variable="trend_class")
     by_label = {v: k for k, v in lab.items()}
     cls = ds["trend_class"]
     keep = ds["trend_sig_fdr"].astype(bool)
@@ -387,11 +410,13 @@ def _p_vars(ds) -> dict:
     return out
 
 
-def _fdr_mask(p, inside, q):
-    from . import stats
-
-    fsig = stats.fdr(p.where(inside), alpha=q)
-    return (fsig["significant"] if isinstance(fsig, xr.Dataset) else fsig).astype(bool)
+def _fdr_flags(ds, name: str, p, valid, q: float) -> xr.DataArray:
+    """BH flags of variant ``name`` at level ``q``: the stored ``trend_sig_fdr_<name>`` when stored
+    at that level, else ``nep_core.stats.fdr`` of ``p`` over the ``valid`` pixels."""
+    key = f"trend_sig_fdr_{name}"
+    if key in ds and np.isclose(float(ds[key].attrs.get("alpha", np.nan)), q):
+        return ds[key].astype(bool)
+    return fdr(p.where(valid), alpha=q)
 
 
 def trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = None) -> pd.DataFrame:
@@ -416,21 +441,14 @@ def trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = No
     ``nep_core.stats.fdr``.
     """
     ds = dataset(results)
-    cfg = getattr(results, "config", None)
-    if fdr_alpha is None:
-        fdr_alpha = cfg.stats.fdr_alpha if cfg is not None else 2 * alpha
+    fdr_alpha = _fdr_alpha(results, fdr_alpha, alpha)
     rows = {}
     for name, p in _p_vars(ds).items():
         inside = _inside(ds) & np.isfinite(p)
-        sig = xr.where(inside, xr.where(p < alpha, 1, 2), 0)
-        row = {f"significant, p < {alpha} (%)": _shares(sig, ds, codes=[1, 2])[SHARE].iloc[0]}
-        levels = [alpha] if np.isclose(fdr_alpha, alpha) else [alpha, fdr_alpha]
-        for q in levels:
-            key = f"trend_sig_fdr_{name}"
-            stored = key in ds and np.isclose(float(ds[key].attrs.get("alpha", np.nan)), q)
-            fsig = ds[key].astype(bool) if stored else _fdr_mask(p, inside, q)
-            fcode = xr.where(inside, xr.where(fsig, 1, 2), 0)
-            row[f"significant, BH FDR q = {q} (%)"] = _shares(fcode, ds, codes=[1, 2])[SHARE].iloc[0]
+        row = {f"significant, p < {alpha} (%)": _true_share(p < alpha, inside, ds)}
+        for q in [alpha] if np.isclose(fdr_alpha, alpha) else [alpha, fdr_alpha]:
+            row[f"significant, BH FDR q = {q} (%)"] = _true_share(_fdr_flags(ds, name, p, inside, q),
+                                                                   inside, ds)
         rows[name] = row
     out = pd.DataFrame(rows).T
     out.index.name = "Mann-Kendall variant"
@@ -448,25 +466,18 @@ def trend_false_positives(results, alpha: float = 0.05, fdr_alpha: float | None 
     are BH-significant (%).
     """
     ds = dataset(results)
-    truth = getattr(results, "truth", None) if truth is None else truth
-    if truth is None or "trend_slope" not in truth:
-        raise NepInputError("no planted truth (only the synthetic scenario has one)", variable="trend_slope")
-    cfg = getattr(results, "config", None)
-    if fdr_alpha is None:
-        fdr_alpha = cfg.stats.fdr_alpha if cfg is not None else 2 * alpha
-    planted = truth["trend_slope"].values
+    planted = _truth(results, truth, "trend_slope")["trend_slope"].values
+    fdr_alpha = _fdr_alpha(results, fdr_alpha, alpha)
     rows = {}
     for name, p in _p_vars(ds).items():
         inside = (_inside(ds) & np.isfinite(p)).values & np.isfinite(planted)
         null = inside & (planted == 0)
-        key = f"trend_sig_fdr_{name}"
-        stored = key in ds and np.isclose(float(ds[key].attrs.get("alpha", np.nan)), fdr_alpha)
-        fsig = (ds[key].astype(bool) if stored else _fdr_mask(p, xr.DataArray(inside, dims=p.dims), fdr_alpha)).values
-        fsig = fsig & inside
-        pv = p.values
+        fsig = _fdr_flags(ds, name, p, xr.DataArray(inside, dims=p.dims), fdr_alpha).values & inside
         rows[name] = {"planted-zero pixels": int(null.sum()),
-                      f"false-positive rate, p < {alpha} (%)": 100 * np.mean(pv[null] < alpha) if null.any() else np.nan,
-                      f"false discovery proportion, BH q = {fdr_alpha} (%)": 100 * (fsig & null).sum() / max(fsig.sum(), 1),
+                      f"false-positive rate, p < {alpha} (%)":
+                          100 * np.mean(p.values[null] < alpha) if null.any() else np.nan,
+                      f"false discovery proportion, BH q = {fdr_alpha} (%)":
+                          100 * (fsig & null).sum() / max(fsig.sum(), 1),
                       f"power, BH q = {fdr_alpha} (%)": 100 * fsig[inside & ~null].mean()}
     out = pd.DataFrame(rows).T
     out.index.name = "Mann-Kendall variant"
@@ -583,12 +594,6 @@ def persistence_shares(results) -> pd.DataFrame:
     return a
 
 
-def _hurst_threshold_share(ds, threshold: float) -> float:
-    h = ds["hurst"].where(_inside(ds))
-    code = xr.where(np.isfinite(h), xr.where(h > threshold, 1, 2), 0)
-    return float(_shares(code, ds, codes=[1, 2])[SHARE].iloc[0])
-
-
 def hurst_null_for(results, null: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """The quantile rows of the Hurst null table for the estimator the results used.
 
@@ -627,7 +632,8 @@ def hurst_summary(results, null: pd.DataFrame | None = None, q: float | None = N
         rows[f"H > null q{q:g} = {float(hit.iloc[0]):.3f} (calibrated)"] = float(hit.iloc[0])
     out = pd.DataFrame({
         "threshold H (1)": list(rows.values()),
-        "persistent (%)": [_hurst_threshold_share(ds, t) for t in rows.values()],
+        "persistent (%)": [_true_share(ds["hurst"] > t, np.isfinite(ds["hurst"]), ds)
+                           for t in rows.values()],
     }, index=pd.Index(list(rows), name="rule"))
     out["anti-persistent (%)"] = 100.0 - out["persistent (%)"]
     return out
@@ -671,9 +677,7 @@ def truth_recovery(results, truth: xr.Dataset | None = None, var: str = "trend_s
     """Planted vs recovered per-pixel slope: bias, RMSE (g C m-2 a-2), correlation and the share of
     pixels whose recovered sign matches the planted one (synthetic scenario only)."""
     ds = dataset(results)
-    truth = getattr(results, "truth", None) if truth is None else truth
-    if truth is None or var not in truth:
-        raise NepInputError(f"no planted truth {var!r} (only the synthetic scenario has one)", variable=var)
+    truth = _truth(results, truth, var)
     est = ds[var].where(_inside(ds))
     tru = truth[var]
     ok = np.isfinite(est) & np.isfinite(tru)
@@ -682,98 +686,18 @@ def truth_recovery(results, truth: xr.Dataset | None = None, var: str = "trend_s
     bias = float((err * w).sum() / w.sum())
     rmse = float(np.sqrt((err ** 2 * w).sum() / w.sum()))
     r = float(xr.corr(est.where(ok), tru.where(ok)))
-    same = xr.where(ok, xr.where(np.sign(est) == np.sign(tru), 1, 2), 0)
     units = ds[var].attrs.get("units", "")
-    return pd.DataFrame({f"bias ({units})": [bias], f"RMSE ({units})": [rmse],
-                         "Pearson r (1)": [r],
-                         "sign agreement (%)": [_shares(same, ds, codes=[1, 2])[SHARE].iloc[0]]},
+    return pd.DataFrame({f"bias ({units})": [bias], f"RMSE ({units})": [rmse], "Pearson r (1)": [r],
+                         "sign agreement (%)": [_true_share(np.sign(est) == np.sign(tru), ok, ds)]},
                         index=pd.Index([var], name="quantity"))
 
 
 # ---------------------------------------------------------------------- the study's reported numbers
-#: Numbers the study reports (STUDY.md; source text of the study). Reference data for the comparison
-#: table, not results. ``check`` records what is wrong with a number on the study's own terms.
-REFERENCE = pd.DataFrame([
-    # key, quantity, study value, units, check
-    ("nwc_mean", "NWC mean NEP", 217.26, NEP_UNITS, ""),
-    ("nwc_min_year", "NWC yearly mean, minimum", 169.82, NEP_UNITS, ""),
-    ("nwc_max_year", "NWC yearly mean, maximum", 246.63, NEP_UNITS, ""),
-    ("mean_Xinjiang", "mean NEP Xinjiang", 155.26, NEP_UNITS, ""),
-    ("mean_Qinghai", "mean NEP Qinghai", 137.40, NEP_UNITS, ""),
-    ("mean_Gansu", "mean NEP Gansu", 335.79, NEP_UNITS, ""),
-    ("mean_Ningxia", "mean NEP Ningxia", 175.88, NEP_UNITS, ""),
-    ("mean_Shaanxi", "mean NEP Shaanxi", 431.75, NEP_UNITS,
-     "INCONSISTENT: 431.75 in the results, 428.44 in the discussion"),
-    ("province_weighted_mean", "province means weighted by province area", 194.97, NEP_UNITS,
-     "CANNOT CHECK: the province means weighted by the provinces' areas (Xinjiang 1.66, Qinghai 0.72, "
-     "Gansu 0.425, Shaanxi 0.206, Ningxia 0.066 million km2) give 195, not 217.26; only possible if "
-     "the means are over vegetated pixels whose areas the study does not give"),
-    ("slope_Shaanxi", "slope Shaanxi", 7.218, SLOPE_UNITS, ""),
-    ("slope_Gansu", "slope Gansu", 4.969, SLOPE_UNITS, ""),
-    ("slope_Ningxia", "slope Ningxia", 3.825, SLOPE_UNITS, ""),
-    ("slope_Xinjiang", "slope Xinjiang", 1.767, SLOPE_UNITS, ""),
-    ("slope_Qinghai", "slope Qinghai", 1.459, SLOPE_UNITS, ""),
-    ("nep_source", "carbon source share", 0.28, "%", ""),
-    ("nep_low", "low carbon sink share", 56.34, "%", ""),
-    ("nep_medium_high", "medium + high carbon sink share", 43.38, "%",
-     "derived: the study gives only 'the rest' (100 - 0.28 - 56.34)"),
-    ("trend_inc", "increasing trend share", 91.99, "%", ""),
-    ("trend_dec", "decreasing trend share", 8.00, "%", ""),
-    ("trend_sig_inc", "significant increase share", 65.07, "%", ""),
-    ("trend_sig_dec", "significant decrease share", 0.87, "%", ""),
-    ("cv_1", "Cv class 1 (low fluctuation) share", 37.11, "%", ""),
-    ("cv_2", "Cv class 2 share", 34.96, "%", ""),
-    ("cv_3", "Cv class 3 share", 22.34, "%", ""),
-    ("cv_4", "Cv class 4 share", 4.22, "%", ""),
-    ("cv_5", "Cv class 5 (high fluctuation) share", 1.37, "%", ""),
-    ("cv_mean", "mean Cv", 0.19, "1", ""),
-    ("lc2022_barren", "barren share 2022", 51.98, "%", ""),
-    ("lc2022_grassland", "grassland share 2022", 37.81, "%", ""),
-    ("lc2022_cropland", "cropland share 2022", 6.09, "%", ""),
-    ("lc2022_urban and built-up", "urban share 2022", 0.31, "%", ""),
-    ("lcchg_forest", "forest change 2000-2022", 0.58, "percentage points", ""),
-    ("lcchg_grassland", "grassland change 2000-2022", 0.66, "percentage points", ""),
-    ("lcchg_cropland", "cropland change 2000-2022", 1.77, "percentage points", ""),
-    ("lcchg_urban and built-up", "urban change 2000-2022", 0.01, "percentage points", ""),
-    ("lcchg_barren", "barren change 2000-2022", -2.66, "percentage points", ""),
-    ("lcchg_water", "water change 2000-2022", -0.29, "percentage points", ""),
-    ("lcchg_wetland", "wetland change 2000-2022", -0.07, "percentage points", ""),
-    ("lc_changed_1", "changed land 2000-2011", 7.76, "%", ""),
-    ("lc_changed_2", "changed land 2011-2022", 4.18, "%", ""),
-    ("lcslope_forest", "slope forest", 8.5469, SLOPE_UNITS, ""),
-    ("lcslope_wetland", "slope wetland", 3.4486, SLOPE_UNITS, ""),
-    ("lcslope_urban and built-up", "slope urban", 2.7333, SLOPE_UNITS, ""),
-    ("lcslope_cropland", "slope cropland", 1.9699, SLOPE_UNITS, ""),
-    ("lcslope_grassland", "slope grassland", 1.7324, SLOPE_UNITS, ""),
-    ("hurst_anti", "anti-persistent share (H < 0.5)", 84.91, "%",
-     "INCONSISTENT: 84.91 % anti-persistent leaves at most 15.09 % persistent, yet 78.43 % is "
-     "'continuous increase' (increase AND persistent), and the text calls the same-direction "
-     "characteristic the stronger one"),
-    ("hurst_pers", "persistent share (H > 0.5)", 14.59, "%",
-     "INCONSISTENT: 84.91 + 14.59 = 99.50, and 14.59 % persistent cannot hold 78.43 % "
-     "continuous increase"),
-    ("pers_cont_inc", "continuous increase share", 78.43, "%",
-     "INCONSISTENT: with 'increase then decrease' 6.73 % the increasing pixels sum to 85.16 %, "
-     "not the 91.99 % of the trend map"),
-    ("pers_dec_inc", "decrease then increase share", 1.27, "%", ""),
-    ("pers_inc_dec", "increase then decrease share", 6.73, "%", ""),
-    ("clim_tmean", "temperature trend", 0.04, "degC a-1", ""),
-    ("clim_prcp", "precipitation trend", 0.03, "mm a-2", "IMPLAUSIBLE (sic): 0.03 mm per year on an "
-     "annual total of a few hundred mm is no trend at all; likely a unit or digit slip"),
-    ("clim_rad", "radiation trend", 5.47, "MJ m-2 a-2", ""),
-    ("pc_tmean_pos", "partial r temperature: positive", 78.54, "%", ""),
-    ("pc_tmean_neg", "partial r temperature: negative", 21.45, "%", ""),
-    ("pc_tmean_sigpos", "partial r temperature: significant positive", 12.61, "%", ""),
-    ("pc_prcp_pos", "partial r precipitation: positive", 75.20, "%", ""),
-    ("pc_prcp_neg", "partial r precipitation: negative", 24.80, "%", ""),
-    ("pc_prcp_sigpos", "partial r precipitation: significant positive", 24.61, "%", ""),
-    ("pc_prcp_signeg", "partial r precipitation: significant negative", 1.74, "%", ""),
-    ("pc_rad_pos", "partial r radiation: positive", 42.07, "%", ""),
-    ("pc_rad_neg", "partial r radiation: negative", 57.93, "%", ""),
-    ("pc_rad_sigpos", "partial r radiation: significant positive", 2.26, "%", ""),
-    ("pc_rad_signeg", "partial r radiation: significant negative", 5.95, "%", ""),
-    ("area", "region area", 3.079e6, AREA_UNITS, ""),
-], columns=["key", "quantity", "study", "units", "check"]).set_index("key")
+#: Numbers the study reports (STUDY.md; source text of the study), indexed by ``key``: ``quantity``,
+#: ``study`` (the value), ``units``, ``check`` (what is wrong with a number on the study's own terms).
+#: Reference data for the comparison table, not results.
+with resources.as_file(data_path("study_reference.csv")) as _path:
+    REFERENCE = pd.read_csv(_path, index_col="key", keep_default_na=False)
 
 
 def _reproduced(results) -> dict:
