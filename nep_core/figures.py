@@ -13,8 +13,6 @@ raster with a contour.
 """
 from __future__ import annotations
 
-import matplotlib
-
 import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
@@ -71,8 +69,7 @@ def _extent(ds):
 
 
 def _map_ax(fig, *args):
-    ax = fig.add_subplot(*args, projection=_albers())
-    return ax
+    return fig.add_subplot(*args, projection=_albers())
 
 
 def _imshow(ax, ds, arr, **kw):
@@ -152,15 +149,15 @@ def _class_colors(var: str, labels: dict) -> dict:
         return {c: LC_COLORS.get(labels[c], OKABE_ITO[i % 9]) for i, c in enumerate(codes)}
     pers = {"continuous increase": "#009E73", "increase then decrease": "#F0E442",
             "decrease then increase": "#56B4E9", "continuous decrease": "#D55E00"}
-    return {c: pers.get(labels[c], OKABE_ITO[(i + 4) % 9] if labels[c] not in pers else None)
-            if labels[c] in pers else "#BBBBBB" for i, c in enumerate(codes)}
+    return {c: pers.get(labels[c], "#BBBBBB") for c in codes}
 
 
 def _class_map(ax, ds, var: str, shares: pd.DataFrame, title: str, legend_title: str,
-               provinces=None, legend=True):
-    """Categorical map of a stored class variable with a legend that prints each class's share."""
+               provinces=None, labels=None):
+    """Categorical map of a stored class variable with a legend that prints each class's share
+    (legend labels: ``labels``, default the variable's flag meanings)."""
     da = ds[var]
-    labels = zonal.class_labels(da)
+    labels = labels or zonal.class_labels(da)
     if not labels:
         raise NepInputError("class variable without flag_values / flag_meanings", variable=var)
     colors = _class_colors(var, labels)
@@ -172,21 +169,19 @@ def _class_map(ax, ds, var: str, shares: pd.DataFrame, title: str, legend_title:
     _imshow(ax, ds, arr, cmap=cmap, norm=norm)
     _outlines(ax, ds, provinces)
     ax.set_title(title, fontsize=10)
-    if legend:
-        share = shares.set_index("class")[tables.SHARE]
-        handles = [Patch(facecolor=colors[c], edgecolor="0.4", linewidth=0.3,
-                         label=f"{labels[c]}: {share.get(c, 0.0):.2f} %") for c in codes]
-        if nodata_share > 0:
-            handles.append(Patch(facecolor=NODATA_COLOR, edgecolor="0.4", linewidth=0.3,
-                                 label=f"{NODATA_LABEL}: {nodata_share:.2f} % of the region"))
-        ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                  fontsize=7, title_fontsize=8, frameon=False)
+    share = shares.set_index("class")[tables.SHARE]
+    handles = [Patch(facecolor=colors[c], edgecolor="0.4", linewidth=0.3,
+                     label=f"{labels[c]}: {share.get(c, 0.0):.2f} %") for c in codes]
+    if nodata_share > 0:
+        handles.append(Patch(facecolor=NODATA_COLOR, edgecolor="0.4", linewidth=0.3,
+                             label=f"{NODATA_LABEL}: {nodata_share:.2f} % of the region"))
+    ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              fontsize=7, title_fontsize=8, frameon=False)
     return ax
 
 
 def _gridlines(ax):
-    gl = ax.gridlines(draw_labels=False, linewidth=0.3, color="0.6", alpha=0.6, linestyle=":")
-    return gl
+    return ax.gridlines(draw_labels=False, linewidth=0.3, color="0.6", alpha=0.6, linestyle=":")
 
 
 # --------------------------------------------------------------------------------------- figures
@@ -303,15 +298,9 @@ def fig4_cv_map(results, provinces=None):
                                       zip(shares["label"], shares["Cv from (1)"], shares["Cv to (1)"])])
     fig = plt.figure(figsize=(9.5, 5), layout="constrained")
     ax = _map_ax(fig, 1, 1, 1)
-    labels = dict(zip(shares["class"], shares["label"]))
     _class_map(ax, ds, "cv_class", shares, f"Cv of NEP (mean {shares.attrs['mean_cv']:.3f})",
-               "Cv class (1, Fisher-Jenks edges), share of area", provinces, legend=False)
-    colors = _class_colors("cv_class", labels)
-    share = shares.set_index("class")[tables.SHARE]
-    ax.legend(handles=[Patch(facecolor=colors[c], label=f"{labels[c]}: {share[c]:.2f} %")
-                       for c in sorted(labels)],
-              title="Cv class (1, Fisher-Jenks edges), share of area", loc="upper left",
-              bbox_to_anchor=(1.02, 1.0), fontsize=7, title_fontsize=8, frameon=False)
+               "Cv class (1, Fisher-Jenks edges), share of area", provinces,
+               labels=dict(zip(shares["class"], shares["label"])))
     _gridlines(ax)
     return fig
 

@@ -1,0 +1,240 @@
+"""Checks of the reproduction: station QC and interpolation, recovery of the planted truth
+(synthetic scenario) and the study's reported numbers beside this reproduction's."""
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import NepInputError
+from ..grid import data_path
+from ..vocab import DRIVERS, NEP_UNITS, REGION_NAME, SLOPE_UNITS
+from .base import (AREA, SHARE, dataset, fdr_flags, fdr_level, in_region, is_synthetic, p_variants,
+                   planted_truth, true_share)
+from .study import (climate_trends, cv_class_shares, hurst_summary, landcover_areas, landcover_changes,
+                    landcover_nep, nep_class_shares, partial_corr_shares, persistence_shares,
+                    province_summary, trend_class_shares)
+
+def qc_table(results) -> pd.DataFrame:
+    """Station QC flag counts per variable with readable column names (``results.tables["qc_summary"]``)."""
+    qc = results.tables["qc_summary"].copy()
+    qc = qc.set_index("variable") if "variable" in qc.columns else qc
+    ren = {c: c.split("_", 1)[1].replace("_", " ") + " (values)" for c in qc.columns if c[:1].isdigit()}
+    ren.update({"n_values": "station-months (values)", "n_filled": "filled by kriging (values)"})
+    return qc.rename(columns=ren)
+
+
+def qc_validation(results, faults: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Synthetic data only: the QC and kriging fill checked against the planted station faults.
+
+    ``faults`` (default ``results.tables["station_faults"]``) lists every planted fault with
+    ``station, date (YYYY-MM), variable, kind (missing | outlier), clean_value``. Per variable:
+    planted outliers and the share the QC flagged (%), clean values flagged (false alarms, % of clean
+    values), and for every planted fault the kriging fill against the clean value: RMSE and bias (in
+    ``units``, per station-month) and the share within 1.96 kriging standard deviations (%).
+    """
+    faults = results.tables.get("station_faults") if faults is None else faults
+    if faults is None:
+        raise NepInputError("no planted station faults (only the synthetic scenario has them)",
+                            variable="station_faults")
+    st = results.stations
+    times = pd.DatetimeIndex(st["time"].values).strftime("%Y-%m")
+    t_index = {t: i for i, t in enumerate(times)}
+    s_index = {str(s): i for i, s in enumerate(st["station"].values)}
+    rows = {}
+    for var in ("tmean", "prcp", "rad"):
+        f = faults[faults["variable"] == var]
+        si = np.array([s_index.get(str(s), -1) for s in f["station"]])
+        ti = np.array([t_index.get(str(d), -1) for d in f["date"]])
+        ok = (si >= 0) & (ti >= 0)
+        f, si, ti = f[ok], si[ok], ti[ok]
+        flag = st[f"{var}_flag"].transpose("station", "time").values
+        filled = st[var].transpose("station", "time").values
+        kvar = st[f"{var}_krige_var"].transpose("station", "time").values
+        outl = (f["kind"] == "outlier").to_numpy()
+        planted = np.zeros(flag.shape, bool)
+        planted[si, ti] = True
+        clean = ~planted & (flag != 1)                       # not planted, not missing
+        err = filled[si, ti] - f["clean_value"].to_numpy(float)
+        sd = np.sqrt(kvar[si, ti])
+        units = st[var].attrs.get("units", "")
+        rows[var] = {
+            "planted outliers": int(outl.sum()),
+            "outliers flagged (%)": 100 * np.mean(flag[si[outl], ti[outl]] != 0) if outl.any() else np.nan,
+            "clean values flagged (%)": 100 * np.mean(flag[clean] != 0),
+            "planted faults filled": int(np.isfinite(err).sum()),
+            "units": units,
+            "fill RMSE": float(np.sqrt(np.nanmean(err ** 2))),
+            "fill bias": float(np.nanmean(err)),
+            "within 1.96 kriging SD (%)": 100 * np.mean(np.abs(err[sd > 0]) <= 1.96 * sd[sd > 0]),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")      # keeps numeric columns numeric
+    out.index.name = "variable"
+    return out
+
+
+def interpolation_table(results, truth: xr.Dataset | None = None) -> pd.DataFrame:
+    """Cross-validation of the climate surfaces (readable), plus, on synthetic data, the error of the
+    annual surfaces on the grid against the planted true climate (area-weighted over the region)."""
+    cv = results.tables["interpolation_cv"].copy()
+    cv = cv.set_index("variable") if "variable" in cv.columns else cv
+    out = pd.DataFrame({
+        "surface": ["monthly" if v in ("tmean", "prcp") else "annual" for v in cv.index],
+        "units": cv["units"], "stations": cv["n_stations"], "time steps": cv["n_steps"],
+        "LOO RMSE": cv["loo_rmse"], "LOO bias": cv["loo_bias"],
+        "LOO RMSE range": [f"{a:.3g} - {b:.3g}" for a, b in zip(cv["loo_rmse_min"], cv["loo_rmse_max"])],
+        "elevation coefficient (per m)": cv["elev_coef_median"],
+    }, index=cv.index)
+    truth = getattr(results, "truth", None) if truth is None else truth
+    if truth is not None:
+        ds = dataset(results)
+        inside = in_region(ds)
+        w = ds["cell_area"].where(inside)
+        for v in out.index:
+            if v in truth and v in ds:
+                d = (ds[v] - truth[v]).where(inside)
+                ww = w.where(np.isfinite(d))
+                n = ww.sum() * d.sizes["year"]
+                out.loc[v, "annual grid RMSE vs planted truth"] = float(np.sqrt((d ** 2 * ww).sum() / n))
+                out.loc[v, "annual grid bias vs planted truth"] = float((d * ww).sum() / n)
+                out.loc[v, "annual units"] = ds[v].attrs.get("units", "")
+    out.index.name = "variable"
+    return out
+
+
+def trend_false_positives(results, alpha: float = 0.05, fdr_alpha: float | None = None,
+                          truth: xr.Dataset | None = None) -> pd.DataFrame:
+    """Synthetic data only: how each Mann-Kendall variant does where the planted trend is exactly 0.
+
+    Returns a DataFrame indexed by variant with the number of planted-zero pixels, the per-pixel
+    false-positive rate ``p < alpha`` there (%, should be near 100 * alpha), the share of all
+    significant pixels that are planted-zero after BH at ``fdr_alpha`` (the false discovery
+    proportion, %, should be at most 100 * q), and the power: share of planted-trend pixels that
+    are BH-significant (%).
+    """
+    ds = dataset(results)
+    planted = planted_truth(results, truth, "trend_slope")["trend_slope"].values
+    fdr_alpha = fdr_level(results, fdr_alpha, alpha)
+    rows = {}
+    for name, p in p_variants(ds).items():
+        inside = (in_region(ds) & np.isfinite(p)).values & np.isfinite(planted)
+        null = inside & (planted == 0)
+        fsig = fdr_flags(ds, name, p, xr.DataArray(inside, dims=p.dims), fdr_alpha).values & inside
+        rows[name] = {"planted-zero pixels": int(null.sum()),
+                      f"false-positive rate, p < {alpha} (%)":
+                          100 * np.mean(p.values[null] < alpha) if null.any() else np.nan,
+                      f"false discovery proportion, BH q = {fdr_alpha} (%)":
+                          100 * (fsig & null).sum() / max(fsig.sum(), 1),
+                      f"power, BH q = {fdr_alpha} (%)": 100 * fsig[inside & ~null].mean()}
+    out = pd.DataFrame(rows).T
+    out.index.name = "Mann-Kendall variant"
+    return out
+
+
+def truth_recovery(results, truth: xr.Dataset | None = None, var: str = "trend_slope") -> pd.DataFrame:
+    """Planted vs recovered per-pixel slope: bias, RMSE (g C m-2 a-2), correlation and the share of
+    pixels whose recovered sign matches the planted one (synthetic scenario only)."""
+    ds = dataset(results)
+    truth = planted_truth(results, truth, var)
+    est = ds[var].where(in_region(ds))
+    tru = truth[var]
+    ok = np.isfinite(est) & np.isfinite(tru)
+    err = (est - tru).where(ok)
+    w = ds["cell_area"].where(ok)
+    bias = float((err * w).sum() / w.sum())
+    rmse = float(np.sqrt((err ** 2 * w).sum() / w.sum()))
+    r = float(xr.corr(est.where(ok), tru.where(ok)))
+    units = ds[var].attrs.get("units", "")
+    return pd.DataFrame({f"bias ({units})": [bias], f"RMSE ({units})": [rmse], "Pearson r (1)": [r],
+                         "sign agreement (%)": [true_share(np.sign(est) == np.sign(tru), ok, ds)]},
+                        index=pd.Index([var], name="quantity"))
+
+
+def _direction_shares(cls) -> dict:
+    """Increasing / decreasing / significant shares (%) from a trend-class share table."""
+    lab = cls["label"]
+    inc = lab.str.endswith("increase")
+    dec = lab.str.endswith("decrease")
+    sig = lab.str.match(r"^(extremely )?significant")
+    s = cls[SHARE]
+    return {"increasing": s[inc].sum(), "decreasing": s[dec].sum(),
+            "significant increase": s[inc & sig].sum(), "significant decrease": s[dec & sig].sum()}
+
+
+# ---------------------------------------------------------------------- the study's reported numbers
+#: Numbers the study reports (STUDY.md; source text of the study), indexed by ``key``: ``quantity``,
+#: ``study`` (the value), ``units``, ``check`` (what is wrong with a number on the study's own terms).
+#: Reference data for the comparison table, not results.
+with resources.as_file(data_path("study_reference.csv")) as _path:
+    REFERENCE = pd.read_csv(_path, index_col="key", keep_default_na=False)
+
+
+def _reproduced(results) -> dict:
+    """Every number of ``REFERENCE`` that the results store can reproduce, by key."""
+    ds = dataset(results)
+    out = {}
+    ps = province_summary(ds)
+    mean_col = f"mean NEP ({NEP_UNITS})"
+    out["nwc_mean"] = ps.loc[REGION_NAME, mean_col]
+    out["nwc_min_year"] = ps.loc[REGION_NAME, f"min yearly mean ({NEP_UNITS})"]
+    out["nwc_max_year"] = ps.loc[REGION_NAME, f"max yearly mean ({NEP_UNITS})"]
+    out["area"] = ps.loc[REGION_NAME, AREA]
+    provs = [p for p in ps.index if p != REGION_NAME]
+    out["province_weighted_mean"] = float(np.average(ps.loc[provs, mean_col], weights=ps.loc[provs, AREA]))
+    for p in provs:
+        out[f"mean_{p}"] = ps.loc[p, mean_col]
+        out[f"slope_{p}"] = ps.loc[p, f"OLS slope of mean series ({SLOPE_UNITS})"]
+    nc = nep_class_shares(ds)[SHARE].to_numpy()
+    out["nep_source"], out["nep_low"], out["nep_medium_high"] = nc[0], nc[1], nc[2:].sum()
+    d = _direction_shares(trend_class_shares(ds))
+    out.update({"trend_inc": d["increasing"], "trend_dec": d["decreasing"],
+                "trend_sig_inc": d["significant increase"], "trend_sig_dec": d["significant decrease"]})
+    cv = cv_class_shares(ds)
+    for i, s in enumerate(cv[SHARE].to_numpy(), start=1):
+        out[f"cv_{i}"] = s
+    out["cv_mean"] = cv.attrs["mean_cv"]
+    la = landcover_areas(ds)
+    for name in la.index:
+        out[f"lc2022_{name}"] = la.loc[name, f"2022 {SHARE}"]
+        out[f"lcchg_{name}"] = la.loc[name, "change 2000-2022 (percentage points)"]
+    ch = landcover_changes(ds)["changed share (%)"].to_numpy()
+    out["lc_changed_1"], out["lc_changed_2"] = ch[0], ch[1]
+    ln = landcover_nep(ds)
+    for name in ln.index:
+        out[f"lcslope_{name}"] = ln.loc[name, f"OLS slope of mean series ({SLOPE_UNITS})"]
+    hs = hurst_summary(results)
+    out["hurst_pers"] = hs["persistent (%)"].iloc[0]
+    out["hurst_anti"] = hs["anti-persistent (%)"].iloc[0]
+    pers = persistence_shares(ds).set_index("label")[f"H > 0.5: {SHARE}"]
+    for key, label in (("pers_cont_inc", "continuous increase"), ("pers_dec_inc", "decrease then increase"),
+                       ("pers_inc_dec", "increase then decrease")):
+        if label in pers.index:
+            out[key] = pers[label]
+    ct = climate_trends(ds)
+    for v, (name, _) in DRIVERS.items():
+        out[f"clim_{v}"] = ct.loc[name, "slope (units a-1)"]
+    pc = partial_corr_shares(ds)
+    for v, (name, _) in DRIVERS.items():
+        row = pc.loc[name]
+        out[f"pc_{v}_pos"] = row["positive (%)"]
+        out[f"pc_{v}_neg"] = row["negative (%)"]
+        out[f"pc_{v}_sigpos"] = row.iloc[2]
+        out[f"pc_{v}_signeg"] = row.iloc[3]
+    return {k: float(v) for k, v in out.items()}
+
+
+def study_vs_reproduction(results) -> pd.DataFrame:
+    """The study's reported numbers beside this reproduction's, with the study's own inconsistencies.
+
+    Columns: ``quantity``, ``units``, ``study``, ``reproduction`` (``reproduction (SYNTHETIC data)``
+    on the embedded scenario), ``difference`` (reproduction - study) and ``check`` (empty when the
+    study's number is consistent with its other numbers, else what cannot be right).
+    """
+    rep = _reproduced(results)
+    col = "reproduction (SYNTHETIC data)" if is_synthetic(results) else "reproduction"
+    out = REFERENCE.copy()
+    out[col] = [rep.get(k, np.nan) for k in out.index]
+    out["difference"] = out[col] - out["study"]
+    return out[["quantity", "units", "study", col, "difference", "check"]]
