@@ -157,11 +157,9 @@ def generate(root: Path, config: Config) -> dict:
                                  np.float32(np.nan), ch)
     V["npp_reason"] = truth.variable(nc, "npp_reason", "i1", ("year", "y", "x"),
                                      reasons.flag_attrs("why true npp is missing"), None, ch)
-    V["landcover"] = truth.variable(nc, "landcover", "i1", ("lc_year", "y", "x"),
-                                    {"units": "1", "long_name": "true land-cover class (7 classes, 0 outside)",
-                                     "flag_meanings": " ".join(v.replace(" ", "_")
-                                                               for v in LANDCOVER_CLASSES.values())},
-                                    None, ch)
+    lc_attrs = {"units": "1", "long_name": "true land-cover class (7 classes, 0 outside)",
+                "flag_meanings": " ".join(v.replace(" ", "_") for v in LANDCOVER_CLASSES.values())}
+    V["landcover"] = truth.variable(nc, "landcover", "i1", ("lc_year", "y", "x"), lc_attrs, None, ch)
     # streaming accumulators
     tc = np.array(years, float) - (years[0] + years[-1]) / 2.0
     n_ok = np.zeros(N, np.int32)
@@ -210,7 +208,8 @@ def generate(root: Path, config: Config) -> dict:
             ig = lc_at(plan, year, "i").astype(np.uint8)
             nio.write_geotiff(scatter(ig, 255, np.uint8),
                               root / "landcover" / f"MCD12Q1.A{year}001.LC_Type1.nwc_albers_{int(res)}m.tif",
-                              grid, nodata=255, tags={"long_name": "LC_Type1", "classes": "IGBP 1..17, 255 fill",
+                              grid, nodata=255, tags={"long_name": "LC_Type1",
+                                                      "classes": "IGBP 1..17, 255 fill",
                                                       "description": SYNTHETIC_NOTE})
             V["landcover"][LC_YEARS.index(year)] = scatter(c, 0, np.int8)
         # accumulators

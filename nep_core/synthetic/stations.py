@@ -103,8 +103,9 @@ def write_stations(root, st, nc, years, coefs, tfield, rng):
         obs[v] = np.where(miss, np.nan, obs[v])
         for kind, mask in (("missing", miss), ("outlier", out)):
             si, ti = np.nonzero(mask)
-            rows.append(pd.DataFrame({"station": st["station"].values[si], "date": times[ti].strftime("%Y-%m"),
-                                      "variable": v, "kind": kind, "clean_value": clean[v][si, ti],
+            rows.append(pd.DataFrame({"station": st["station"].values[si],
+                                      "date": times[ti].strftime("%Y-%m"), "variable": v, "kind": kind,
+                                      "clean_value": clean[v][si, ti],
                                       "written_value": obs[v][si, ti]}))
     faults = pd.concat(rows, ignore_index=True).sort_values(["station", "date", "variable"])
     with atomic_path(root / "station_faults.csv") as tmp:
@@ -133,7 +134,8 @@ def write_stations(root, st, nc, years, coefs, tfield, rng):
     for k, units in nio.STATION_UNITS.items():
         for kind, arr, long in (("true", true[k], "station truth from the climate functions"),
                                 ("obs", obs[k], "written to stations.csv (noise, rounding, faults)")):
-            v = nc.createVariable(f"station_{k}_{kind}", "f8", ("station", "time"), fill_value=np.nan, zlib=True)
+            v = nc.createVariable(f"station_{k}_{kind}", "f8", ("station", "time"), fill_value=np.nan,
+                                  zlib=True)
             v[:] = arr
             v.setncatts({"units": units + " per month" if k != "tmean" else units, "long_name": long})
     return {"n": int(n), "missing": int((faults["kind"] == "missing").sum()),

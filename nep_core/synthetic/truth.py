@@ -26,15 +26,13 @@ def create(path, grid, years, stations):
                        ("period", 2), ("from_class", 7), ("to_class", 7), ("station", len(stations)),
                        ("time", 12 * len(years))):
         nc.createDimension(name, size)
-    for name, vals, attrs in (("year", np.array(years), {"units": "1"}),
-                              ("lc_year", np.array(LC_YEARS), {"units": "1"}),
-                              ("x", grid["x"].values, {"units": "m", "standard_name": "projection_x_coordinate"}),
-                              ("y", grid["y"].values, {"units": "m", "standard_name": "projection_y_coordinate"}),
-                              ("from_class", np.arange(1, 8), {"units": "1"}),
-                              ("to_class", np.arange(1, 8), {"units": "1"})):
+    for name, vals in (("year", np.array(years)), ("lc_year", np.array(LC_YEARS)), ("x", grid["x"].values),
+                       ("y", grid["y"].values), ("from_class", np.arange(1, 8)),
+                       ("to_class", np.arange(1, 8))):
         v = nc.createVariable(name, vals.dtype, (name,))
         v[:] = vals
-        v.setncatts(attrs)
+        v.setncatts({"units": "m", "standard_name": f"projection_{name}_coordinate"} if name in ("x", "y")
+                    else {"units": "1"})
     wkt = CRS.from_user_input(CRS_ALBERS).to_wkt()
     nc.createVariable("spatial_ref", "i4").setncatts({"crs_wkt": wkt, "spatial_ref": wkt})
     return nc
@@ -54,11 +52,11 @@ def variable(nc, name, dtype, dims, attrs, fill=None, chunk=None):
 
 
 def partial_corr_from_cubes(V, ridx, shape, valid, rows=128):
-    """r(NEP, v | other two drivers) of the true series over region pixels, reading the cubes by row blocks.
+    """r(NEP, v | other two drivers) of the true series of region pixels, reading the cubes by row blocks.
 
-    Pearson partial correlations from the inverse correlation matrix of (NEP, T, P, R), computed from
-    sums of the shifted values d = v - v[first year] (NEP counted as 0 where missing; such pixels are
-    not ``valid`` and get NaN), with memory bounded by ``rows``.
+    Pearson partial correlations from the inverse correlation matrix of (NEP, T, P, R), whose
+    covariances come from sums of the shifted values d = v - v[first year] (NEP counted as 0 where
+    missing; such pixels are not ``valid`` and get NaN). Memory is bounded by ``rows``.
     """
     ny, nx = shape
     out = {v: np.full(ridx.size, np.nan) for v in ("tmean", "prcp", "rad")}
@@ -74,44 +72,25 @@ def partial_corr_from_cubes(V, ridx, shape, valid, rows=128):
                 for name in ("nep", "tmean", "prcp", "rad")]
         cube[0] = np.where(np.isfinite(cube[0]), cube[0], 0.0)
         ref = [c[0].astype(float) for c in cube]
+        n = cube[0].shape[0]
         S1 = np.zeros((4, cells.size))
-        S2 = np.zeros((10, cells.size))
-        for iy in range(cube[0].shape[0]):
+        S2 = np.zeros((4, 4, cells.size))
+        for iy in range(n):
             d = [c[iy].astype(float) - r for c, r in zip(cube, ref)]
-            k = 0
             for i in range(4):
                 S1[i] += d[i]
                 for j in range(i, 4):
-                    S2[k] += d[i] * d[j]
-                    k += 1
-        idx = pos[r0 * nx + cells]
-        pc = _partial_corr_from_sums(S1, S2, cube[0].shape[0], valid[idx])
-        for v in out:
-            out[v][idx] = pc[v]
-    return out
-
-
-def _partial_corr_from_sums(S1, S2, n, valid, chunk=500_000):
-    """Partial correlations from the shifted sums, in pixel chunks (no (N, 4, 4) array at 500 m)."""
-    N = S1.shape[1]
-    out = {v: np.full(N, np.nan) for v in ("tmean", "prcp", "rad")}
-    for s0 in range(0, N, chunk):
-        sl = slice(s0, min(s0 + chunk, N))
-        m = sl.stop - sl.start
-        C = np.empty((m, 4, 4))
-        k = 0
+                    S2[i, j] += d[i] * d[j]
+        C = np.empty((cells.size, 4, 4))
         for i in range(4):
             for j in range(i, 4):
-                cov = S2[k, sl] / n - (S1[i, sl] / n) * (S1[j, sl] / n)
-                C[:, i, j] = C[:, j, i] = cov
-                k += 1
-        d = np.sqrt(np.clip(np.einsum("nii->ni", C), 0, None))
-        good = valid[sl] & np.all(d > 1e-9, axis=1)
+                C[:, i, j] = C[:, j, i] = S2[i, j] / n - (S1[i] / n) * (S1[j] / n)
+        sd = np.sqrt(np.clip(np.einsum("nii->ni", C), 0, None))
+        idx = pos[r0 * nx + cells]
+        good = valid[idx] & np.all(sd > 1e-9, axis=1)
         if not good.any():
             continue
-        R = C[good] / (d[good, :, None] * d[good, None, :])
-        Pm = np.linalg.pinv(R)
-        idx = np.flatnonzero(good) + s0
-        for j, v in enumerate(("tmean", "prcp", "rad"), start=1):
-            out[v][idx] = np.clip(-Pm[:, 0, j] / np.sqrt(Pm[:, 0, 0] * Pm[:, j, j]), -1, 1)
+        Pm = np.linalg.pinv(C[good] / (sd[good, :, None] * sd[good, None, :]))
+        for j, v in enumerate(out, start=1):
+            out[v][idx[good]] = np.clip(-Pm[:, 0, j] / np.sqrt(Pm[:, 0, 0] * Pm[:, j, j]), -1, 1)
     return out
