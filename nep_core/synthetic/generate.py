@@ -160,12 +160,8 @@ def generate(root: Path, config: Config) -> dict:
     lc_attrs = {"units": "1", "long_name": "true land-cover class (7 classes, 0 outside)",
                 "flag_meanings": " ".join(v.replace(" ", "_") for v in LANDCOVER_CLASSES.values())}
     V["landcover"] = truth.variable(nc, "landcover", "i1", ("lc_year", "y", "x"), lc_attrs, None, ch)
-    # streaming accumulators
     tc = np.array(years, float) - (years[0] + years[-1]) / 2.0
-    n_ok = np.zeros(N, np.int32)
-    s_t, s_tt, s_y, s_ty = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros(N)
     e = np.zeros(N, np.float32)
-    all_valid = np.ones(N, bool)
     sums_nep_prov = np.zeros((len(years), 6))
     cnt_nep_prov = np.zeros((len(years), 6))
     base_r = np.zeros(N, np.float32)
@@ -212,25 +208,12 @@ def generate(root: Path, config: Config) -> dict:
                                                       "classes": "IGBP 1..17, 255 fill",
                                                       "description": SYNTHETIC_NOTE})
             V["landcover"][LC_YEARS.index(year)] = scatter(c, 0, np.int8)
-        # accumulators
         ok = np.isfinite(nep_t)
-        all_valid &= ok
-        n_ok += ok
-        s_t += ok * t
-        s_tt += ok * t * t
-        yv = np.where(ok, nep_t, 0.0)
-        s_y += yv
-        s_ty += yv * t
         sums_nep_prov[iy] = np.bincount(prov_r[ok], nep_t[ok], minlength=6)
         cnt_nep_prov[iy] = np.bincount(prov_r[ok], minlength=6)
         clim_series.append((float(Ta.mean()), float(Pa.mean()), float(Ra.mean())))
-    denom = n_ok * s_tt - s_t ** 2
-    slope_ols = np.where((n_ok >= 3) & (denom > 0), (n_ok * s_ty - s_t * s_y) / np.where(denom > 0, denom, 1),
-                         np.nan)
-    # partial correlations of the true series, from the cubes just written (row blocks): streaming
-    # sums over the years held 2.5 GB of float64 accumulators at 500 m
     nc.sync()
-    pc = truth.partial_corr_from_cubes(V, ridx, (ny, nx), all_valid)
+    pc = truth.realised_from_cubes(V, ridx, (ny, nx), tc)
 
     # static truth
     static = {
@@ -241,9 +224,9 @@ def generate(root: Path, config: Config) -> dict:
         "nep_slope_planted": (scatter(slope_r, np.nan, np.float32), "f4", {
             "units": SLOPE_UNITS, "long_name": "planted linear NEP trend s (2022 land cover)",
             "description": "the deterministic trend put into NEP; 0 inside the no-trend box"}),
-        "nep_slope_ols": (scatter(slope_ols.astype(np.float32), np.nan, np.float32), "f4", {
+        "nep_slope_ols": (scatter(pc["slope_ols"].astype(np.float32), np.nan, np.float32), "f4", {
             "units": SLOPE_UNITS, "long_name": "OLS slope of the realised true NEP series (valid years)"}),
-        "nep_n_valid": (scatter(n_ok.astype(np.int16), 0, np.int16), "i2", {"units": "1",
+        "nep_n_valid": (scatter(pc["n_valid"].astype(np.int16), 0, np.int16), "i2", {"units": "1",
                         "long_name": "years with valid true NEP"}),
         "nep_base": (scatter(base_r, np.nan, np.float32), "f4", {"units": NEP_UNITS,
                      "long_name": "planted base NEP (2022 land cover)"}),
