@@ -100,10 +100,10 @@ class Coefs:
             self.ann[v] -= tot.mean(0) + t[:, None] * slope
 
 
-def month_fields(clim, modes, coefs, iy, t, m):
-    """True monthly T (degC), P (mm), R (MJ m-2) of month m (1..12) in year index iy."""
+def month_fields(clim, md, coefs, iy, t, m):
+    """True monthly T (degC), P (mm), R (MJ m-2) of month m (1..12), year index iy; ``md``: :func:`modes`."""
     ph = np.float32(np.cos(2 * np.pi * (m - 7) / 12))
-    a_t, a_p, a_r = (np.tensordot(coefs.ann[v][iy] + coefs.mon[v][iy, m - 1], modes, 1) for v in "tpr")
+    a_t, a_p, a_r = (np.tensordot(coefs.ann[v][iy] + coefs.mon[v][iy, m - 1], md, 1) for v in "tpr")
     tm = clim["tann"] + clim["amp"] * ph + clim["ttrend"] * np.float32(t) + a_t
     w = (1 + clim["kseas"] * ph) / np.float32(12.0)
     pm = clim["pann"] * w * np.exp(a_p) * np.float32(1 + P_TREND * t)
@@ -112,11 +112,11 @@ def month_fields(clim, modes, coefs, iy, t, m):
     return tm.astype(np.float32), pm.astype(np.float32), rm.astype(np.float32)
 
 
-def annual_climate(clim, modes, coefs, iy, t, rh_params):
+def annual_climate(clim, md, coefs, iy, t, rh_params):
     """Annual T mean, P sum, R sum and Rh sum (Pei, monthly) for year index iy."""
     T, P, R, RH = (np.zeros(clim["tann"].shape[0], np.float32) for _ in range(4))
     for m in range(1, 13):
-        tm, pm, rm = month_fields(clim, modes, coefs, iy, t, m)
+        tm, pm, rm = month_fields(clim, md, coefs, iy, t, m)
         T += tm
         P += pm
         R += rm
