@@ -54,7 +54,7 @@ def _nvals_array(nvals, n):
 
 
 def _hurst_rows(y2, *, methods, min_valid, nvals, log_ers):
-    h, reason = K._hurst_kernel(y2, methods, min_valid, nvals, log_ers)
+    h, reason = K.hurst_kernel(y2, methods, min_valid, nvals, log_ers)
     return (h[0], reason[0], *h[1:])
 
 
@@ -146,7 +146,7 @@ def hurst_null_quantiles(n: int = 24, method: str = DEFAULTS.hurst_method, q=(0.
     if np.any((qs < 0) | (qs > 1)):
         raise NepInputError(f"quantiles must lie in [0, 1], got {list(qs)}", variable="q")
     x = np.random.default_rng(seed).standard_normal((int(n_sims), int(n)))
-    h = K._hurst_kernel(x, np.array([HURST_METHODS[method]]), 4, _nvals_array(nvals, n),
+    h = K.hurst_kernel(x, np.array([HURST_METHODS[method]]), 4, _nvals_array(nvals, n),
                         _log_expected_rs(int(n)))[0][0]
     ok = np.isfinite(h)
     vals = np.quantile(h[ok], qs)

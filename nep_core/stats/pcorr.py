@@ -18,7 +18,7 @@ def _pcorr_rows(*y2, min_valid):
     else:
         stacked = np.stack([np.asarray(a, np.result_type(*y2)).T for a in y2])   # (nvar, n, npix)
         xs = tuple(v.T for v in stacked)
-    r, p, nval, reason = K._partial_corr_kernel(xs, min_valid)
+    r, p, nval, reason = K.partial_corr_kernel(xs, min_valid)
     outs = []
     for j in range(r.shape[1]):
         outs += [r[:, j], p[:, j]]

@@ -154,6 +154,6 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
 
 
 def _sen_mk_rows(y2, *, t, z_ci, z_acf, min_valid, correction, extra):
-    out = K._sen_mk_kernel(y2, t, z_ci, z_acf, min_valid, correction, extra)
+    out = K.sen_mk_kernel(y2, t, z_ci, z_acf, min_valid, correction, extra)
     z_x, p_x = out[11], out[12]
     return (*out[:11], *(a for j in range(z_x.shape[0]) for a in (z_x[j], p_x[j])))

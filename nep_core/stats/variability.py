@@ -12,7 +12,7 @@ from ._common import (DEFAULTS, apply_rows, check_input, min_valid_attrs, name_o
 
 
 def _cv_rows(y2, *, ddof, min_mean, min_valid):
-    return K._cv_kernel(y2, ddof, min_mean, min_valid)
+    return K.cv_kernel(y2, ddof, min_mean, min_valid)
 
 
 def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,

@@ -1,0 +1,172 @@
+"""What the kernels share: int8 reason codes, the block size of the parallel loops, compaction of a
+row's finite values and the missing-data screen, quickselect, least squares, ``single_thread``."""
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+from numba import njit
+
+from ... import reasons as R
+
+VALID = np.int8(R.VALID)
+ALL_NAN = np.int8(R.ALL_NAN)
+TOO_FEW = np.int8(R.TOO_FEW_VALID)
+CONSTANT = np.int8(R.CONSTANT)
+NONFINITE = np.int8(R.NON_FINITE_INPUT)
+NEGVAR = np.int8(R.NEGATIVE_VARIANCE)
+NOCOV = np.int8(R.NO_COVARIATE)
+NONPOSITIVE_MEAN = np.int8(R.NONPOSITIVE_MEAN)
+
+BLOCK = 256  # pixels per parallel work item
+
+
+@njit(cache=True, inline="always")
+def compact(y, i, t, yv, tv):
+    """Copy the finite values of row ``i`` (and their times) to ``yv``/``tv``.
+
+    Returns (m, has_inf)."""
+    n = y.shape[1]
+    m = 0
+    has_inf = False
+    for j in range(n):
+        v = y[i, j]
+        if math.isnan(v):
+            continue
+        if math.isinf(v):
+            has_inf = True
+            continue
+        yv[m] = v
+        tv[m] = t[j]
+        m += 1
+    return m, has_inf
+
+
+@njit(cache=True, inline="always")
+def missing_code(m, has_inf, min_valid):
+    """Reason code of a pixel with ``m`` finite values (the missing-data policy above): any inf ->
+    NON_FINITE_INPUT, none -> ALL_NAN, fewer than ``min_valid`` -> TOO_FEW_VALID, else VALID."""
+    if has_inf:
+        return NONFINITE
+    if m == 0:
+        return ALL_NAN
+    if m < min_valid:
+        return TOO_FEW
+    return VALID
+
+
+
+@njit(cache=True)
+def partition(a, lo, hi, p, inclusive):
+    """Reorder ``a[lo:hi]`` so that the elements < p (<= p if ``inclusive``) come first; return the
+    index where the others start. Branch-free Lomuto pass: the swap is
+    unconditional, only the store index moves conditionally (no mispredicted branches)."""
+    store = lo
+    if inclusive:
+        for j in range(lo, hi):
+            v = a[j]
+            a[j] = a[store]
+            a[store] = v
+            store += v <= p
+    else:
+        for j in range(lo, hi):
+            v = a[j]
+            a[j] = a[store]
+            a[store] = v
+            store += v < p
+    return store
+
+
+@njit(cache=True)
+def select(a, lo, hi, k):
+    """Quickselect: reorder ``a[lo:hi]`` so that ``a[k]`` is its (k-lo)-th smallest element,
+    everything in ``a[lo:k]`` <= a[k] <= everything in ``a[k+1:hi]``; returns ``a[k]``.
+
+    Median-of-three pivot, ``partition`` (branch-free Lomuto); elements equal to the pivot are
+    split off in a second branch-free pass, so heavily tied input stays linear."""
+    while hi - lo > 1:
+        mid = (lo + hi - 1) // 2
+        x0 = a[lo]
+        x1 = a[mid]
+        x2 = a[hi - 1]
+        if (x0 <= x1) == (x1 <= x2):
+            pi = mid
+        elif (x1 <= x0) == (x0 <= x2):
+            pi = lo
+        else:
+            pi = hi - 1
+        pivot = a[pi]
+        a[pi] = a[hi - 1]
+        a[hi - 1] = pivot
+        store = partition(a, lo, hi - 1, pivot, False)
+        a[hi - 1] = a[store]
+        a[store] = pivot
+        if k == store:
+            return pivot
+        if k < store:
+            hi = store
+        else:
+            s2 = store + 1
+            for j in range(store + 1, hi):
+                v = a[j]
+                a[j] = a[s2]
+                a[s2] = v
+                s2 += v == pivot
+            if k < s2:
+                return pivot
+            lo = s2
+    return a[k]
+
+
+
+@njit(cache=True, inline="always")
+def span(k, c1, c2, nn):
+    """The part [lo, hi) of [0, c1) | [c1, c2) | [c2, nn) that holds index k."""
+    if k < c1:
+        return 0, c1
+    if k < c2:
+        return c1, c2
+    return c2, nn
+
+
+@njit(cache=True)
+def min_from(a, lo, hi):
+    v = a[lo]
+    for j in range(lo + 1, hi):
+        if a[j] < v:
+            v = a[j]
+    return v
+
+
+
+@njit(cache=True)
+def ols(xs, ys, k):
+    """Least squares of ys[:k] on xs[:k]: (slope, mean x, mean y, sum of squared x deviations)."""
+    mx = 0.0
+    my = 0.0
+    for q in range(k):
+        mx += xs[q]
+        my += ys[q]
+    mx /= k
+    my /= k
+    sxy = 0.0
+    sxx = 0.0
+    for q in range(k):
+        sxy += (xs[q] - mx) * (ys[q] - my)
+        sxx += (xs[q] - mx) ** 2
+    return sxy / sxx, mx, my, sxx
+
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run the numba kernels called from this thread on this thread only (thread-local)."""
+    import numba
+
+    prev = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(prev)
