@@ -1,8 +1,9 @@
 """Rasters onto the analysis grid: GeoTIFF reading, tile mosaics, exact slicing or warping, DEM.
 
-The product readers (:mod:`nep_core.io.modis`) decode their files into a :class:`Raster` and put it
-on the grid with :func:`to_grid`; :func:`check_coverage` raises where region cells have no source
-pixel. A DEM is any single-band GeoTIFF in metres with a CRS (:func:`read_dem`).
+The product readers (:mod:`nep_core.io.modis`) decode their files into a :class:`Raster`, join the
+tiles of a year with :func:`mosaic` (rioxarray ``merge_arrays``) and put it on the grid with
+:func:`to_grid` (rioxarray ``reproject_match``); :func:`check_coverage` raises where region cells
+have no source pixel. A DEM is any single-band GeoTIFF in metres with a CRS (:func:`read_dem`).
 """
 from __future__ import annotations
 
@@ -100,11 +101,11 @@ def read_geotiff(path):
 
 
 def mosaic(rasters: list[Raster]) -> Raster:
-    """Join the tiles of one year on their common grid (same CRS and pixel size, whole-pixel offsets);
-    cells no tile covers get reason :data:`UNCOVERED`. Different CRSs or pixel sizes, misaligned or
-    overlapping tiles raise."""
-    from affine import Affine
+    """Join the tiles of one year on their common grid (same CRS and pixel size, whole-pixel offsets)
+    with :func:`rioxarray.merge.merge_arrays`; cells no tile covers get reason :data:`UNCOVERED` (values
+    NaN, or 0 for class codes). Different CRSs or pixel sizes, misaligned or overlapping tiles raise."""
     from pyproj import CRS
+    from rioxarray.merge import merge_arrays
 
     if len(rasters) == 1:
         return rasters[0]
@@ -119,25 +120,31 @@ def mosaic(rasters: list[Raster]) -> Raster:
             raise NepInputError("tiles of one year have different pixel sizes", file=r.file)
     x0 = min(r.transform.c for r in rasters)
     y0 = max(r.transform.f for r in rasters)
-    offs = []
+    boxes = []
     for r in rasters:
         cx = (r.transform.c - x0) / resx
         cy = (r.transform.f - y0) / resy
         if abs(cx - round(cx)) > 1e-3 or abs(cy - round(cy)) > 1e-3:
             raise NepInputError("tile is not aligned with the other tiles of its year", file=r.file)
-        offs.append((int(round(cy)), int(round(cx))))
-    ny = max(o[0] + r.values.shape[0] for o, r in zip(offs, rasters))
-    nx = max(o[1] + r.values.shape[1] for o, r in zip(offs, rasters))
-    dt = first.values.dtype
-    vals = np.full((ny, nx), np.nan if np.issubdtype(dt, np.floating) else 0, dt)
-    reason = np.full((ny, nx), UNCOVERED, np.int8)
-    for (oy, ox), r in zip(offs, rasters):
-        h, w = r.values.shape
-        if np.any(reason[oy:oy + h, ox:ox + w] != UNCOVERED):
+        oy, ox = int(round(cy)), int(round(cx))
+        box = (oy, ox, oy + r.values.shape[0], ox + r.values.shape[1])
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
             raise NepInputError("tiles of one year overlap (duplicate tile?)", file=r.file)
-        vals[oy:oy + h, ox:ox + w] = r.values
-        reason[oy:oy + h, ox:ox + w] = r.reason
-    return Raster(vals, reason, Affine(resx, 0, x0, 0, resy, y0), first.crs, first.file)
+        boxes.append(box)
+    dt = first.values.dtype
+    fill = np.nan if np.issubdtype(dt, np.floating) else 0
+    vals = merge_arrays([georef(r.values, r.transform, first.crs, fill) for r in rasters])
+    reason = merge_arrays([georef(r.reason, r.transform, first.crs, UNCOVERED) for r in rasters])
+    return Raster(vals.values, reason.values, vals.rio.transform(), first.crs, first.file)
+
+
+def georef(arr, transform, crs, nodata=None) -> xr.DataArray:
+    """A 2-D array as a ``(y, x)`` DataArray georeferenced for rioxarray by ``transform`` and ``crs``
+    only (no coordinates, so the transform is used exactly, not recomputed from cell centres)."""
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+
+    da = xr.DataArray(arr, dims=("y", "x")).rio.write_crs(crs).rio.write_transform(transform)
+    return da if nodata is None else da.rio.write_nodata(nodata)
 
 
 def _aligned_window(src_transform, src_crs, grid):
@@ -164,16 +171,18 @@ def to_grid(arr, src_transform, src_crs, grid, resampling: str, fill):
     """Put a 2-D source array on the analysis grid.
 
     Exact slicing when the source lies on the grid's own lattice (same CRS and cell size, whole-cell
-    offset); otherwise ``rasterio.warp.reproject`` with the named ``resampling`` (``"average"``,
-    ``"mode"``, ``"bilinear"``, ``"nearest"``, ...), NaN source pixels excluded for float arrays.
+    offset: a warp gives the same values several times slower); otherwise rioxarray's
+    ``reproject_match`` onto the grid's CRS and transform (a GDAL warp) with the named ``resampling``
+    (``"average"``, ``"mode"``, ``"bilinear"``, ``"nearest"``, ...), NaN source pixels excluded for
+    float arrays.
     Cells without any source pixel are ``fill``. Returns an array of ``arr``'s dtype, shape (y, x).
     """
-    from rasterio.warp import Resampling, reproject
+    from rasterio.enums import Resampling
 
     ny, nx = grid.sizes["y"], grid.sizes["x"]
     off = _aligned_window(src_transform, src_crs, grid)
-    out = np.full((ny, nx), fill, arr.dtype)
     if off is not None:
+        out = np.full((ny, nx), fill, arr.dtype)
         oy, ox = off
         sy0, sx0 = max(oy, 0), max(ox, 0)
         sy1, sx1 = min(oy + ny, arr.shape[0]), min(ox + nx, arr.shape[1])
@@ -181,10 +190,9 @@ def to_grid(arr, src_transform, src_crs, grid, resampling: str, fill):
             out[sy0 - oy:sy1 - oy, sx0 - ox:sx1 - ox] = arr[sy0:sy1, sx0:sx1]
         return out
     src_nodata = np.nan if np.issubdtype(arr.dtype, np.floating) else None
-    reproject(source=arr, destination=out, src_transform=src_transform, src_crs=src_crs,
-              dst_transform=grid_transform(grid), dst_crs=CRS_ALBERS, src_nodata=src_nodata,
-              dst_nodata=fill, init_dest_nodata=True, resampling=getattr(Resampling, resampling))
-    return out
+    template = georef(np.broadcast_to(arr.dtype.type(fill), (ny, nx)), grid_transform(grid), CRS_ALBERS)
+    src = georef(arr, src_transform, src_crs, src_nodata)
+    return src.rio.reproject_match(template, resampling=getattr(Resampling, resampling), nodata=fill).values
 
 
 def check_coverage(reason_grid, region, file, what: str, year):
