@@ -1,9 +1,9 @@
 """Rasters onto the analysis grid: GeoTIFF reading, tile mosaics, exact slicing or warping, DEM.
 
 The product readers (:mod:`nep_core.io.modis`) decode their files into a :class:`Raster`, join the
-tiles of a year with :func:`mosaic` (rioxarray ``merge_arrays``) and put it on the grid with
-:func:`to_grid` (rioxarray ``reproject_match``); :func:`check_coverage` raises where region cells
-have no source pixel. A DEM is any single-band GeoTIFF in metres with a CRS (:func:`read_dem`).
+tiles of a year with :func:`mosaic` and put it on the grid with :func:`to_grid` (rioxarray
+``reproject_match``); :func:`check_coverage` raises where region cells have no source pixel. A DEM
+is any single-band GeoTIFF in metres with a CRS (:func:`read_dem`).
 """
 from __future__ import annotations
 
@@ -101,11 +101,12 @@ def read_geotiff(path):
 
 
 def mosaic(rasters: list[Raster]) -> Raster:
-    """Join the tiles of one year on their common grid (same CRS and pixel size, whole-pixel offsets)
-    with :func:`rioxarray.merge.merge_arrays`; cells no tile covers get reason :data:`UNCOVERED` (values
-    NaN, or 0 for class codes). Different CRSs or pixel sizes, misaligned or overlapping tiles raise."""
+    """Join the tiles of one year on their common grid (same CRS and pixel size, whole-pixel offsets);
+    cells no tile covers get reason :data:`UNCOVERED`. Different CRSs or pixel sizes, misaligned or
+    overlapping tiles raise. Placed by slicing: rioxarray's ``merge_arrays`` gives the same arrays
+    about 30 times slower and with more memory (data/benchmarks/README.md)."""
+    from affine import Affine
     from pyproj import CRS
-    from rioxarray.merge import merge_arrays
 
     if len(rasters) == 1:
         return rasters[0]
@@ -120,31 +121,38 @@ def mosaic(rasters: list[Raster]) -> Raster:
             raise NepInputError("tiles of one year have different pixel sizes", file=r.file)
     x0 = min(r.transform.c for r in rasters)
     y0 = max(r.transform.f for r in rasters)
-    boxes = []
+    offs = []
     for r in rasters:
         cx = (r.transform.c - x0) / resx
         cy = (r.transform.f - y0) / resy
         if abs(cx - round(cx)) > 1e-3 or abs(cy - round(cy)) > 1e-3:
             raise NepInputError("tile is not aligned with the other tiles of its year", file=r.file)
-        oy, ox = int(round(cy)), int(round(cx))
-        box = (oy, ox, oy + r.values.shape[0], ox + r.values.shape[1])
-        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
-            raise NepInputError("tiles of one year overlap (duplicate tile?)", file=r.file)
-        boxes.append(box)
+        offs.append((int(round(cy)), int(round(cx))))
+    ny = max(o[0] + r.values.shape[0] for o, r in zip(offs, rasters))
+    nx = max(o[1] + r.values.shape[1] for o, r in zip(offs, rasters))
     dt = first.values.dtype
-    fill = np.nan if np.issubdtype(dt, np.floating) else 0
-    vals = merge_arrays([georef(r.values, r.transform, first.crs, fill) for r in rasters])
-    reason = merge_arrays([georef(r.reason, r.transform, first.crs, UNCOVERED) for r in rasters])
-    return Raster(vals.values, reason.values, vals.rio.transform(), first.crs, first.file)
+    vals = np.full((ny, nx), np.nan if np.issubdtype(dt, np.floating) else 0, dt)
+    reason = np.full((ny, nx), UNCOVERED, np.int8)
+    for (oy, ox), r in zip(offs, rasters):
+        h, w = r.values.shape
+        if np.any(reason[oy:oy + h, ox:ox + w] != UNCOVERED):
+            raise NepInputError("tiles of one year overlap (duplicate tile?)", file=r.file)
+        vals[oy:oy + h, ox:ox + w] = r.values
+        reason[oy:oy + h, ox:ox + w] = r.reason
+    return Raster(vals, reason, Affine(resx, 0, x0, 0, resy, y0), first.crs, first.file)
 
 
 def georef(arr, transform, crs, nodata=None) -> xr.DataArray:
     """A 2-D array as a ``(y, x)`` DataArray georeferenced for rioxarray by ``transform`` and ``crs``
-    only (no coordinates, so the transform is used exactly, not recomputed from cell centres)."""
+    only (no coordinates, so the transform is used exactly, not recomputed from cell centres). A view
+    of ``arr``: written in place, as the ``rio.write_*`` default deep-copies the array each time."""
     import rioxarray  # noqa: F401  (registers the .rio accessor)
 
-    da = xr.DataArray(arr, dims=("y", "x")).rio.write_crs(crs).rio.write_transform(transform)
-    return da if nodata is None else da.rio.write_nodata(nodata)
+    da = xr.DataArray(arr, dims=("y", "x"))
+    da.rio.write_crs(crs, inplace=True).rio.write_transform(transform, inplace=True)
+    if nodata is not None:
+        da.rio.write_nodata(nodata, inplace=True)
+    return da
 
 
 def _aligned_window(src_transform, src_crs, grid):
