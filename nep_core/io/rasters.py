@@ -179,7 +179,7 @@ def to_grid(arr, src_transform, src_crs, grid, resampling: str, fill):
     """Put a 2-D source array on the analysis grid.
 
     Exact slicing when the source lies on the grid's own lattice (same CRS and cell size, whole-cell
-    offset: a warp gives the same values several times slower); otherwise rioxarray's
+    offset: a warp gives the same values 2-4 times slower); otherwise rioxarray's
     ``reproject_match`` onto the grid's CRS and transform (a GDAL warp) with the named ``resampling``
     (``"average"``, ``"mode"``, ``"bilinear"``, ``"nearest"``, ...), NaN source pixels excluded for
     float arrays.
