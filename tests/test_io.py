@@ -123,6 +123,38 @@ def test_missing_year_names_year_and_pattern(tmp_path, wgrid):
         io.read_npp(str(tmp_path / "nothing*.hdf"), wgrid, [2000])
 
 
+def test_mosaic_places_tiles_leaves_gaps_uncovered_and_rejects_bad_sets():
+    """Three tiles in an L (the fourth corner missing): each tile lands at its whole-pixel offset, the
+    gap is NaN / UNCOVERED; a duplicate, a misaligned tile or another pixel size raises."""
+    from affine import Affine
+
+    from nep_core.io.rasters import UNCOVERED, Raster, mosaic
+
+    res, n = TILE / N_PIX, N_PIX
+    rng = np.random.default_rng(0)
+    tiles = {(h, v): rng.random((n, n)).astype(np.float32) for h, v in ((25, 5), (26, 5), (25, 6))}
+
+    def raster(h, v, vals=None, dx=0.0, r=res):
+        return Raster(tiles[h, v] if vals is None else vals, np.full((n, n), reasons.VALID, np.int8),
+                      Affine(r, 0, X0 + h * TILE + dx, 0, -r, Y0 - v * TILE), "+proj=sinu +R=6371007.181",
+                      f"h{h}v{v}.hdf")
+
+    m = mosaic([raster(26, 5), raster(25, 6), raster(25, 5)])
+    assert m.values.shape == (2 * n, 2 * n) and m.values.dtype == np.float32
+    np.testing.assert_allclose(tuple(m.transform)[:6], (res, 0, X0 + 25 * TILE, 0, -res, Y0 - 5 * TILE))
+    np.testing.assert_array_equal(m.values[:n, :n], tiles[25, 5])
+    np.testing.assert_array_equal(m.values[:n, n:], tiles[26, 5])
+    np.testing.assert_array_equal(m.values[n:, :n], tiles[25, 6])
+    assert np.isnan(m.values[n:, n:]).all() and (m.reason[n:, n:] == UNCOVERED).all()
+    assert (m.reason[:n] == reasons.VALID).all() and (m.reason[n:, :n] == reasons.VALID).all()
+    with pytest.raises(NepInputError, match="overlap"):
+        mosaic([raster(25, 5), raster(26, 5), raster(25, 5)])
+    with pytest.raises(NepInputError, match="not aligned"):
+        mosaic([raster(25, 5), raster(26, 5, dx=res / 3)])
+    with pytest.raises(NepInputError, match="different pixel sizes"):
+        mosaic([raster(25, 5), raster(26, 5, r=res / 2)])
+
+
 def test_missing_tile_and_no_overlap(tmp_path, qgrid):
     a = np.full((N_PIX, N_PIX), 3000, np.int16)
     write_hdf4(tmp_path / "MOD17A3HGF.A2000001.h25v05.hdf", "Npp_500m", a, 25, 5)

@@ -218,7 +218,7 @@ def read_npp(paths_or_glob, grid: xr.Dataset, years) -> xr.Dataset:
     Notes
     -----
     Resampling: a file already on the grid's lattice (same CRS and cell size, whole-cell offset) is
-    sliced exactly; anything else is warped with ``rasterio.warp.reproject`` using *average* of the
+    sliced exactly; anything else is warped (rioxarray ``reproject_match``, GDAL) using *average* of the
     valid source pixels (fill codes excluded) for the value and *mode* for the reason code, so a
     cell is NaN only when none of its source pixels is valid. Region cells without any source
     pixel raise (missing tile / no overlap). Memory: at 500 m the cube is about 24 x 37 M float32.

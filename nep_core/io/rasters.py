@@ -1,8 +1,9 @@
 """Rasters onto the analysis grid: GeoTIFF reading, tile mosaics, exact slicing or warping, DEM.
 
-The product readers (:mod:`nep_core.io.modis`) decode their files into a :class:`Raster` and put it
-on the grid with :func:`to_grid`; :func:`check_coverage` raises where region cells have no source
-pixel. A DEM is any single-band GeoTIFF in metres with a CRS (:func:`read_dem`).
+The product readers (:mod:`nep_core.io.modis`) decode their files into a :class:`Raster`, join the
+tiles of a year with :func:`mosaic` and put it on the grid with :func:`to_grid` (rioxarray
+``reproject_match``); :func:`check_coverage` raises where region cells have no source pixel. A DEM
+is any single-band GeoTIFF in metres with a CRS (:func:`read_dem`).
 """
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def read_geotiff(path):
 def mosaic(rasters: list[Raster]) -> Raster:
     """Join the tiles of one year on their common grid (same CRS and pixel size, whole-pixel offsets);
     cells no tile covers get reason :data:`UNCOVERED`. Different CRSs or pixel sizes, misaligned or
-    overlapping tiles raise."""
+    overlapping tiles raise. Placed by slicing: rioxarray's ``merge_arrays`` gives the same arrays
+    about 30 times slower and with more memory (data/benchmarks/README.md)."""
     from affine import Affine
     from pyproj import CRS
 
@@ -140,6 +142,19 @@ def mosaic(rasters: list[Raster]) -> Raster:
     return Raster(vals, reason, Affine(resx, 0, x0, 0, resy, y0), first.crs, first.file)
 
 
+def georef(arr, transform, crs, nodata=None) -> xr.DataArray:
+    """A 2-D array as a ``(y, x)`` DataArray georeferenced for rioxarray by ``transform`` and ``crs``
+    only (no coordinates, so the transform is used exactly, not recomputed from cell centres). A view
+    of ``arr``: written in place, as the ``rio.write_*`` default deep-copies the array each time."""
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+
+    da = xr.DataArray(arr, dims=("y", "x"))
+    da.rio.write_crs(crs, inplace=True).rio.write_transform(transform, inplace=True)
+    if nodata is not None:
+        da.rio.write_nodata(nodata, inplace=True)
+    return da
+
+
 def _aligned_window(src_transform, src_crs, grid):
     """Row/col offsets if the source is on the grid's own lattice (same CRS and cell), else None."""
     from pyproj import CRS
@@ -164,16 +179,18 @@ def to_grid(arr, src_transform, src_crs, grid, resampling: str, fill):
     """Put a 2-D source array on the analysis grid.
 
     Exact slicing when the source lies on the grid's own lattice (same CRS and cell size, whole-cell
-    offset); otherwise ``rasterio.warp.reproject`` with the named ``resampling`` (``"average"``,
-    ``"mode"``, ``"bilinear"``, ``"nearest"``, ...), NaN source pixels excluded for float arrays.
+    offset: a warp gives the same values 2-4 times slower); otherwise rioxarray's
+    ``reproject_match`` onto the grid's CRS and transform (a GDAL warp) with the named ``resampling``
+    (``"average"``, ``"mode"``, ``"bilinear"``, ``"nearest"``, ...), NaN source pixels excluded for
+    float arrays.
     Cells without any source pixel are ``fill``. Returns an array of ``arr``'s dtype, shape (y, x).
     """
-    from rasterio.warp import Resampling, reproject
+    from rasterio.enums import Resampling
 
     ny, nx = grid.sizes["y"], grid.sizes["x"]
     off = _aligned_window(src_transform, src_crs, grid)
-    out = np.full((ny, nx), fill, arr.dtype)
     if off is not None:
+        out = np.full((ny, nx), fill, arr.dtype)
         oy, ox = off
         sy0, sx0 = max(oy, 0), max(ox, 0)
         sy1, sx1 = min(oy + ny, arr.shape[0]), min(ox + nx, arr.shape[1])
@@ -181,10 +198,9 @@ def to_grid(arr, src_transform, src_crs, grid, resampling: str, fill):
             out[sy0 - oy:sy1 - oy, sx0 - ox:sx1 - ox] = arr[sy0:sy1, sx0:sx1]
         return out
     src_nodata = np.nan if np.issubdtype(arr.dtype, np.floating) else None
-    reproject(source=arr, destination=out, src_transform=src_transform, src_crs=src_crs,
-              dst_transform=grid_transform(grid), dst_crs=CRS_ALBERS, src_nodata=src_nodata,
-              dst_nodata=fill, init_dest_nodata=True, resampling=getattr(Resampling, resampling))
-    return out
+    template = georef(np.broadcast_to(arr.dtype.type(fill), (ny, nx)), grid_transform(grid), CRS_ALBERS)
+    src = georef(arr, src_transform, src_crs, src_nodata)
+    return src.rio.reproject_match(template, resampling=getattr(Resampling, resampling), nodata=fill).values
 
 
 def check_coverage(reason_grid, region, file, what: str, year):
