@@ -322,14 +322,14 @@ def test_config_min_valid_relative_default_and_absolute_override(tmp_path):
     absolute number of years checked against the run's years, anything else is a config error."""
     short = Config(first_year=2012, last_year=2023)
     assert short.stats.min_valid is None
-    pipeline._validate(short)
+    short.validate()
     with pytest.raises(NepInputError, match="stats.min_valid"):
-        pipeline._validate(short.replace(**{"stats.min_valid": 20}))
+        short.replace(**{"stats.min_valid": 20}).validate()
     p = tmp_path / "nep.toml"
     p.write_text("[stats]\nmin_valid = 15\n")
     assert load_config(p).stats.min_valid == 15
     p.write_text('[stats]\nmin_valid = "all"\n')
-    with pytest.raises(NepConfigError, match="whole number of years") as e:
+    with pytest.raises(NepConfigError, match="an integer >= 3") as e:
         load_config(p)
     assert "stats.min_valid" in str(e.value)
 
