@@ -8,7 +8,6 @@ the stages it reads, the parameters it depends on and the content of its input f
 """
 from __future__ import annotations
 
-import contextlib
 import glob
 import hashlib
 import json
@@ -102,7 +101,7 @@ class Cache:
         paths = sorted(glob.glob(os.path.expanduser(str(pattern))))
         if not paths:
             raise NepInputError("no file matches this path or pattern", file=pattern)
-        out = []
+        out, hashed = [], False
         for p in paths:
             real = os.path.realpath(p)
             st = os.stat(real)
@@ -110,9 +109,10 @@ class Cache:
             memo = self._memo.get(real)
             if memo is None or memo[0] != stamp:
                 memo = self._memo[real] = [stamp, _hash_file(real)]
+                hashed = True
             inside = Path(real).is_relative_to(self.dir.parent.resolve())
             out.append((os.path.relpath(real, self.dir.parent) if inside else real, memo[1]))
-        with contextlib.suppress(OSError):
+        if hashed:     # the memo is rewritten only when a file was (re)hashed
             write_text(json.dumps(self._memo), self._memo_path)
         return out
 
