@@ -322,10 +322,7 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
 
 def multi_year_mean(da: xr.DataArray, dim: str = "year") -> xr.DataArray:
     """Per-pixel mean over ``dim`` (NaN-skipping), keeping units and recording ``cell_methods``."""
-    out = da.mean(dim, skipna=True)
-    out.attrs = dict(da.attrs)
-    out.attrs["cell_methods"] = f"{dim}: mean"
-    return out
+    return da.mean(dim, skipna=True).assign_attrs({**da.attrs, "cell_methods": f"{dim}: mean"})
 
 
 def linear_trend(series, x=None) -> pd.DataFrame:
