@@ -1,14 +1,11 @@
 """Area-weighted zonal statistics: class shares, group means, land-cover transition matrices.
 
-Every statistic is weighted by an explicit cell-area array (km2), so it is an area on the ground
-even where cells differ in size. Group means are ``flox.groupby_reduce`` sums of float64 area x value
-products and areas; class and transition areas are weighted ``numpy.bincount`` sums (flox took
-about twice as long for those, data/benchmarks/zonal.csv). Both go block by block on the local
-threads: a dask array keeps its stored chunks, a numpy array above ``BLOCK_VALUES`` values is read
-in row blocks (views, never copied whole); every block sum and their total are float64.
-
-Class and group codes are integers; ``0`` and NaN mean "no class" / "outside" and are never counted
-in a share (their area is reported in ``DataFrame.attrs``). Areas in km2, shares in percent.
+Weighted by an explicit cell-area array (km2), so every number is a ground area or an area-weighted
+mean. Group means are ``flox.groupby_reduce`` sums, class and transition areas weighted
+``numpy.bincount`` sums (twice as fast there, data/benchmarks/zonal.csv), all float64 and block by
+block on the local threads: dask arrays in their stored chunks, numpy arrays above ``BLOCK_VALUES``
+values in row blocks (views, never copied whole). Integer codes ``0`` / NaN mean "no class" /
+"outside" and never count in a share (that area is in ``DataFrame.attrs``); shares in percent.
 """
 from __future__ import annotations
 

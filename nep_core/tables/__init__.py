@@ -1,11 +1,9 @@
 """One function per table of the study (and of the book's additions), read from the results store.
 
 Each takes the results ``Dataset`` (or a ``Results`` with ``.ds``) and returns a ``DataFrame`` whose
-column names carry units (``"mean NEP (g C m-2 a-1)"``, ``"area (km2)"``, ``"share (%)"``); they
-aggregate stored results with :mod:`nep_core.zonal` and compute no per-pixel statistic. Modules:
-``base`` (store access, column names, region shares, Mann-Kendall variants and FDR flags), ``study``
-(the study's tables and yearly series), ``checks`` (station QC and interpolation, planted truth
-recovery, ``REFERENCE``: the study's reported numbers beside the reproduction). All re-exported here.
+column names carry units (``"area (km2)"``, ``"share (%)"``); they aggregate stored results with
+:mod:`nep_core.zonal` and compute no per-pixel statistic. Modules: ``base`` (store access, region
+shares, FDR flags), ``study`` (the study's tables and series), ``checks`` (QC, planted truth, ``REFERENCE``).
 """
 from __future__ import annotations
 
