@@ -28,47 +28,29 @@ RH_DESCRIPTION = (
 
 
 def _check_climate(t, p):
-    """Monthly T (degC) and P (mm) carry their units when they are DataArrays (arrays: as documented)."""
+    """Units of monthly T (degC) and P (mm) DataArrays; P >= 0 (unless dask-backed)."""
     for da, quantity, name in ((t, "temperature", "t"), (p, "precipitation_monthly", "p")):
         if isinstance(da, xr.DataArray):
             check_units(da, quantity, variable=da.name or name)
+    lazy = isinstance(p, xr.DataArray) and p.chunks is not None
+    if not lazy and np.any(np.asarray(p) < 0):
+        raise NepInputError("negative precipitation", variable=getattr(p, "name", None) or "p")
 
 
 def rh_pei(t, p, params: RhParams | None = None):
-    """Monthly soil heterotrophic respiration after Pei et al. (2009).
+    """Monthly soil heterotrophic respiration after Pei et al. (2009), g C m-2 month-1.
 
-    Parameters
-    ----------
-    t : float, ndarray or DataArray
-        Monthly mean air temperature, degC (a DataArray must carry ``units`` = ``degC``).
-    p : float, ndarray or DataArray
-        Monthly precipitation total, mm (DataArray ``units`` = ``mm``). Must be >= 0.
-    params : nep_core.config.Rh, optional
-        The constants ``a=0.22, b=0.0913, c=0.3145, days=30, carbon_fraction=0.465``.
-
-    Returns
-    -------
-    Same type as the inputs: Rh in g C m-2 month-1,
-    ``a * (exp(b*T) + ln(c*P + 1)) * days * carbon_fraction``.
+    ``a * (exp(b*T) + ln(c*P + 1)) * days * carbon_fraction`` with ``t`` the monthly mean air
+    temperature (degC) and ``p`` the monthly precipitation (mm, >= 0); floats, arrays or DataArrays
+    (which must carry these units). ``params`` default: ``nep_core.config.Rh()``.
 
     References
     ----------
     Pei Z., Ouyang H., Zhou C., Xu X. (2009) Carbon balance in an alpine steppe in the Qinghai-Tibet
     Plateau. Journal of Integrative Plant Biology 51, 521-526.
-
-    Examples
-    --------
-    >>> round(float(rh_pei(10.0, 50.0)), 3)
-    16.292
     """
     params = params or RhParams()
     _check_climate(t, p)
-    if isinstance(p, xr.DataArray):
-        bad = bool((p < 0).any()) if p.chunks is None else False
-    else:
-        bad = bool(np.any(np.asarray(p) < 0))
-    if bad:
-        raise NepInputError("negative precipitation", variable=getattr(p, "name", None) or "p")
     out = params.a * (np.exp(params.b * t) + np.log(params.c * p + 1.0)) * params.days * params.carbon_fraction
     if isinstance(out, xr.DataArray):
         out = out.rename("rh")
@@ -89,11 +71,7 @@ def _rh_attrs(params: RhParams, units: str, long_name: str) -> dict:
 
 
 def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
-    """Sum monthly Rh to annual totals (g C m-2 a-1) on a ``year`` dim.
-
-    Every year must have all 12 months; a year with missing months raises (a partial sum would be a
-    silently wrong number).
-    """
+    """Sum monthly Rh to annual totals (g C m-2 a-1) on a ``year`` dim; every year needs 12 months."""
     if time_dim not in rh_monthly.dims:
         raise NepInputError(f"dimension {time_dim!r} not found (dims: {rh_monthly.dims})",
                             variable=rh_monthly.name)
@@ -122,27 +100,14 @@ def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str 
                    with_climate: bool = False):
     """Annual Rh (g C m-2 a-1) for several sets of Pei constants from one pass over monthly T and P.
 
-    Equal to ``annual_rh(rh_pei(t, p, params))`` for each ``params`` (up to float32 summation
-    order), but cheaper: the annual sum is linear in the bracket, so
-
-        Rh_year = a * days * carbon_fraction * (sum_m exp(b T_m) + sum_m ln(c P_m + 1)),
-
-    and each distinct ``b`` costs one exp pass over T and each distinct ``c`` one log pass over P,
-    however many sets combine them (the Rh sensitivity uses 3 b x 3 c values in 5 sets: 6 passes
-    instead of 10). Months are calendar months in ``time_dim`` (12 per year, checked); ``days`` is
-    the constant of the parameter set, as in :func:`rh_pei`. float32 in, float32 out.
-
-    Parameters
-    ----------
-    t, p : DataArray
-        Monthly mean temperature (degC) and monthly precipitation (mm), numpy or dask, same dims
-        with ``time_dim``; ``p`` >= 0.
-    params_list : sequence of nep_core.config.Rh
-
-    with_climate : bool
-        Also return the annual mean temperature (degC) and annual precipitation sum (mm a-1) from
-        the same pass, so that each block of the monthly surfaces is read by exactly one task (a
-        separate groupby kept hundreds of 75 MB monthly blocks alive at 500 m).
+    Equal to ``annual_rh(rh_pei(t, p, params))`` for each set (up to float32 summation order), but
+    the annual sum is linear in the bracket,
+    ``Rh_year = a * days * carbon_fraction * (sum_m exp(b T_m) + sum_m ln(c P_m + 1))``,
+    so each distinct ``b`` costs one exp pass over T and each distinct ``c`` one log pass over P.
+    ``t`` (degC) and ``p`` (mm, >= 0) are numpy- or dask-backed with 12 calendar months per year
+    in ``time_dim``; float32 in, float32 out. With ``with_climate`` the annual mean temperature
+    (degC) and precipitation sum (mm a-1) come from the same pass, so each monthly block is read
+    by one task.
 
     Returns
     -------
@@ -156,8 +121,6 @@ def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str 
     for da, name in ((t, "t"), (p, "p")):
         if time_dim not in da.dims:
             raise NepInputError(f"dimension {time_dim!r} not found (dims: {da.dims})", variable=da.name or name)
-    if p.chunks is None and bool((p < 0).any()):
-        raise NepInputError("negative precipitation", variable=p.name or "p")
     years = _complete_years(t, time_dim)
     if not np.array_equal(np.asarray(p[time_dim]), np.asarray(t[time_dim])):
         raise NepInputError(f"t and p have different {time_dim!r} coordinates", variable=p.name or "p")
@@ -203,8 +166,7 @@ def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str 
 
 
 def _rh_sets_kernel(t, p, bs, cs, sets, nyear):
-    """(12 * nyear, ...) float32 T and P -> (2 + nsets, nyear, ...) float32: annual mean T, annual
-    P sum, then the annual Rh of each set (see annual_rh_sets). Time on the FIRST axis."""
+    """(12 * nyear, ...) T and P -> (2 + nsets, nyear, ...): annual mean T, P sum, Rh of each set."""
     lead = t.shape[1:]
     out = np.empty((2 + len(sets), nyear) + lead, np.float32)
     if not (np.isfinite(t).any() or np.isfinite(p).any()):      # a block wholly outside the region
@@ -222,10 +184,7 @@ def _rh_sets_kernel(t, p, bs, cs, sets, nyear):
 
 
 def nep(npp: xr.DataArray, rh: xr.DataArray) -> xr.DataArray:
-    """Net ecosystem productivity NEP = NPP - Rh (g C m-2 a-1); NEP > 0 sink, NEP < 0 source.
-
-    Pixels where NPP is masked (NaN) stay NaN. Both inputs must be in g C m-2 a-1.
-    """
+    """Net ecosystem productivity NEP = NPP - Rh (g C m-2 a-1); NEP > 0 sink, NEP < 0 source."""
     for da, name in ((npp, "npp"), (rh, "rh")):
         check_units(da, "carbon_flux", variable=da.name or name)
     out = (npp - rh).rename("nep")
@@ -242,8 +201,7 @@ RH_SENSITIVITY_PCT = (-10.0, 10.0)
 
 
 def rh_variant_sets(params: RhParams, pct=RH_SENSITIVITY_PCT) -> dict:
-    """Rh constants with ``b`` or ``c`` moved by each of ``pct`` percent, by variable name
-    (``rh_b_m10``, ...). ``a`` is a pure scale factor of Rh and needs no recomputation."""
+    """Rh constants with ``b`` or ``c`` moved by each of ``pct`` percent, by name (``rh_b_m10``, ...)."""
     return {f"rh_{k}_{'m' if p < 0 else 'p'}{abs(p):g}": dataclasses.replace(
         params, **{k: getattr(params, k) * (1 + p / 100)}) for k in ("b", "c") for p in pct}
 
@@ -253,25 +211,15 @@ def rh_sensitivity(nep: xr.DataArray, rh: xr.DataArray, rh_variants: dict, base:
     """Area-weighted mean NEP, sink share, mean Sen slope and trend-class shares when one Rh constant
     of Pei et al. (2009) moves by each of ``pct`` percent.
 
-    Parameters
-    ----------
-    nep, rh : xarray.DataArray
-        ``(year, y, x)`` NEP and Rh of ``params`` (g C m-2 a-1), NaN outside the region.
-    rh_variants : dict of xarray.DataArray
-        Rh recomputed from the monthly climate with ``b`` or ``c`` moved (:func:`rh_variant_sets`).
-    base : xarray.Dataset
-        The baseline ``nep_mean``, ``trend_slope`` and ``trend_class`` maps.
-    cell_area : xarray.DataArray
-        km2 per cell (the weights).
-    st : nep_core.config.Stats
-        alpha, correction, min_valid and stable_eps of the trend test and Table 1 classes.
+    ``nep``, ``rh``: ``(year, y, x)`` NEP and Rh of ``params`` (g C m-2 a-1); ``rh_variants``: from
+    :func:`rh_variant_sets`; ``base``: baseline ``nep_mean``, ``trend_slope``, ``trend_class``;
+    ``cell_area`` (km2) weights; ``st``: the ``nep_core.config.Stats`` of the trend test and classes.
 
     Returns
     -------
     pandas.DataFrame, one row per (parameter, change_pct), change 0 = the baseline. A perturbed NEP
-    is NEP - (Rh' - Rh) in float32 (= NPP - Rh' up to rounding); Rh' = (1 + f) Rh for ``a``. Each
-    goes through ``sen_mk`` and ``trend_class`` with the results' settings; the shares are of the
-    area with a valid mean NEP; "increasing" is Table 1 classes 6-9, "significant increase" 8-9.
+    is NEP - (Rh' - Rh) in float32; Rh' = (1 + f) Rh for ``a``. Shares are of the area with a valid
+    mean NEP; "increasing" is Table 1 classes 6-9, "significant increase" 8-9.
     """
     lo, hi = pct
     cases = [(k, p) for k in ("a", "b", "c") for p in (lo, 0.0, hi)]

@@ -1,8 +1,4 @@
-"""The analysis CRS (China Albers equal-area) and coordinate transforms.
-
-A leaf module (numpy and pyproj only): the readers (:mod:`nep_core.io`) and the grid
-(:mod:`nep_core.grid`) both use it, so neither has to import the other for a projection.
-"""
+"""The analysis CRS (China Albers equal-area) and coordinate transforms (a leaf module for io and grid)."""
 from __future__ import annotations
 
 import numpy as np

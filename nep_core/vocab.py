@@ -1,13 +1,10 @@
 """The shared vocabulary: every name and unit that more than one module uses, defined once.
 
-Codes and names (provinces, land-cover classes, dry/wet zones), the names of the statistical variants
-(autocorrelation corrections, Hurst R/S methods), the climate drivers, and the units of each
-quantity with the spellings accepted on input. :func:`check_units` is the one units check at a
-module boundary (readers, climate, carbon, classes); :func:`unit_conversion` gives the factor a
-reader applies to a declared unit it converts (station CSV headers, float NPP rasters).
-
-Kernel codes of the variants (``stats._kernels.CORR_*``, ``HURST_*``) stay with the kernels; the
-wrappers in :mod:`nep_core.stats` map these public names to them.
+Codes and names (provinces, land-cover classes, dry/wet zones), the names of the statistical variants,
+the climate drivers, and the units of each quantity with the spellings accepted on input.
+:func:`check_units` is the one units check at a module boundary; :func:`unit_conversion` gives the
+factor a reader applies to a declared unit it converts. Kernel codes of the variants stay with the
+kernels (``stats._kernels``).
 """
 from __future__ import annotations
 
@@ -19,7 +16,6 @@ import numpy as np
 
 from .errors import NepInputError
 
-# ----------------------------------------------------------------------------------------- places
 Province = namedtuple("Province", "code name adcode")
 Province.__doc__ = "One province of the study region: analysis code (1..5), English name, GB/T 2260 adcode."
 
@@ -46,9 +42,8 @@ DRYWET_ZONES = {
     3: ("semi-humid", 400.0, 800.0),
     4: ("humid", 800.0, np.inf),
 }
-DRYWET_ISOHYETS_MM = (200.0, 400.0, 800.0)
+DRYWET_ISOHYETS_MM = tuple(lo for _, lo, _ in DRYWET_ZONES.values() if lo > 0)
 
-# ----------------------------------------------------------------------------------- statistics
 #: Autocorrelation corrections of the Mann-Kendall test (besides no correction).
 CORRECTIONS = ("hamed_rao", "yue_wang", "tfpw")
 #: How "no correction" is spelled where ``None`` cannot be (TOML, variable names ``trend_p_none``).
@@ -57,7 +52,6 @@ NO_CORRECTION = "none"
 HURST_METHODS = ("prefix", "diff", "alp")
 
 
-# ----------------------------------------------------------------------------------------- units
 @dataclass(frozen=True)
 class Quantity:
     """A physical quantity: its unit as written (``units[0]``), the other accepted spellings of the
@@ -160,41 +154,20 @@ def check_units(obj, quantity: str, *, file=None, variable: str | None = None,
                 missing_ok: bool = False) -> str | None:
     """Raise unless ``obj`` carries an accepted spelling of ``quantity``'s unit (no conversion).
 
-    Parameters
-    ----------
-    obj : DataArray, mapping of attributes, str or None
-        What carries the units: a DataArray (its ``attrs["units"]``), an attribute mapping, or the
-        units string itself.
-    quantity : str
-        A key of :data:`QUANTITIES` (e.g. ``"temperature"``, ``"precipitation_monthly"``).
-    file, variable : optional
-        Named in the error (``variable`` defaults to the DataArray's name).
-    missing_ok : bool
-        Accept absent (or empty) units, e.g. an optional ``units`` tag of a GeoTIFF.
+    ``obj`` is a DataArray, an attribute mapping or the units string itself; ``quantity`` a key of
+    :data:`QUANTITIES`. The :class:`NepInputError` names ``file`` and ``variable`` (default: the
+    DataArray's name), the units found, the unit expected and every accepted spelling.
+    ``missing_ok`` accepts absent units (returns ``None``); otherwise the units as found are returned.
 
-    Returns
-    -------
-    The units as found (``None`` when absent and ``missing_ok``).
-
-    Raises
-    ------
-    NepInputError
-        Naming the file and variable, the units found, the unit expected and every accepted
-        spelling (and how to convert, where a hint helps).
-
-    Examples
-    --------
     >>> check_units({"units": "°C"}, "temperature")
     '°C'
     """
     q = _quantity(quantity)
     units, name = _units_of(obj)
     variable = variable if variable is not None else name
-    if units is None or str(units).strip() == "":
-        if missing_ok:
-            return None
-        _refuse(q, units, q.units, file=file, variable=variable)
-    if _squeeze(units) not in {_squeeze(u) for u in q.units}:
+    if missing_ok and (units is None or str(units).strip() == ""):
+        return None
+    if units is None or _squeeze(units) not in {_squeeze(u) for u in q.units}:
         _refuse(q, units, q.units, file=file, variable=variable)
     return units
 
@@ -218,9 +191,3 @@ def unit_conversion(units, quantity: str, *, file=None, variable: str | None = N
                 return conv
     _refuse(q, units, (*q.units, *q.convert), file=file, variable=variable, hint=False)
 
-
-__all__ = ["Province", "PROVINCES", "PROVINCE_NAMES", "REGION_NAME", "LANDCOVER_CLASSES", "DRYWET_ZONES",
-           "DRYWET_ISOHYETS_MM", "CORRECTIONS", "NO_CORRECTION", "HURST_METHODS", "Quantity", "QUANTITIES",
-           "UNITS", "NEP_UNITS", "SLOPE_UNITS", "RH_MONTHLY_UNITS", "AREA_UNITS", "CLIMATE_QUANTITIES",
-           "climate_quantity", "Driver", "DRIVERS",
-           "check_units", "unit_conversion"]

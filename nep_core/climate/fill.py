@@ -1,19 +1,13 @@
 """Gap filling of station data by ordinary kriging of the other stations at the same time step.
 
-Ordinary kriging (``pykrige.ok.OrdinaryKriging``) per variable and time step, only for time steps
-that have something to fill, never per pixel. Default is *residual kriging*: at each time step an
-OLS line on station elevation is removed, its residuals are kriged and the line is added back at the
-target station (temperature lapse rate, orographic precipitation). Variogram: exponential by
-default - its sill is approached asymptotically, so a range fitted from a few hundred stations
-cannot cut distant stations off entirely, and on the synthetic hold-out check (3 seeds x 10 held-out
-stations x 60 months) it matched or beat the spherical model (RMSE tmean 0.593 vs 0.593 degC, prcp
-10.02 vs 10.18 mm, rad 9.77 vs 10.04 MJ m-2); ``variogram_model="spherical"`` is available. Fitted by
-pykrige's least squares on ``nlags`` distance bins. Coordinates are passed in km. ``<var>_krige_var`` is the
-ordinary-kriging variance of the residual (units squared; the uncertainty of the elevation line is
-not included) where a value was filled and 0 where the observation was kept. A time step whose
-residuals are all identical (e.g. zero precipitation everywhere) is filled with the line and
-variance 0. Filled precipitation is clipped at 0; the number of clipped values is in the attribute
-``n_clipped_to_zero`` of ``prcp``.
+Ordinary kriging (``pykrige.ok.OrdinaryKriging``, coordinates in km) per variable and time step, only
+for time steps that have something to fill. Default is *residual kriging*: an OLS line on station
+elevation is fitted at each time step, its residuals are kriged and the line is added back. The
+variogram (exponential by default) is fitted by pykrige's least squares on ``nlags`` distance bins.
+``<var>_krige_var`` is the kriging variance of the residual (units squared; the uncertainty of the
+elevation line is not included) where a value was filled and 0 where the observation was kept. A
+time step whose residuals are all identical is filled with the line and variance 0. Filled
+precipitation is clipped at 0 (count in the ``prcp`` attribute ``n_clipped_to_zero``).
 """
 from __future__ import annotations
 
@@ -33,37 +27,25 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
     Parameters
     ----------
     ds : xarray.Dataset
-        Station Dataset, usually the output of :func:`qc_stations`. Without ``<var>_flag`` only
-        NaN values are filled.
-    variables : list of str, optional
-        Default every one of ``tmean, prcp, rad`` present.
+        Station Dataset, usually from :func:`qc_stations`; without ``<var>_flag`` only NaN is filled.
     flags : sequence of int
         QC codes whose values are replaced (default all non-zero codes).
     detrend : dict, optional
-        Per variable ``"elevation"`` (residual kriging after an OLS line on elevation fitted at
-        that time step; default for all variables) or ``"none"`` (kriging of the raw values).
+        Per variable ``"elevation"`` (residual kriging, the default) or ``"none"`` (raw values).
     variogram_model : {"exponential", "spherical", "gaussian", "linear"}
-        pykrige variogram model, fitted automatically at each time step (default exponential, see
-        the module docstring).
-    nlags : int
-        Number of distance bins of the empirical variogram.
+        pykrige variogram model, fitted at each time step.
     min_stations : int
-        Fewest valid stations a time step needs; fewer raises :class:`NepInputError` naming the
-        variable and the time.
+        Fewest valid stations a time step needs, else :class:`NepInputError`.
     n_closest : int or None, default 48
-        Moving-window kriging: each target is predicted from its ``n_closest`` nearest valid stations
-        (pykrige ``n_closest_points``, ``backend="loop"``; the variogram is still fitted on all
-        stations of the time step). ``None`` solves the full system with every station. The window
-        avoids inverting an (n+1) x (n+1) matrix at every time step (measured: climate stage of the
-        default run 40 s -> see the README timings) and changes filled values by far less than their
-        kriging standard deviation (tests/test_climate.py).
+        Moving-window kriging from the ``n_closest`` nearest valid stations (pykrige
+        ``n_closest_points``, ``backend="loop"``; the variogram is still fitted on all stations).
+        ``None`` solves the full system with every station.
 
     Returns
     -------
     xarray.Dataset
-        ``<var>`` filled (float64, same units), ``<var>_original`` (the input values),
-        ``<var>_filled`` (bool), ``<var>_krige_var`` (kriging variance of the filled residual,
-        units squared; 0 where the observation was kept). QC flags are kept unchanged.
+        ``<var>`` filled (float64, same units), ``<var>_original``, ``<var>_filled`` (bool),
+        ``<var>_krige_var``; QC flags unchanged.
     """
     from pykrige.ok import OrdinaryKriging
 

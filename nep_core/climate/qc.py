@@ -1,27 +1,20 @@
 """Station quality control: flag missing, out-of-range, spiky and climatologically implausible values.
 
-QC flag codes (``<var>_flag``, int8; one code per value, the lowest non-zero code wins)
--------------------------------------------------------------------------------------
-0 ok; 1 missing (NaN); 2 outside the physical range (negative precipitation included; +/-inf too);
-3 spike against neighbours; 4 outlier against the station's own calendar-month climatology.
+QC flag codes (``<var>_flag``, int8; the lowest non-zero code wins): 0 ok; 1 missing (NaN); 2 outside
+the physical range (+/-inf too); 3 spike against neighbours; 4 outlier against the station's own
+calendar-month climatology.
 
-* Climatology: per station and calendar month, the median of the values not flagged 1/2; the anomaly
-  is value - median. Precipitation is tested as log(1 + P): its anomalies are multiplicative (a wet
-  month is wet by a factor across a region), the log makes them additive and independent of the
-  station's level (with a square root the synthetic tests gave ~0.05 % false spikes, with the log
-  none). It needs ``min_years`` (8) valid values per station-month; shorter station-months are
-  not tested for codes 3/4 (counted in the flag attribute ``n_untested``). Scales are
-  1.4826 * MAD with a floor
-  (``_SCALE_FLOOR``) so that near-constant series (zero precipitation in winter) cannot produce
-  infinite z.
+* Climatology: per station and calendar month, the median of the values not flagged 1/2; anomaly =
+  value - median. Precipitation is tested as log(1 + P) (its anomalies are multiplicative). Needs
+  ``min_years`` valid values per station-month, else codes 3/4 are not tested (counted in the flag
+  attribute ``n_untested``). Scales are 1.4826 * MAD, floored (``_SCALE_FLOOR``) so near-constant
+  series cannot give infinite z.
 * Spike (3): d = anomaly - median anomaly of the ``k_neighbours`` nearest stations (Albers x, y) at
-  the same time step; robust z = (d - median d) / scale, scale = the larger of 1.4826 MAD of d
-  in that calendar month and over all months (per station; the seasonal spread differs, and a
-  MAD of 8-24 values alone gave false spikes); |z| > ``spike_z`` with >= 3 neighbours available.
+  the same time step; robust z = (d - median d) / scale, scale = the larger of 1.4826 MAD of d in
+  that calendar month and over all months (per station); |z| > ``spike_z`` with >= 3 neighbours.
 * Climatology outlier (4): |anomaly / scale| > ``clim_z`` (scale: the larger of the calendar-month
-  and the all-month robust anomaly scale of the station) while the neighbours' median robust
-  climatology z stays below ``clim_z / 2`` - a regionally coherent extreme (a real heat wave, a wet
-  month) is not an error and is not flagged.
+  and the all-month robust anomaly scale) while the neighbours' median robust climatology z stays
+  below ``clim_z / 2``: a regionally coherent extreme (heat wave, wet month) is not flagged.
 """
 from __future__ import annotations
 
@@ -66,29 +59,19 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
     Parameters
     ----------
     ds : xarray.Dataset
-        Station data, dims ``(station, time)``, coords ``x``, ``y`` (Albers m), ``elevation`` (m);
-        variables ``tmean`` (degC), ``prcp`` (mm per step), ``rad`` (MJ m-2 per step), daily or
-        monthly.
-    variables : list of str, optional
-        Variables to check; default every one of ``tmean, prcp, rad`` present.
+        Daily or monthly station data, dims ``(station, time)``, coords ``x``, ``y`` (Albers m),
+        ``elevation`` (m); ``tmean`` (degC), ``prcp`` (mm per step), ``rad`` (MJ m-2 per step).
     tmean_range, prcp_range, rad_range : (float, float), optional
-        Inclusive physical ranges. Default ``MONTHLY_RANGES`` or ``DAILY_RANGES`` by time step
-        (monthly: T -60..50 degC, P 0..2000 mm, rad 0..1200 MJ m-2; daily: -60..50, 0..1000, 0..45).
-    k_neighbours : int
-        Neighbours for the spike test.
+        Inclusive physical ranges; default ``MONTHLY_RANGES`` or ``DAILY_RANGES`` by time step.
     spike_z, clim_z : float
         Robust z thresholds of the spike (code 3) and climatology (code 4) tests.
     min_years : int
-        Fewest valid values of a station in a calendar month for its climatology (and so the spike
-        and climatology tests) to be used; values of shorter station-months are not tested (their
-        count is the flag attribute ``n_untested``).
+        Fewest valid values of a station in a calendar month for codes 3/4 to be tested.
 
     Returns
     -------
     xarray.Dataset
-        ``ds`` with ``<var>_flag`` (int8, station x time) added; values unchanged. Codes:
-        0 ok, 1 missing, 2 outside physical range, 3 spike vs neighbours, 4 outlier vs own
-        calendar-month climatology (see the module docstring for the exact tests).
+        ``ds`` with ``<var>_flag`` (int8, station x time) added; values unchanged.
     """
     variables = variables_of(ds, variables)
     step = check_station_ds(ds, variables)
@@ -176,10 +159,8 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
 
 
 def _nanmedian(a, axis, keepdims=False):
-    """NaN-aware median; an all-NaN slice gives NaN without numpy's RuntimeWarning.
-
-    (An all-NaN slice is expected here, e.g. a station with no valid January; it is not a bug.)
-    """
+    """NaN-aware median; an all-NaN slice (expected: a station without a valid January) gives NaN
+    without numpy's RuntimeWarning."""
     a = np.sort(np.moveaxis(a, axis, -1), axis=-1)          # NaNs sort last
     n = np.sum(~np.isnan(a), axis=-1)
     lo = np.clip((n - 1) // 2, 0, None)[..., None]
@@ -190,14 +171,7 @@ def _nanmedian(a, axis, keepdims=False):
 
 
 def qc_summary(ds: xr.Dataset) -> pd.DataFrame:
-    """Count QC flags per variable and code.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per variable with ``<var>_flag`` in ``ds``; columns are the flag meanings plus
-        ``n_values``, ``n_filled`` (when ``<var>_filled`` exists).
-    """
+    """Count QC flags per variable (rows) and code (columns), plus ``n_values`` and ``n_filled``."""
     rows = []
     for var in VARIABLES:
         if f"{var}_flag" not in ds:

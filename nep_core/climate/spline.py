@@ -22,22 +22,13 @@ scaled as (x - min) / L with L the larger station extent, so lam is the ``smooth
 coordinates (the tests check the two agree when there is no elevation term). The reported LOO RMSE
 is at the selected lam, so it is slightly optimistic (selection is not nested).
 
-Evaluation on the grid: the (x, y) part f is smooth, so it is evaluated on a coarse lattice (every
-``coarse_factor``-th row/column, last row/column always included) and resampled bilinearly (separable
-weights, one matrix product per block) to the full grid; beta * elevation is added at full resolution.
-The default ``coarse_factor`` gives a lattice spacing of ``DEFAULT_COARSE_SPACING_M`` = 10 km
-(factor 20 at 500 m, 2 at the 5 km embedded grid). Measured (350 stations over ~3 M km2, 500 m
-window of 800 x 800 pixels, 4 months, against the spline evaluated exactly at every pixel): max
-|error| 0.0027 degC and 0.051 mm month-1 at 10 km (RMS 0.0004 degC, 0.004 mm), 0.0009 degC and
-0.018 mm at 5 km, 0.0095 degC and 0.19 mm at 20 km; the LOO RMSE of the same fields is 0.33 degC and
-7.4 mm, i.e. the coarse evaluation adds < 1 % of the interpolation error. The error grows as the
-square of the spacing (bilinear interpolation of a smooth field).
-
-Chunking: the output is a dask array with time in ONE chunk and space in ``chunks`` x ``chunks``
-blocks (``Config.chunk_xy``, project rule "time is never chunked"): a 256 x 256 x 288 float32 block is
-75 MB, the 12.3 M-pixel x 288-month field (14 GB) is never materialised. All spline fits and the
-coarse field (n_coarse x n_time, ~35 MB at 10 km over Northwest China) are computed eagerly once and
-shared by every block task.
+Evaluation on the grid: f is evaluated on a coarse lattice (every ``coarse_factor``-th row/column,
+last row/column always included; default spacing ``DEFAULT_COARSE_SPACING_M`` = 10 km) and resampled
+bilinearly to the full grid; beta * elevation is added at full resolution. The resampling error grows
+as the square of the spacing; at 10 km the measured max |error| (0.0027 degC, 0.051 mm month-1, 350
+stations, 500 m window) is < 1 % of the LOO error.
+The output is a dask array with time in ONE chunk and space in ``chunks`` x ``chunks`` blocks
+(``Config.chunk_xy``); the fits and the coarse field are computed eagerly once and shared by every block.
 """
 from __future__ import annotations
 
@@ -75,26 +66,10 @@ def _sqdist(ax, ay, bx, by):
 class SplineFit:
     """Fitted partial thin-plate spline(s) v = f(x, y) + beta * elevation at one station set.
 
-    Attributes
-    ----------
-    x0, y0, length : float
-        Coordinate scaling: xs = (x - x0) / length (metres).
-    z0, zscale : float
-        Elevation scaling of the null-space column.
-    xs, ys : ndarray (n,)
-        Scaled station coordinates.
-    w : ndarray (n, T)
-        Kernel weights.
-    coef : ndarray (4, T)
-        Null-space coefficients on ``[1, xs, ys, (z - z0) / zscale]``.
-    smoothing : ndarray (T,)
-        Chosen lambda per field.
-    loo_residuals : ndarray (n, T)
-        Exact leave-one-out residuals, observation minus LOO prediction.
-    dof : ndarray (T,)
-        Effective degrees of freedom trace(A) of the fit.
-    single : bool
-        True when ``values`` was 1-D (predictions are then 1-D).
+    Scaled coordinates ``xs = (x - x0) / length`` (m), elevation column ``(z - z0) / zscale``; ``w``
+    (n, T) kernel weights, ``coef`` (4, T) null-space coefficients on ``[1, xs, ys, zs]``,
+    ``smoothing`` (T,) the chosen lambda, ``loo_residuals`` (n, T) exact leave-one-out residuals
+    (observation - LOO prediction), ``dof`` (T,) trace(A); ``single``: 1-D values, 1-D predictions.
     """
 
     x0: float
@@ -119,6 +94,7 @@ class SplineFit:
 
     @property
     def loo_rmse(self):
+        """Leave-one-out RMSE per field."""
         r = np.sqrt(np.mean(self.loo_residuals ** 2, axis=0))
         return r[0] if self.single else r
 
@@ -152,21 +128,9 @@ class SplineFit:
 def fit_surface(x, y, elevation, values, smoothing="loocv") -> SplineFit:
     """Fit partial thin-plate spline(s) in (x, y) with a linear elevation term.
 
-    Parameters
-    ----------
-    x, y : array_like (n,)
-        Station coordinates, metres (China Albers).
-    elevation : array_like (n,)
-        Station elevation, m.
-    values : array_like (n,) or (n, T)
-        One field or T fields at the same stations (all finite).
-    smoothing : "loocv", "gcv" or float
-        Smoothing selection per field (exact leave-one-out or generalised CV over 41 log-spaced
-        candidates, see the module docstring) or a fixed lambda.
-
-    Returns
-    -------
-    SplineFit
+    ``x``, ``y`` station coordinates (m, China Albers), ``elevation`` (m), ``values`` (n,) or (n, T)
+    finite fields at the same stations. ``smoothing``: ``"loocv"`` (exact leave-one-out) or ``"gcv"``
+    over 41 log-spaced candidates per field (module docstring), or a fixed lambda.
     """
     x, y, z = (np.asarray(a, float).ravel() for a in (x, y, elevation))
     V = np.asarray(values, float)
@@ -228,11 +192,7 @@ def fit_surface(x, y, elevation, values, smoothing="loocv") -> SplineFit:
 
 
 def _fit_fields(station_ds, var, smoothing):
-    """Fit every time step of ``var``; stations missing at a step are left out of that fit.
-
-    Returns a list of (time indices, SplineFit, station mask) per distinct station-availability
-    pattern.
-    """
+    """(time indices, SplineFit, station mask) per station-availability pattern of ``var``."""
     tdim = time_dim(station_ds)
     x, y, z = station_xy(station_ds)
     V = np.asarray(station_ds[var].transpose("station", tdim).values, float)
@@ -252,15 +212,10 @@ def _fit_fields(station_ds, var, smoothing):
 
 
 def cv_scores(station_ds: xr.Dataset, variables=None, smoothing="loocv") -> pd.DataFrame:
-    """Leave-one-out cross-validation of the partial thin-plate spline per variable.
+    """Leave-one-out cross-validation of the partial thin-plate spline, one row per variable.
 
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``variable``; columns ``units``, ``n_stations``, ``n_steps``, ``loo_rmse`` (pooled over
-        stations and time steps), ``loo_bias`` (mean LOO prediction - observation),
-        ``loo_rmse_min``/``loo_rmse_max`` (over time steps), ``smoothing_median``, ``dof_median``,
-        ``elev_coef_median`` (units per m).
+    ``loo_rmse`` is pooled over stations and time steps, ``loo_bias`` = mean(LOO prediction -
+    observation), ``loo_rmse_min``/``_max`` over time steps, ``elev_coef_median`` in units per m.
     """
     variables = variables_of(station_ds, variables)
     tdim = time_dim(station_ds)
@@ -269,7 +224,7 @@ def cv_scores(station_ds: xr.Dataset, variables=None, smoothing="loocv") -> pd.D
         check_variable_units(station_ds, var, time_step(station_ds))
         fits = _fit_fields(station_ds, var, smoothing)
         res = np.concatenate([f.loo_residuals.ravel() for _, f, _ in fits])
-        per_t = np.concatenate([np.sqrt(np.mean(f.loo_residuals ** 2, axis=0)) for _, f, _ in fits])
+        per_t = np.concatenate([f.loo_rmse for _, f, _ in fits])
         rows.append({
             "variable": var, "units": station_ds[var].attrs.get("units"),
             "n_stations": station_ds.sizes["station"], "n_steps": station_ds.sizes[tdim],
@@ -277,8 +232,7 @@ def cv_scores(station_ds: xr.Dataset, variables=None, smoothing="loocv") -> pd.D
             "loo_rmse_min": float(per_t.min()), "loo_rmse_max": float(per_t.max()),
             "smoothing_median": float(np.median(np.concatenate([f.smoothing for _, f, _ in fits]))),
             "dof_median": float(np.median(np.concatenate([f.dof for _, f, _ in fits]))),
-            "elev_coef_median": float(np.median(np.concatenate(
-                [np.atleast_1d(f.coef[3] / f.zscale) for _, f, _ in fits]))),
+            "elev_coef_median": float(np.median(np.concatenate([f.elevation_coef for _, f, _ in fits]))),
         })
     return pd.DataFrame(rows).set_index("variable")
 
@@ -304,11 +258,7 @@ def _bilinear_weights(n, cidx):
 
 
 def _block(elev, coarse, beta, wy, wx, clip0):
-    """One spatial block: bilinear coarse smooth part + beta * elevation -> float32 (T, by, bx).
-
-    The separable bilinear resampling ``wy @ coarse[t] @ wx.T`` is done as two large float32 GEMMs
-    over all time steps at once (8-20x faster than a stacked matmul); float32 rounding only.
-    """
+    """One block: ``wy @ coarse[t] @ wx.T + beta * elevation`` as two float32 GEMMs -> (T, by, bx)."""
     dt = np.float32
     nt, cy, cx = coarse.shape
     by, bx = wy.shape[0], wx.shape[0]
@@ -357,26 +307,20 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
     station_ds : xarray.Dataset
         Gap-free station fields, dims ``(station, time)`` (monthly) or ``(station, year)``.
     grid_x, grid_y : array_like
-        1-D cell-centre coordinates (Albers m) of the grid, y descending by convention.
+        1-D cell-centre coordinates (Albers m).
     elevation : DataArray or array (y, x)
-        DEM on the grid, m (NaN outside the region gives NaN output). May be dask-backed.
-    variables : list of str, optional
-        Default every one of ``tmean, prcp, rad`` present.
+        DEM on the grid, m (NaN gives NaN output); may be dask-backed.
     coarse_factor : int, optional
-        The (x, y) part is evaluated on every ``coarse_factor``-th row/column and resampled
-        bilinearly; default :func:`default_coarse_factor` (10 km spacing). 1 = exact.
+        Lattice step of the (x, y) part; default :func:`default_coarse_factor`. 1 = exact.
     chunks : int or (int, int), optional
-        Spatial block edge(s); time is one chunk. Default 256.
-    smoothing : "loocv", "gcv" or float
-        See :func:`fit_surface`.
+        Spatial block edge(s), default 256; time is one chunk.
 
     Returns
     -------
     xarray.Dataset
-        ``<var>`` float32 dask arrays on ``(time|year, y, x)`` with ``units``, ``long_name``,
-        ``description`` (method, smoothing, CV RMSE); per-step diagnostics ``<var>_smoothing``,
-        ``<var>_elev_coef`` (units per m), ``<var>_loo_rmse``. Precipitation and radiation are
-        clipped at 0.
+        ``<var>`` float32 dask arrays on ``(time|year, y, x)`` with units and method in attrs;
+        per-step ``<var>_smoothing``, ``<var>_elev_coef`` (units per m), ``<var>_loo_rmse``.
+        Precipitation and radiation are clipped at 0.
     """
     import dask
     import dask.array as da
@@ -412,13 +356,12 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
         for idx, fit, _ in _fit_fields(station_ds, var, smoothing):
             sm = fit.predict_xy(cxx, cyy).reshape(iy.size, ix.size, idx.size)
             coarse[idx] = np.moveaxis(sm, -1, 0)
-            b = np.atleast_1d(fit.coef[3] / fit.zscale)
-            beta[idx] = b
+            beta[idx] = fit.elevation_coef
             # the elevation column is (z - z0) / zscale: fold the -z0 offset into the smooth part
-            coarse[idx] -= (b * fit.z0)[:, None, None]
+            coarse[idx] -= (fit.elevation_coef * fit.z0)[:, None, None]
             lam[idx] = fit.smoothing
-            rmse[idx] = np.sqrt(np.mean(fit.loo_residuals ** 2, axis=0))
-            bias[idx] = -np.mean(fit.loo_residuals, axis=0)
+            rmse[idx] = fit.loo_rmse
+            bias[idx] = fit.loo_bias
         coarse_d = dask.delayed(coarse, pure=True)
         beta_d = dask.delayed(beta, pure=True)
         clip0 = var in ("prcp", "rad")
