@@ -60,23 +60,16 @@ def rh_pei(t, p, params: RhParams | None = None):
 
 def _rh_attrs(params: RhParams, units: str, long_name: str) -> dict:
     """The attributes of an Rh field: units, formula, the constants used, the reference."""
-    return {
-        "units": units,
-        "long_name": long_name,
-        "description": RH_DESCRIPTION,
-        "rh_constants": f"a={params.a}, b={params.b}, c={params.c}, days={params.days}, "
-                        f"carbon_fraction={params.carbon_fraction}",
-        "references": "Pei et al. (2009), J. Integr. Plant Biol. 51: 521-526",
-    }
+    return {"units": units, "long_name": long_name, "description": RH_DESCRIPTION,
+            "rh_constants": f"a={params.a}, b={params.b}, c={params.c}, days={params.days}, "
+                            f"carbon_fraction={params.carbon_fraction}",
+            "references": "Pei et al. (2009), J. Integr. Plant Biol. 51: 521-526"}
 
 
 def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
     """Sum monthly Rh to annual totals (g C m-2 a-1) on a ``year`` dim; every year needs 12 months."""
-    if time_dim not in rh_monthly.dims:
-        raise NepInputError(f"dimension {time_dim!r} not found (dims: {rh_monthly.dims})",
-                            variable=rh_monthly.name)
-    check_units(rh_monthly, "carbon_flux_monthly", variable=rh_monthly.name or "rh_monthly")
     years = _complete_years(rh_monthly, time_dim)
+    check_units(rh_monthly, "carbon_flux_monthly", variable=rh_monthly.name or "rh_monthly")
     out = rh_monthly.groupby(years.rename("year")).sum(time_dim, skipna=False)
     out.attrs = dict(rh_monthly.attrs, units=NEP_UNITS,
                      long_name="annual soil heterotrophic respiration",
@@ -85,7 +78,9 @@ def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
 
 
 def _complete_years(da: xr.DataArray, time_dim: str) -> xr.DataArray:
-    """The year of each time step; raises if a year lacks any of its 12 months."""
+    """The year of each step of ``time_dim``; raises if the dim is missing or a year lacks a month."""
+    if time_dim not in da.dims:
+        raise NepInputError(f"dimension {time_dim!r} not found (dims: {da.dims})", variable=da.name)
     years = da[time_dim].dt.year
     counts = years.groupby(years).count()
     short = counts.where(counts != 12, drop=True)
@@ -118,9 +113,7 @@ def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str 
     if not params_list:
         raise NepInputError("no Rh parameter sets given", variable="params_list")
     _check_climate(t, p)
-    for da, name in ((t, "t"), (p, "p")):
-        if time_dim not in da.dims:
-            raise NepInputError(f"dimension {time_dim!r} not found (dims: {da.dims})", variable=da.name or name)
+    _complete_years(p, time_dim)
     years = _complete_years(t, time_dim)
     if not np.array_equal(np.asarray(p[time_dim]), np.asarray(t[time_dim])):
         raise NepInputError(f"t and p have different {time_dim!r} coordinates", variable=p.name or "p")
@@ -188,11 +181,9 @@ def nep(npp: xr.DataArray, rh: xr.DataArray) -> xr.DataArray:
     for da, name in ((npp, "npp"), (rh, "rh")):
         check_units(da, "carbon_flux", variable=da.name or name)
     out = (npp - rh).rename("nep")
-    out.attrs = {
-        "units": NEP_UNITS,
-        "long_name": "net ecosystem productivity",
-        "description": "NEP = NPP (MOD17A3HGF) - Rh (Pei et al. 2009, monthly, summed); > 0 sink, < 0 source",
-    }
+    out.attrs = {"units": NEP_UNITS, "long_name": "net ecosystem productivity",
+                 "description": "NEP = NPP (MOD17A3HGF) - Rh (Pei et al. 2009, monthly, summed); "
+                                "> 0 sink, < 0 source"}
     return out
 
 

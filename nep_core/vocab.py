@@ -127,13 +127,6 @@ def _squeeze(units) -> str:
     return "".join(str(units).split())
 
 
-def _units_of(obj):
-    attrs = getattr(obj, "attrs", obj)
-    if isinstance(attrs, Mapping):
-        return attrs.get("units"), getattr(obj, "name", None)
-    return obj, None
-
-
 def _quantity(quantity: str) -> Quantity:
     if quantity not in QUANTITIES:
         raise KeyError(f"unknown quantity {quantity!r}; known: {', '.join(QUANTITIES)}")
@@ -163,7 +156,9 @@ def check_units(obj, quantity: str, *, file=None, variable: str | None = None,
     '°C'
     """
     q = _quantity(quantity)
-    units, name = _units_of(obj)
+    attrs = getattr(obj, "attrs", obj)
+    mapping = isinstance(attrs, Mapping)
+    units, name = (attrs.get("units"), getattr(obj, "name", None)) if mapping else (obj, None)
     variable = variable if variable is not None else name
     if missing_ok and (units is None or str(units).strip() == ""):
         return None

@@ -18,6 +18,8 @@ calendar-month climatology.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -26,20 +28,14 @@ from ..errors import NepInputError
 from ._common import VARIABLES, check_station_ds, station_xy, variables_of
 
 OK, MISSING, OUT_OF_RANGE, SPIKE, CLIM_OUTLIER = 0, 1, 2, 3, 4
-FLAG_MEANINGS = {
-    OK: "ok",
-    MISSING: "missing",
-    OUT_OF_RANGE: "outside_physical_range",
-    SPIKE: "spike_vs_neighbours",
-    CLIM_OUTLIER: "outlier_vs_own_calendar_month_climatology",
-}
+FLAG_MEANINGS = {OK: "ok", MISSING: "missing", OUT_OF_RANGE: "outside_physical_range",
+                 SPIKE: "spike_vs_neighbours", CLIM_OUTLIER: "outlier_vs_own_calendar_month_climatology"}
 
 #: physical ranges (inclusive) per time step
 MONTHLY_RANGES = {"tmean": (-60.0, 50.0), "prcp": (0.0, 2000.0), "rad": (0.0, 1200.0)}
 DAILY_RANGES = {"tmean": (-60.0, 50.0), "prcp": (0.0, 1000.0), "rad": (0.0, 45.0)}
 
 #: floors of robust scales in the QC (units of the (transformed) anomaly)
-POOL_FLOOR = 1.0
 _SCALE_FLOOR = {"tmean": 0.2, "prcp": 0.05, "rad": 1.0}
 
 
@@ -115,7 +111,7 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
         # a calendar-month MAD from 8-24 values is noisy: floor it at the station's pooled
         # (all months) anomaly scale
         _, pooled = _robust_scale(anom, axis=1, floor=floor)
-        zc = anom / np.maximum(scale, POOL_FLOOR * pooled)
+        zc = anom / np.maximum(scale, pooled)
         anom = np.where(enough, anom, np.nan)
         nb_anom = anom[nb]                                   # (station, k, time)
         n_nb = np.sum(np.isfinite(nb_anom), axis=1)
@@ -128,7 +124,7 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
         for m in np.unique(months):
             sel = months == m
             dmed, dsc = _robust_scale(d[:, sel], axis=1, floor=floor)
-            zs[:, sel] = (d[:, sel] - dmed) / np.maximum(dsc, POOL_FLOOR * dpool)
+            zs[:, sel] = (d[:, sel] - dmed) / np.maximum(dsc, dpool)
         spike = usable & enough & (n_nb >= 3) & (np.abs(np.nan_to_num(zs)) > spike_z)
         nb_zc = _nanmedian(np.where(enough, zc, np.nan)[nb], axis=1)
         clim = (usable & enough & (np.abs(np.nan_to_num(zc)) > clim_z)
@@ -159,15 +155,10 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
 
 
 def _nanmedian(a, axis, keepdims=False):
-    """NaN-aware median; an all-NaN slice (expected: a station without a valid January) gives NaN
-    without numpy's RuntimeWarning."""
-    a = np.sort(np.moveaxis(a, axis, -1), axis=-1)          # NaNs sort last
-    n = np.sum(~np.isnan(a), axis=-1)
-    lo = np.clip((n - 1) // 2, 0, None)[..., None]
-    hi = np.clip(n // 2, 0, None)[..., None]
-    med = 0.5 * (np.take_along_axis(a, lo, -1) + np.take_along_axis(a, hi, -1))[..., 0]
-    med = np.where(n > 0, med, np.nan)
-    return np.expand_dims(med, axis) if keepdims else med
+    """``np.nanmedian`` without the RuntimeWarning of an all-NaN slice (expected: no valid January)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(a, axis=axis, keepdims=keepdims)
 
 
 def qc_summary(ds: xr.Dataset) -> pd.DataFrame:

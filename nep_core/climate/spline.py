@@ -40,8 +40,7 @@ import xarray as xr
 
 from ..errors import NepInputError
 from ..vocab import check_units
-from ._common import OUT_UNITS, check_station_ds, check_variable_units, fmt_time, station_xy, time_dim, \
-    time_step, variables_of
+from ._common import OUT_UNITS, check_station_ds, fmt_time, station_xy, time_dim, variables_of
 
 _LONG_NAMES = {"tmean": "mean air temperature", "prcp": "precipitation total",
                "rad": "global solar radiation total"}
@@ -218,10 +217,10 @@ def cv_scores(station_ds: xr.Dataset, variables=None, smoothing="loocv") -> pd.D
     observation), ``loo_rmse_min``/``_max`` over time steps, ``elev_coef_median`` in units per m.
     """
     variables = variables_of(station_ds, variables)
+    check_station_ds(station_ds, variables)
     tdim = time_dim(station_ds)
     rows = []
     for var in variables:
-        check_variable_units(station_ds, var, time_step(station_ds))
         fits = _fit_fields(station_ds, var, smoothing)
         res = np.concatenate([f.loo_residuals.ravel() for _, f, _ in fits])
         per_t = np.concatenate([f.loo_rmse for _, f, _ in fits])
@@ -235,13 +234,6 @@ def cv_scores(station_ds: xr.Dataset, variables=None, smoothing="loocv") -> pd.D
             "elev_coef_median": float(np.median(np.concatenate([f.elevation_coef for _, f, _ in fits]))),
         })
     return pd.DataFrame(rows).set_index("variable")
-
-
-def _coarse_index(n, f):
-    idx = np.arange(0, n, f)
-    if idx[-1] != n - 1:
-        idx = np.append(idx, n - 1)
-    return idx
 
 
 def _bilinear_weights(n, cidx):
@@ -271,24 +263,6 @@ def _block(elev, coarse, beta, wy, wx, clip0):
     if clip0:
         np.maximum(out, 0.0, out=out)
     return out
-
-
-def _check_grid(grid_x, grid_y, elevation):
-    gx = np.asarray(grid_x, float)
-    gy = np.asarray(grid_y, float)
-    if gx.ndim != 1 or gy.ndim != 1 or gx.size < 2 or gy.size < 2:
-        raise NepInputError("grid_x and grid_y must be 1-D cell-centre coordinates (>= 2 each)")
-    for name, g in (("grid_x", gx), ("grid_y", gy)):
-        d = np.diff(g)
-        if not np.allclose(d, d[0], rtol=1e-6) or d[0] == 0:
-            raise NepInputError("grid coordinates must be regularly spaced", variable=name)
-    if isinstance(elevation, xr.DataArray):
-        check_units(elevation, "elevation", variable="elevation")
-        elevation = elevation.transpose("y", "x").data
-    if tuple(np.shape(elevation)) != (gy.size, gx.size):
-        raise NepInputError(f"elevation shape {np.shape(elevation)} != (len(grid_y), len(grid_x)) = "
-                            f"{(gy.size, gx.size)}", variable="elevation")
-    return gx, gy, elevation
 
 
 def default_coarse_factor(grid_x) -> int:
@@ -327,9 +301,22 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
 
     variables = variables_of(station_ds, variables)
     tdim = time_dim(station_ds)
-    step = time_step(station_ds)
-    check_station_ds(station_ds, variables, step)
-    gx, gy, elev = _check_grid(grid_x, grid_y, elevation)
+    step = check_station_ds(station_ds, variables)
+    gx = np.asarray(grid_x, float)
+    gy = np.asarray(grid_y, float)
+    if gx.ndim != 1 or gy.ndim != 1 or gx.size < 2 or gy.size < 2:
+        raise NepInputError("grid_x and grid_y must be 1-D cell-centre coordinates (>= 2 each)")
+    for name, g in (("grid_x", gx), ("grid_y", gy)):
+        d = np.diff(g)
+        if not np.allclose(d, d[0], rtol=1e-6) or d[0] == 0:
+            raise NepInputError("grid coordinates must be regularly spaced", variable=name)
+    elev = elevation
+    if isinstance(elev, xr.DataArray):
+        check_units(elev, "elevation", variable="elevation")
+        elev = elev.transpose("y", "x").data
+    if tuple(np.shape(elev)) != (gy.size, gx.size):
+        raise NepInputError(f"elevation shape {np.shape(elev)} != (len(grid_y), len(grid_x)) = "
+                            f"{(gy.size, gx.size)}", variable="elevation")
     f = int(coarse_factor) if coarse_factor is not None else default_coarse_factor(gx)
     if f < 1:
         raise NepInputError("coarse_factor must be >= 1", variable="coarse_factor")
@@ -338,21 +325,19 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
     elev_d = elev if isinstance(elev, da.Array) else da.from_array(np.asarray(elev, float),
                                                                    chunks=(cy_edge, cx_edge))
     elev_d = elev_d.astype(float).rechunk((cy_edge, cx_edge))
-    iy, ix = _coarse_index(gy.size, f), _coarse_index(gx.size, f)
+    # every f-th row/column plus the last one
+    iy, ix = (np.unique(np.append(np.arange(0, m, f), m - 1)) for m in (gy.size, gx.size))
     WY, WX = _bilinear_weights(gy.size, iy), _bilinear_weights(gx.size, ix)
     cyy, cxx = np.meshgrid(gy[iy], gx[ix], indexing="ij")
     nt = station_ds.sizes[tdim]
     ystarts = np.cumsum((0,) + elev_d.chunks[0])
     xstarts = np.cumsum((0,) + elev_d.chunks[1])
-    out = xr.Dataset(coords={tdim: station_ds[tdim], "y": gy, "x": gx})
-    out["y"].attrs = {"units": "m", "standard_name": "projection_y_coordinate"}
-    out["x"].attrs = {"units": "m", "standard_name": "projection_x_coordinate"}
+    out = xr.Dataset(coords={tdim: station_ds[tdim], **{
+        d: (d, g, {"units": "m", "standard_name": f"projection_{d}_coordinate"})
+        for d, g in (("y", gy), ("x", gx))}})
     for var in variables:
         coarse = np.empty((nt, iy.size, ix.size))
-        beta = np.empty(nt)
-        lam = np.empty(nt)
-        rmse = np.empty(nt)
-        bias = np.empty(nt)
+        beta, lam, rmse, bias = (np.empty(nt) for _ in range(4))
         for idx, fit, _ in _fit_fields(station_ds, var, smoothing):
             sm = fit.predict_xy(cxx, cyy).reshape(iy.size, ix.size, idx.size)
             coarse[idx] = np.moveaxis(sm, -1, 0)
@@ -383,7 +368,6 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
             blocks.append(row)
         arr = da.block(blocks)
         units = OUT_UNITS["annual" if step == "annual" else "monthly"][var]
-        cvr = float(np.sqrt(np.mean(rmse ** 2)))
         out[var] = ((tdim, "y", "x"), arr, {
             "units": units,
             "long_name": f"{'annual' if step == 'annual' else 'monthly'} {_LONG_NAMES[var]}",
@@ -395,15 +379,11 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
                 f"{N_SMOOTHING_CANDIDATES} log-spaced candidates; (x, y) part evaluated every "
                 f"{f} cells and resampled bilinearly, elevation term at full resolution"
                 + ("; clipped at 0" if clip0 else "")),
-            "smoothing_median": float(np.median(lam)),
-            "loo_rmse": cvr,
-            "loo_bias": float(np.mean(bias)),
-            "coarse_factor": f,
-            "elevation_coef_median_per_m": float(np.median(beta)),
-            "n_stations": station_ds.sizes["station"],
+            "smoothing_median": float(np.median(lam)), "loo_rmse": float(np.sqrt(np.mean(rmse ** 2))),
+            "loo_bias": float(np.mean(bias)), "coarse_factor": f,
+            "elevation_coef_median_per_m": float(np.median(beta)), "n_stations": station_ds.sizes["station"],
         })
-        out[f"{var}_smoothing"] = ((tdim,), lam, {"long_name": f"chosen smoothing of {var}",
-                                                  "units": "1"})
+        out[f"{var}_smoothing"] = ((tdim,), lam, {"long_name": f"chosen smoothing of {var}", "units": "1"})
         out[f"{var}_elev_coef"] = ((tdim,), beta, {"long_name": f"elevation coefficient of {var}",
                                                    "units": f"{units} m-1"})
         out[f"{var}_loo_rmse"] = ((tdim,), rmse, {"long_name": f"leave-one-out RMSE of {var}",
