@@ -14,17 +14,16 @@ import pandas as pd
 import xarray as xr
 
 from .classify import trend_class
+from .climate._common import complete_years
 from .config import Rh as RhParams
 from .errors import NepInputError
 from .stats import sen_mk
 from .vocab import NEP_UNITS, RH_MONTHLY_UNITS, UNITS, check_units
 
-RH_DESCRIPTION = (
-    "Soil heterotrophic respiration after Pei et al. (2009): "
-    "Rh = a * (exp(b * T) + ln(c * P + 1)) * days * carbon_fraction, with T monthly mean air "
-    "temperature (degC) and P monthly precipitation (mm); the factor days * carbon_fraction "
-    "multiplies the whole bracket."
-)
+RH_DESCRIPTION = ("Soil heterotrophic respiration after Pei et al. (2009): "
+                  "Rh = a * (exp(b * T) + ln(c * P + 1)) * days * carbon_fraction, with T monthly mean air "
+                  "temperature (degC) and P monthly precipitation (mm); the factor days * carbon_fraction "
+                  "multiplies the whole bracket.")
 
 
 def _check_climate(t, p):
@@ -51,7 +50,8 @@ def rh_pei(t, p, params: RhParams | None = None):
     """
     params = params or RhParams()
     _check_climate(t, p)
-    out = params.a * (np.exp(params.b * t) + np.log(params.c * p + 1.0)) * params.days * params.carbon_fraction
+    out = (params.a * (np.exp(params.b * t) + np.log(params.c * p + 1.0)) * params.days
+           * params.carbon_fraction)
     if isinstance(out, xr.DataArray):
         out = out.rename("rh")
         out.attrs = _rh_attrs(params, RH_MONTHLY_UNITS, "monthly soil heterotrophic respiration")
@@ -68,7 +68,7 @@ def _rh_attrs(params: RhParams, units: str, long_name: str) -> dict:
 
 def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
     """Sum monthly Rh to annual totals (g C m-2 a-1) on a ``year`` dim; every year needs 12 months."""
-    years = _complete_years(rh_monthly, time_dim)
+    years = complete_years(rh_monthly, time_dim)
     check_units(rh_monthly, "carbon_flux_monthly", variable=rh_monthly.name or "rh_monthly")
     out = rh_monthly.groupby(years.rename("year")).sum(time_dim, skipna=False)
     out.attrs = dict(rh_monthly.attrs, units=NEP_UNITS,
@@ -77,44 +77,22 @@ def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
     return out.rename("rh")
 
 
-def _complete_years(da: xr.DataArray, time_dim: str) -> xr.DataArray:
-    """The year of each step of ``time_dim``; raises if the dim is missing or a year lacks a month."""
-    if time_dim not in da.dims:
-        raise NepInputError(f"dimension {time_dim!r} not found (dims: {da.dims})", variable=da.name)
-    years = da[time_dim].dt.year
-    counts = years.groupby(years).count()
-    short = counts.where(counts != 12, drop=True)
-    if short.size:
-        raise NepInputError(
-            f"years without 12 months: {dict(zip(short['year'].values.tolist(), short.values.tolist()))}",
-            variable=da.name)
-    return years
-
-
 def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str = "time",
                    with_climate: bool = False):
     """Annual Rh (g C m-2 a-1) for several sets of Pei constants from one pass over monthly T and P.
 
-    Equal to ``annual_rh(rh_pei(t, p, params))`` for each set (up to float32 summation order), but
-    the annual sum is linear in the bracket,
-    ``Rh_year = a * days * carbon_fraction * (sum_m exp(b T_m) + sum_m ln(c P_m + 1))``,
-    so each distinct ``b`` costs one exp pass over T and each distinct ``c`` one log pass over P.
-    ``t`` (degC) and ``p`` (mm, >= 0) are numpy- or dask-backed with 12 calendar months per year
-    in ``time_dim``; float32 in, float32 out. With ``with_climate`` the annual mean temperature
-    (degC) and precipitation sum (mm a-1) come from the same pass, so each monthly block is read
-    by one task.
-
-    Returns
-    -------
-    list of DataArray, one per set, on ``year`` + the other dims, attrs as :func:`annual_rh`;
-    with ``with_climate``: ``(rh_list, tmean_annual, prcp_annual)``.
+    Equal to ``annual_rh(rh_pei(t, p, params))`` per set (up to float32 summation order), via
+    ``Rh_year = a * days * carbon_fraction * (sum_m exp(b T_m) + sum_m ln(c P_m + 1))``: one exp pass
+    per distinct ``b``, one log pass per distinct ``c``. ``t`` (degC), ``p`` (mm, >= 0): numpy or dask,
+    12 calendar months per year in ``time_dim``; float32 out. Returns one DataArray per set on
+    ``year``; with ``with_climate`` ``(rh_list, tmean_annual, prcp_annual)`` from the same pass.
     """
     params_list = list(params_list)
     if not params_list:
         raise NepInputError("no Rh parameter sets given", variable="params_list")
     _check_climate(t, p)
-    _complete_years(p, time_dim)
-    years = _complete_years(t, time_dim)
+    complete_years(p, time_dim)
+    years = complete_years(t, time_dim)
     if not np.array_equal(np.asarray(p[time_dim]), np.asarray(t[time_dim])):
         raise NepInputError(f"t and p have different {time_dim!r} coordinates", variable=p.name or "p")
     year_vals = np.unique(years.values)
@@ -200,17 +178,13 @@ def rh_variant_sets(params: RhParams, pct=RH_SENSITIVITY_PCT) -> dict:
 def rh_sensitivity(nep: xr.DataArray, rh: xr.DataArray, rh_variants: dict, base: xr.Dataset,
                    cell_area: xr.DataArray, params: RhParams, st, pct=RH_SENSITIVITY_PCT) -> pd.DataFrame:
     """Area-weighted mean NEP, sink share, mean Sen slope and trend-class shares when one Rh constant
-    of Pei et al. (2009) moves by each of ``pct`` percent.
+    of Pei et al. (2009) moves by each of ``pct`` percent; one row per (parameter, change_pct).
 
-    ``nep``, ``rh``: ``(year, y, x)`` NEP and Rh of ``params`` (g C m-2 a-1); ``rh_variants``: from
-    :func:`rh_variant_sets`; ``base``: baseline ``nep_mean``, ``trend_slope``, ``trend_class``;
-    ``cell_area`` (km2) weights; ``st``: the ``nep_core.config.Stats`` of the trend test and classes.
-
-    Returns
-    -------
-    pandas.DataFrame, one row per (parameter, change_pct), change 0 = the baseline. A perturbed NEP
-    is NEP - (Rh' - Rh) in float32; Rh' = (1 + f) Rh for ``a``. Shares are of the area with a valid
-    mean NEP; "increasing" is Table 1 classes 6-9, "significant increase" 8-9.
+    ``nep``, ``rh``: ``(year, y, x)``, g C m-2 a-1; ``rh_variants`` from :func:`rh_variant_sets`;
+    ``base``: the baseline ``nep_mean``, ``trend_slope``, ``trend_class`` (change 0); ``cell_area``
+    (km2) weights; ``st``: ``nep_core.config.Stats``. A perturbed NEP is NEP - (Rh' - Rh) in float32
+    (Rh' = (1 + f) Rh for ``a``). Shares are of the area with a valid mean NEP; "increasing" is
+    Table 1 classes 6-9, "significant increase" 8-9.
     """
     lo, hi = pct
     cases = [(k, p) for k in ("a", "b", "c") for p in (lo, 0.0, hi)]
@@ -229,7 +203,8 @@ def rh_sensitivity(nep: xr.DataArray, rh: xr.DataArray, rh_variants: dict, base:
         w = cell_area.astype(np.float64).where(np.isfinite(mean), 0.0)
         ws = cell_area.astype(np.float64).where(np.isfinite(slope), 0.0)
         sums.append([w.sum(), (w * mean.fillna(0)).sum(), w.where(mean > 0, 0).sum(),
-                     w.where(cls >= 6, 0).sum(), w.where(cls >= 8, 0).sum(), ws.sum(), (ws * slope.fillna(0)).sum()])
+                     w.where(cls >= 6, 0).sum(), w.where(cls >= 8, 0).sum(), ws.sum(),
+                     (ws * slope.fillna(0)).sum()])
     (sums,) = dask.compute(sums)
     rows = []
     for (k, p), s in zip(cases, sums):

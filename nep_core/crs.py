@@ -1,23 +1,21 @@
 """The analysis CRS (China Albers equal-area) and coordinate transforms (a leaf module for io and grid)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: China Albers equal-area conic (standard parallels 25 N / 47 N, central meridian 105 E, WGS84).
 CRS_ALBERS = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 "
               "+ellps=WGS84 +units=m +no_defs")
 
-_TRANSFORMERS: dict = {}
 
-
-def transformer(src, dst):
+@functools.cache
+def transformer(src: str, dst: str):
     """A cached ``pyproj.Transformer`` from ``src`` to ``dst`` with ``always_xy=True``."""
-    key = (str(src), str(dst))
-    if key not in _TRANSFORMERS:
-        from pyproj import Transformer
+    from pyproj import Transformer
 
-        _TRANSFORMERS[key] = Transformer.from_crs(*key, always_xy=True)
-    return _TRANSFORMERS[key]
+    return Transformer.from_crs(src, dst, always_xy=True)
 
 
 def lonlat_to_xy(lon, lat):

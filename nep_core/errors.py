@@ -12,13 +12,9 @@ class NepInputError(ValueError):
         self.problem = problem
         self.file = None if file is None else str(file)
         self.variable = variable
-        where = []
-        if self.file is not None:
-            where.append(f"file {self.file!r}")
-        if variable is not None:
-            where.append(f"variable {variable!r}")
-        prefix = (", ".join(where) + ": ") if where else ""
-        super().__init__(prefix + problem)
+        where = ", ".join(f"{what} {name!r}" for what, name in (("file", self.file), ("variable", variable))
+                          if name is not None)
+        super().__init__(f"{where}: {problem}" if where else problem)
 
 
 class NepConfigError(NepInputError):

@@ -79,12 +79,9 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
     bounds = _normalise_boundaries(boundaries)
     projected = [(b.code, project_geometry(b.geometry)) for b in bounds]
     xs0, ys0, xs1, ys1 = zip(*(g.bounds for _, g in projected))
-    x0 = np.floor(min(xs0) / res) * res
-    x1 = np.ceil(max(xs1) / res) * res
-    y0 = np.floor(min(ys0) / res) * res
-    y1 = np.ceil(max(ys1) / res) * res
-    nx = int(round((x1 - x0) / res))
-    ny = int(round((y1 - y0) / res))
+    x0, y0 = (np.floor(min(v) / res) * res for v in (xs0, ys0))
+    x1, y1 = (np.ceil(max(v) / res) * res for v in (xs1, ys1))
+    nx, ny = int(round((x1 - x0) / res)), int(round((y1 - y0) / res))
     if nx * ny > 2e8:
         raise NepInputError(f"grid of {ny} x {nx} cells is too large", variable="resolution_m")
     transform = Affine(res, 0.0, x0, 0.0, -res, y1)
@@ -94,13 +91,11 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
     ).astype(np.int8)
     x = x0 + res * (np.arange(nx) + 0.5)
     y = y1 - res * (np.arange(ny) + 0.5)
-    lon = np.empty((ny, nx), np.float32)
-    lat = np.empty((ny, nx), np.float32)
+    lon, lat = np.empty((2, ny, nx), np.float32)
     step = max(1, int(4_000_000 // nx))
     for i in range(0, ny, step):  # row blocks bound the float64 temporaries
         xx, yy = np.meshgrid(x, y[i:i + step])
-        lo, la = xy_to_lonlat(xx, yy)
-        lon[i:i + step], lat[i:i + step] = lo, la
+        lon[i:i + step], lat[i:i + step] = xy_to_lonlat(xx, yy)
     area = np.float32(res * res / 1e6)
     ds = xr.Dataset(
         {
@@ -125,8 +120,7 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
         attrs={"resolution_m": res, "crs_proj4": CRS_ALBERS,
                "title": "NEP analysis grid, Northwest China, China Albers equal-area"},
     )
-    ds = ds.rio.write_crs(CRS_ALBERS).rio.write_transform(transform)
-    return ds
+    return ds.rio.write_crs(CRS_ALBERS).rio.write_transform(transform)
 
 
 def region_area_km2(grid: xr.Dataset) -> dict:

@@ -109,11 +109,8 @@ CLIMATE_QUANTITIES = {"tmean": "temperature", "prcp": "precipitation_{step}", "r
 
 
 def climate_quantity(var: str, step: str) -> str:
-    """The :data:`QUANTITIES` key of climate variable ``var`` at time step ``step``.
-
-    >>> climate_quantity("prcp", "monthly")
-    'precipitation_monthly'
-    """
+    """The :data:`QUANTITIES` key of climate variable ``var`` at ``step`` (``prcp``, monthly ->
+    ``precipitation_monthly``)."""
     return CLIMATE_QUANTITIES[var].format(step=step)
 
 
@@ -151,9 +148,6 @@ def check_units(obj, quantity: str, *, file=None, variable: str | None = None,
     :data:`QUANTITIES`. The :class:`NepInputError` names ``file`` and ``variable`` (default: the
     DataArray's name), the units found, the unit expected and every accepted spelling.
     ``missing_ok`` accepts absent units (returns ``None``); otherwise the units as found are returned.
-
-    >>> check_units({"units": "°C"}, "temperature")
-    '°C'
     """
     q = _quantity(quantity)
     attrs = getattr(obj, "attrs", obj)
@@ -169,13 +163,9 @@ def check_units(obj, quantity: str, *, file=None, variable: str | None = None,
 
 def unit_conversion(units, quantity: str, *, file=None, variable: str | None = None) -> tuple[float, float]:
     """``(factor, offset)`` taking values in the declared ``units`` to ``quantity``'s unit
-    (``value * factor + offset``): ``(1.0, 0.0)`` for an accepted spelling of the unit itself, the
-    declared conversion for the other units of :data:`QUANTITIES` (e.g. ``K``, ``cm``,
-    ``kg C m-2 a-1``); anything else raises like :func:`check_units`.
-
-    >>> unit_conversion("K", "temperature")
-    (1.0, -273.15)
-    """
+    (``value * factor + offset``): ``(1.0, 0.0)`` for an accepted spelling, the declared conversion
+    of :data:`QUANTITIES` for other units (``K`` -> ``(1.0, -273.15)``); else raises like
+    :func:`check_units`."""
     q = _quantity(quantity)
     if units is not None and str(units).strip():
         key = _squeeze(units)

@@ -70,11 +70,9 @@ def prepare_climate(station_ds: xr.Dataset, grid_x, grid_y, elevation, config=No
     qcd = qc_stations(sel, variables)
     filled = fill_kriging(qcd, variables)
     monthly_st = aggregate(filled)
-    if any(bool((monthly_st[f"{v}_flag"] != OK).any()) for v in variables
-           if f"{v}_flag" in monthly_st and "time" in monthly_st[f"{v}_flag"].dims
-           and time_step(filled) == "daily"):
-        monthly_st = fill_kriging(monthly_st, variables, flags=(MISSING,))
-    annual_st = annual(monthly_st[[v for v in variables]])
+    if time_step(filled) == "daily" and any(bool((monthly_st[f"{v}_flag"] != OK).any()) for v in variables):
+        monthly_st = fill_kriging(monthly_st, variables, flags=(MISSING,))   # incomplete months
+    annual_st = annual(monthly_st[variables])
     mon = surfaces(monthly_st, grid_x, grid_y, elevation, ["tmean", "prcp"],
                    coarse_factor=coarse_factor, chunks=config.chunk_xy)
     ann_rad = surfaces(annual_st, grid_x, grid_y, elevation, ["rad"],

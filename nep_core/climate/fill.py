@@ -83,23 +83,16 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
             resid = v[good, t] - coef[0] - coef[1] * z[good]
             trend_t = coef[0] + coef[1] * z[tgt]
             if np.ptp(resid) <= 1e-9 * max(1.0, np.abs(resid).max()):
-                filled[tgt, t] = trend_t + resid.mean()
-                kvar[tgt, t] = 0.0
+                filled[tgt, t] = trend_t + resid.mean()       # kriging variance stays 0
                 continue
-            ok = OrdinaryKriging(xk[good], yk[good], resid, variogram_model=variogram_model,
-                                 nlags=nlags)
-            if n_closest is not None and n_good > n_closest:
-                zhat, ss = ok.execute("points", xk[tgt], yk[tgt], backend="loop",
-                                      n_closest_points=int(n_closest))
-            else:
-                zhat, ss = ok.execute("points", xk[tgt], yk[tgt])
+            ok = OrdinaryKriging(xk[good], yk[good], resid, variogram_model=variogram_model, nlags=nlags)
+            window = n_closest is not None and n_good > n_closest
+            zhat, ss = ok.execute("points", xk[tgt], yk[tgt],
+                                  **(dict(backend="loop", n_closest_points=int(n_closest)) if window else {}))
             filled[tgt, t] = np.asarray(zhat) + trend_t
             kvar[tgt, t] = np.maximum(np.asarray(ss), 0.0)
-        n_clip = 0
-        if var == "prcp":
-            neg = bad & (filled < 0)
-            n_clip = int(neg.sum())
-            filled[neg] = 0.0
+        clipped = bad & (filled < 0) & (var == "prcp")
+        filled[clipped] = 0.0
         dims = da.dims
         units = ds[var].attrs.get("units")
         method = (f"ordinary kriging (pykrige, {variogram_model} variogram fitted per time step, "
@@ -113,9 +106,8 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
             ds[var].attrs.get("description", "") + f"; missing/flagged (codes {list(flags)}) "
             f"values replaced by {method}").lstrip("; ")
         if var == "prcp":
-            out[var].attrs["n_clipped_to_zero"] = n_clip
-        out[f"{var}_filled"] = (dims, bad, {"long_name": f"{var} replaced by kriging",
-                                            "units": "1"})
+            out[var].attrs["n_clipped_to_zero"] = int(clipped.sum())
+        out[f"{var}_filled"] = (dims, bad, {"long_name": f"{var} replaced by kriging", "units": "1"})
         out[f"{var}_krige_var"] = (dims, kvar, {
             "long_name": f"kriging variance of filled {var}",
             "units": f"({units})2" if " " in str(units) else f"{units}2",

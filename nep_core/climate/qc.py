@@ -136,8 +136,7 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
         flag[missing] = MISSING
         out[f"{var}_flag"] = (("station", "time"), flag)
         out[f"{var}_flag"].attrs = {
-            "long_name": f"QC flag of {var}",
-            "units": "1",
+            "long_name": f"QC flag of {var}", "units": "1",
             "flag_values": np.array(sorted(FLAG_MEANINGS), dtype=np.int8),
             "flag_meanings": " ".join(FLAG_MEANINGS[c] for c in sorted(FLAG_MEANINGS)),
             "description": (

@@ -1,34 +1,27 @@
 """Partial thin-plate-spline surfaces of station fields on the analysis grid, with leave-one-out CV.
 
-The partial thin-plate spline (open analogue of ANUSPLIN)
----------------------------------------------------------
-For one field v at n stations the model is v_i = f(x_i, y_i) + beta * z_i + e_i, with f a 2-D
-thin-plate spline (kernel phi(r) = r^2 log r, linear null space 1, x, y) and z the elevation. The
-penalised least-squares solution (Wahba 1990, ch. 9; Hutchinson's ANUSPLIN) is the linear system::
+The partial thin-plate spline (open analogue of ANUSPLIN): v_i = f(x_i, y_i) + beta * z_i + e_i with
+f a 2-D thin-plate spline (kernel phi(r) = r^2 log r, null space 1, x, y) and z the elevation. The
+penalised least-squares solution (Wahba 1990, ch. 9) is the linear system::
 
     [K + lam I   P] [w]   [v]
     [P^T         0] [c] = [0],   P = [1, x, y, z]   (n x 4)
 
-i.e. the elevation column joins the polynomial (null-space) part, so the elevation coefficient
-beta = c_z and the spline are solved *jointly* (no backfitting). It is solved through the QR
-decomposition P = [Q1 Q2] R and the eigen-decomposition Q2^T K Q2 = U diag(e) U^T, which gives
-the fit for every candidate lam at once, together with the exact leave-one-out residuals of this
-linear smoother, e_i / (1 - A_ii) (Wahba 1990, th. 4.2.1; exact for penalised least squares, no
-refitting). ``smoothing="loocv"`` picks, per time step, the candidate with the smallest mean squared
-LOO residual among 41 values lam = mean(e) * 10**linspace(-8, 2, 41) (the upper end is close to the
-pure OLS plane 1 + x + y + z); ``"gcv"`` uses generalised CV; a float fixes lam. Coordinates are
-scaled as (x - min) / L with L the larger station extent, so lam is the ``smoothing`` of
-``scipy.interpolate.RBFInterpolator(kernel="thin_plate_spline", degree=1)`` on those scaled
-coordinates (the tests check the two agree when there is no elevation term). The reported LOO RMSE
-is at the selected lam, so it is slightly optimistic (selection is not nested).
+so beta = c_z and the spline are solved jointly (no backfitting). With P = [Q1 Q2] R and
+Q2^T K Q2 = U diag(e) U^T the fit for every candidate lam comes at once, with the exact leave-one-out
+residuals e_i / (1 - A_ii) (Wahba 1990, th. 4.2.1). ``smoothing="loocv"`` picks per time step the
+candidate with the smallest mean squared LOO residual among lam = mean(e) * 10**linspace(-8, 2, 41)
+(the upper end is close to the OLS plane 1 + x + y + z); ``"gcv"`` uses generalised CV; a float
+fixes lam. Coordinates are scaled as (x - min) / L, L the larger station extent, so lam is the
+``smoothing`` of ``scipy.interpolate.RBFInterpolator(kernel="thin_plate_spline", degree=1)`` on
+them. The reported LOO RMSE is at the selected lam (selection not nested: slightly optimistic).
 
 Evaluation on the grid: f is evaluated on a coarse lattice (every ``coarse_factor``-th row/column,
 last row/column always included; default spacing ``DEFAULT_COARSE_SPACING_M`` = 10 km) and resampled
 bilinearly to the full grid; beta * elevation is added at full resolution. The resampling error grows
 as the square of the spacing; at 10 km the measured max |error| (0.0027 degC, 0.051 mm month-1, 350
-stations, 500 m window) is < 1 % of the LOO error.
-The output is a dask array with time in ONE chunk and space in ``chunks`` x ``chunks`` blocks
-(``Config.chunk_xy``); the fits and the coarse field are computed eagerly once and shared by every block.
+stations, 500 m window) is < 1 % of the LOO error. The output is a dask array with time in ONE chunk
+and space in ``chunks`` x ``chunks`` blocks; the fits and the coarse field are computed eagerly once.
 """
 from __future__ import annotations
 
