@@ -111,12 +111,8 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
             "lon": (("y", "x"), lon, {"long_name": "longitude of cell centre", "units": "degrees_east"}),
             "lat": (("y", "x"), lat, {"long_name": "latitude of cell centre", "units": "degrees_north"}),
         },
-        coords={
-            "x": ("x", x, {"units": "m", "long_name": "x coordinate of cell centre (China Albers)",
-                           "standard_name": "projection_x_coordinate"}),
-            "y": ("y", y, {"units": "m", "long_name": "y coordinate of cell centre (China Albers)",
-                           "standard_name": "projection_y_coordinate"}),
-        },
+        coords={d: (d, c, {"units": "m", "long_name": f"{d} coordinate of cell centre (China Albers)",
+                           "standard_name": f"projection_{d}_coordinate"}) for d, c in (("x", x), ("y", y))},
         attrs={"resolution_m": res, "crs_proj4": CRS_ALBERS,
                "title": "NEP analysis grid, Northwest China, China Albers equal-area"},
     )
@@ -153,10 +149,8 @@ def drywet_zones(mean_annual_prcp):
         check_units(mean_annual_prcp, "precipitation_annual",
                     variable=mean_annual_prcp.name or "mean_annual_prcp")
         data = mean_annual_prcp.data
-        if hasattr(data, "map_blocks"):  # dask: zone codes block by block
-            out = data.map_blocks(drywet_zones, dtype=np.int8)
-        else:
-            out = drywet_zones(data)
+        lazy = hasattr(data, "map_blocks")                     # dask: zone codes block by block
+        out = data.map_blocks(drywet_zones, dtype=np.int8) if lazy else drywet_zones(data)
         res = mean_annual_prcp.copy(data=out).rename("drywet")
         res.attrs = {"long_name": "dry/wet zone from annual precipitation isohyets", "units": "1",
                      "flag_values": np.array([0, *DRYWET_ZONES], np.int8),

@@ -81,8 +81,7 @@ def prepare_climate(station_ds: xr.Dataset, grid_x, grid_y, elevation, config=No
     for v in ("tmean", "prcp"):
         ann[v].attrs["description"] = (f"{'mean' if v == 'tmean' else 'sum'} of the 12 monthly "
                                        f"surfaces; monthly: {mon[v].attrs['description']}")
-    ann["rad"] = ann_rad["rad"]
-    for v in ("rad_smoothing", "rad_elev_coef", "rad_loo_rmse"):
+    for v in ("rad", "rad_smoothing", "rad_elev_coef", "rad_loo_rmse"):
         ann[v] = ann_rad[v]
     cv = pd.concat([cv_scores(monthly_st, ["tmean", "prcp"]), cv_scores(annual_st, ["rad"])])
     return ClimateResult(stations=filled, monthly_stations=monthly_st, annual_stations=annual_st,

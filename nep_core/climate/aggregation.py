@@ -54,8 +54,7 @@ def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
                                   "flag_meanings": "ok missing_days"}
         if f"{v}_filled" in ds:
             out[f"{v}_n_filled"] = ds[f"{v}_filled"].resample(time="MS").sum().astype(np.int16)
-            out[f"{v}_n_filled"].attrs = {"long_name": f"days of {v} filled by kriging",
-                                          "units": "d"}
+            out[f"{v}_n_filled"].attrs = {"long_name": f"days of {v} filled by kriging", "units": "d"}
     return out
 
 

@@ -188,8 +188,7 @@ def _fit_fields(station_ds, var, smoothing):
     tdim = time_dim(station_ds)
     x, y, z = station_xy(station_ds)
     V = np.asarray(station_ds[var].transpose("station", tdim).values, float)
-    ok = np.isfinite(V)
-    patterns, inv = np.unique(ok.T, axis=0, return_inverse=True)
+    patterns, inv = np.unique(np.isfinite(V).T, axis=0, return_inverse=True)
     fits = []
     times = station_ds[tdim].values
     for p, mask in enumerate(patterns):
