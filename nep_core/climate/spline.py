@@ -132,8 +132,7 @@ def fit_surface(x, y, elevation, values, smoothing="loocv") -> SplineFit:
     if not (y.size == z.size == V.shape[0] == n):
         raise NepInputError("x, y, elevation and values must have the same number of stations")
     if n < 10:
-        raise NepInputError(f"thin-plate spline needs at least 10 stations, got {n}",
-                            variable="station")
+        raise NepInputError(f"thin-plate spline needs at least 10 stations, got {n}", variable="station")
     if not (np.all(np.isfinite(V)) and np.all(np.isfinite(np.column_stack([x, y, z])))):
         raise NepInputError("non-finite station values or coordinates passed to the spline")
     x0, y0 = x.min(), y.min()
