@@ -48,25 +48,13 @@ def _normalise_boundaries(boundaries):
 def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
     """Build the analysis grid of Northwest China.
 
-    Parameters
-    ----------
-    resolution_m : float, default 5000
-        Cell edge in metres of :data:`CRS_ALBERS` (500 gives the study's 500 m grid).
-    boundaries : path, list or None
-        Province outlines: ``None`` = the shipped simplified outlines; a GeoJSON / shapefile path;
-        or a list of ``(code, name, geometry)`` / :class:`nep_core.io.Boundary` in WGS84 lon/lat.
-
-    Returns
-    -------
-    xarray.Dataset
-        Coords ``x``, ``y`` (cell centres, m); ``province`` (int8, 1..5, 0 outside), ``region``
-        (bool), ``cell_area`` (float32 km2), ``lon``, ``lat`` (float32 degrees); CRS via rioxarray.
-
-    Notes
-    -----
-    Provinces are burnt with ``rasterio.features.rasterize`` (cell centre inside, in the order of
-    the codes, so a shared border cell goes to the later code). The bounding box is snapped outward
-    to whole multiples of the resolution, so grids of different resolutions nest.
+    ``resolution_m``: cell edge in m (500 = the study's grid). ``boundaries``: ``None`` = the shipped
+    simplified outlines, a GeoJSON / shapefile path, or ``(code, name, geometry)`` /
+    :class:`nep_core.io.Boundary` items in WGS84 lon/lat. Returns coords ``x``, ``y`` (cell centres,
+    m), ``province`` (int8, 1..5, 0 outside), ``region`` (bool), ``cell_area`` (float32 km2), ``lon``,
+    ``lat`` (float32 degrees), CRS via rioxarray. Provinces are burnt with ``rasterio.features.rasterize``
+    (cell centre inside, in code order: a shared border cell goes to the later code); the bounding box is
+    snapped outward to whole cells, so grids of different resolutions nest.
     """
     import rasterio.features
     import rioxarray  # noqa: F401  (registers the .rio accessor)

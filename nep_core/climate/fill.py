@@ -24,28 +24,13 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
                  min_stations: int = 10, n_closest: int | None = 48) -> xr.Dataset:
     """Replace missing and flagged station values by ordinary kriging of the same time step.
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Station Dataset, usually from :func:`qc_stations`; without ``<var>_flag`` only NaN is filled.
-    flags : sequence of int
-        QC codes whose values are replaced (default all non-zero codes).
-    detrend : dict, optional
-        Per variable ``"elevation"`` (residual kriging, the default) or ``"none"`` (raw values).
-    variogram_model : {"exponential", "spherical", "gaussian", "linear"}
-        pykrige variogram model, fitted at each time step.
-    min_stations : int
-        Fewest valid stations a time step needs, else :class:`NepInputError`.
-    n_closest : int or None, default 48
-        Moving-window kriging from the ``n_closest`` nearest valid stations (pykrige
-        ``n_closest_points``, ``backend="loop"``; the variogram is still fitted on all stations).
-        ``None`` solves the full system with every station.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``<var>`` filled (float64, same units), ``<var>_original``, ``<var>_filled`` (bool),
-        ``<var>_krige_var``; QC flags unchanged.
+    ``flags``: QC codes replaced (default all non-zero; without ``<var>_flag`` only NaN is filled).
+    ``detrend``: per variable ``"elevation"`` (residual kriging, default) or ``"none"``.
+    ``variogram_model``: pykrige model fitted per time step. ``min_stations``: fewest valid stations
+    a time step needs. ``n_closest``: moving-window kriging from the nearest valid stations (pykrige
+    ``n_closest_points``, ``backend="loop"``; variogram still fitted on all), ``None`` = all stations.
+    Returns ``ds`` with ``<var>`` filled (float64, same units), ``<var>_original``, ``<var>_filled``
+    (bool) and ``<var>_krige_var``; QC flags unchanged.
     """
     from pykrige.ok import OrdinaryKriging
 

@@ -51,22 +51,11 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
                 clim_z: float = 6.0, min_years: int = 8) -> xr.Dataset:
     """Flag missing, out-of-range, spiky and climatologically implausible station values.
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Daily or monthly station data, dims ``(station, time)``, coords ``x``, ``y`` (Albers m),
-        ``elevation`` (m); ``tmean`` (degC), ``prcp`` (mm per step), ``rad`` (MJ m-2 per step).
-    tmean_range, prcp_range, rad_range : (float, float), optional
-        Inclusive physical ranges; default ``MONTHLY_RANGES`` or ``DAILY_RANGES`` by time step.
-    spike_z, clim_z : float
-        Robust z thresholds of the spike (code 3) and climatology (code 4) tests.
-    min_years : int
-        Fewest valid values of a station in a calendar month for codes 3/4 to be tested.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``ds`` with ``<var>_flag`` (int8, station x time) added; values unchanged.
+    ``ds``: daily or monthly ``(station, time)`` data with coords ``x``, ``y`` (Albers m) and
+    ``elevation`` (m). ``*_range``: inclusive physical ranges (default ``MONTHLY_RANGES`` or
+    ``DAILY_RANGES`` by time step); ``spike_z``, ``clim_z``: robust z thresholds of codes 3 and 4;
+    ``min_years``: fewest valid values per station and calendar month for codes 3/4 to be tested.
+    Returns ``ds`` with ``<var>_flag`` (int8, station x time) added; values unchanged.
     """
     variables = variables_of(ds, variables)
     step = check_station_ds(ds, variables)

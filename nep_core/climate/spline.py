@@ -267,25 +267,13 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
              smoothing="loocv") -> xr.Dataset:
     """Partial thin-plate-spline surfaces of station fields on the analysis grid, lazily.
 
-    Parameters
-    ----------
-    station_ds : xarray.Dataset
-        Gap-free station fields, dims ``(station, time)`` (monthly) or ``(station, year)``.
-    grid_x, grid_y : array_like
-        1-D cell-centre coordinates (Albers m).
-    elevation : DataArray or array (y, x)
-        DEM on the grid, m (NaN gives NaN output); may be dask-backed.
-    coarse_factor : int, optional
-        Lattice step of the (x, y) part; default :func:`default_coarse_factor`. 1 = exact.
-    chunks : int or (int, int), optional
-        Spatial block edge(s), default 256; time is one chunk.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``<var>`` float32 dask arrays on ``(time|year, y, x)`` with units and method in attrs;
-        per-step ``<var>_smoothing``, ``<var>_elev_coef`` (units per m), ``<var>_loo_rmse``.
-        Precipitation and radiation are clipped at 0.
+    ``station_ds``: gap-free fields on ``(station, time)`` (monthly) or ``(station, year)``;
+    ``grid_x``, ``grid_y``: 1-D cell centres (Albers m); ``elevation``: DEM (y, x) in m, numpy or
+    dask, NaN gives NaN; ``coarse_factor``: lattice step of the (x, y) part (default
+    :func:`default_coarse_factor`, 1 = exact); ``chunks``: spatial block edge(s), default 256.
+    Returns ``<var>`` float32 dask arrays on ``(time|year, y, x)`` (units and method in attrs;
+    precipitation and radiation clipped at 0) and per-step ``<var>_smoothing``, ``<var>_elev_coef``
+    (units per m), ``<var>_loo_rmse``.
     """
     import dask
     import dask.array as da
