@@ -37,16 +37,11 @@ def _check_climate(t, p):
 
 
 def rh_pei(t, p, params: RhParams | None = None):
-    """Monthly soil heterotrophic respiration after Pei et al. (2009), g C m-2 month-1.
+    """Monthly soil heterotrophic respiration (g C m-2 month-1) after Pei Z., Ouyang H., Zhou C., Xu X.
+    (2009) J. Integr. Plant Biol. 51, 521-526: ``a * (exp(b*T) + ln(c*P + 1)) * days * carbon_fraction``.
 
-    ``a * (exp(b*T) + ln(c*P + 1)) * days * carbon_fraction`` with ``t`` the monthly mean air
-    temperature (degC) and ``p`` the monthly precipitation (mm, >= 0); floats, arrays or DataArrays
-    (which must carry these units). ``params`` default: ``nep_core.config.Rh()``.
-
-    References
-    ----------
-    Pei Z., Ouyang H., Zhou C., Xu X. (2009) Carbon balance in an alpine steppe in the Qinghai-Tibet
-    Plateau. Journal of Integrative Plant Biology 51, 521-526.
+    ``t``: monthly mean air temperature (degC), ``p``: monthly precipitation (mm, >= 0); floats, arrays
+    or DataArrays carrying these units. ``params`` default: ``nep_core.config.Rh()``.
     """
     params = params or RhParams()
     _check_climate(t, p)

@@ -69,10 +69,8 @@ _PRCP_HINT = "convert explicitly: m * 1000, or kg m-2 s-1 * seconds per step"
 _RAD_HINT = "convert explicitly: W m-2 * seconds per step / 1e6"
 _KG_C = {u: (1000.0, 0.0) for u in ("kg C m-2 a-1", "kg C m-2 yr-1", "kg C/m^2", "kg C/m2", "kg C/m^2/yr")}
 
-#: Every quantity whose units are checked. Spellings match ignoring white space ("kgC/m^2" is
-#: "kg C/m^2"). "C" is accepted for temperature: the check is per quantity, so for a temperature
-#: it can only mean degrees Celsius (not carbon, not UDUNITS' coulomb), and station CSV headers
-#: "tmean[C]" were read before; outputs always write "degC".
+#: Every quantity whose units are checked; spellings match ignoring white space. "C" is accepted for
+#: a temperature (it can only mean degC there; station CSV headers "tmean[C]"); outputs write "degC".
 QUANTITIES: dict[str, Quantity] = {
     "temperature": Quantity("air temperature", ("degC", "°C", "degree_Celsius", "celsius", "C"),
                             {"K": (1.0, -273.15)}, "convert explicitly: K - 273.15"),
