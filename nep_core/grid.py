@@ -1,9 +1,7 @@
-"""The equal-area analysis grid of the study region (China Albers), province / region masks.
+"""The equal-area analysis grid (China Albers) of the study region with its province / region masks.
 
-Every raster of the pipeline lives on one grid built here: dims ``(y, x)``, cell centres in metres
-of :data:`CRS_ALBERS`, ``y`` descending, covering the bounding box of the five provinces (snapped to
-whole cells); ``province`` is 0 and ``region`` False outside them. ``cell_area`` is a read-only
-broadcast of one scalar (Albers is equal-area), so it costs no memory until written to disk.
+Every raster of the pipeline lives on this grid: dims ``(y, x)``, cell centres in metres of
+:data:`CRS_ALBERS`, ``y`` descending, the provinces' bounding box snapped to whole cells.
 """
 from __future__ import annotations
 

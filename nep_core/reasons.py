@@ -1,9 +1,5 @@
-"""Reason codes for masked pixels.
-
-A pixel that carries no value (NaN) in a result carries one of these codes in the matching
-``*_reason`` variable, so nothing is lost silently. Codes are stable: they are written into result
-stores (attribute ``flag_values`` / ``flag_meanings``, CF conventions).
-"""
+"""Reason codes for masked pixels: a NaN in a result carries one of these stable codes in the matching
+``*_reason`` variable (CF ``flag_values`` / ``flag_meanings``), so nothing is lost silently."""
 from __future__ import annotations
 
 import numpy as np

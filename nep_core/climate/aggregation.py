@@ -59,11 +59,8 @@ def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
 
 
 def annual(ds: xr.Dataset | xr.DataArray):
-    """Monthly to annual: T mean of 12 months, P and rad sums; dim ``year`` (int).
-
-    Works on station Datasets and on gridded (lazy) surfaces. Every year needs 12 months on the
-    time axis (else :class:`NepInputError`); a NaN month gives a NaN year (no partial sums).
-    """
+    """Monthly to annual (station or gridded): T mean of 12 months, P and rad sums on dim ``year``;
+    every year needs 12 months, and a NaN month gives a NaN year (no partial sums)."""
     if isinstance(ds, xr.DataArray):
         return annual(ds.to_dataset(name=ds.name))[ds.name]
     year = complete_years(ds).rename("year")
