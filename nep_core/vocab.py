@@ -1,10 +1,8 @@
-"""The shared vocabulary: every name and unit that more than one module uses, defined once.
+"""The shared vocabulary: every name, code and unit that more than one module uses, defined once.
 
-Codes and names (provinces, land-cover classes, dry/wet zones), the names of the statistical variants,
-the climate drivers, and the units of each quantity with the spellings accepted on input.
 :func:`check_units` is the one units check at a module boundary; :func:`unit_conversion` gives the
-factor a reader applies to a declared unit it converts. Kernel codes of the variants stay with the
-kernels (``stats._kernels``).
+factor a reader applies to a declared unit it converts. Kernel codes of the variants stay in
+``stats._kernels``.
 """
 from __future__ import annotations
 
