@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import yaml
+
 from .errors import NepInputError
 
 NOTE = ("> **Plain fallback page** (built without Quarto: executed with nbclient, exported with "
@@ -38,8 +40,6 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
 
 def chapter_list(root: str | os.PathLike | None = None) -> list[str]:
     """The book's ``.qmd`` files in reading order (chapters, then appendices), relative to the root."""
-    import yaml
-
     book = yaml.safe_load((project_root(root) / "_quarto.yml").read_text()).get("book", {})
 
     def flat(entries):   # "- part: ... chapters: [...]" entries hold their chapters
@@ -50,8 +50,6 @@ def chapter_list(root: str | os.PathLike | None = None) -> list[str]:
 
 def cell_options(source: str) -> dict:
     """Quarto cell options (the ``#| key: value`` YAML lines at the top of a code cell) as a dict."""
-    import yaml
-
     head = re.match(r"(?:[ \t]*#\|.*(?:\n|$))*", source).group(0)
     return yaml.safe_load(re.sub(r"^[ \t]*#\|[ \t]?", "", head, flags=re.M)) or {}
 
