@@ -3,9 +3,7 @@
 MOD17A3HGF: SDS ``Npp_500m``, int16, ``scale_factor`` 0.0001 kg C m-2 a-1, ``_FillValue`` 32767,
 ``valid_range`` -30000..32700; the HDF4 grid comes from ``StructMetadata.0``, cross-checked with the
 ``hHHvVV`` tile of the file name. GeoTIFF exports hold the same int16 codes (any CRS in the file) or
-float values with a declared ``units`` tag. Codes :data:`MOD17_FILL_CODES` become NaN with reason
-``NPP_FILL``, other codes outside the valid range NaN with ``OUT_OF_RANGE``.
-MCD12Q1 LC_Type1: uint8 IGBP 1..17, fill 255; recoded with :data:`IGBP_TO_CLASS`, then resampled by mode.
+float values with a declared ``units`` tag. MCD12Q1 LC_Type1: uint8 IGBP 1..17, fill 255.
 """
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Rasters onto the analysis grid: GeoTIFF reading, tile mosaics, exact slicing or warping, DEM.
-
-The product readers (:mod:`nep_core.io.modis`) decode each file into a :class:`Raster`, join a year's
-tiles with :func:`mosaic`, put it on the grid with :func:`to_grid` and raise with
-:func:`check_coverage` where region cells have no source pixel.
-"""
+"""Rasters onto the analysis grid: GeoTIFF reading, tile mosaics (:func:`mosaic`), exact slicing or
+warping (:func:`to_grid`), coverage checks, the DEM and the GeoTIFF writer."""
 from __future__ import annotations
 
 import glob as _glob
@@ -63,9 +59,9 @@ def files_by_year(files, years, pattern, what: str) -> dict:
 
 
 Raster = namedtuple("Raster", "values reason transform crs file")
-Raster.__doc__ = ("A decoded source raster: values (float with NaN masked, or class codes), int8 reason codes "
-                  "(:mod:`nep_core.reasons`, :data:`UNCOVERED` where no pixel), affine ``transform``, "
-                  "``crs`` (anything pyproj reads) and the ``file`` it came from.")
+Raster.__doc__ = ("A decoded source raster: values (float with NaN masked, or class codes), int8 "
+                  "reason codes (:mod:`nep_core.reasons`, :data:`UNCOVERED` where no pixel), affine "
+                  "``transform``, ``crs`` (anything pyproj reads) and the ``file`` it came from.")
 
 
 def read_geotiff(path):
