@@ -114,15 +114,13 @@ def per_year(units: str | None) -> str:
 
 
 def apply_rows(func, da, dim: str, out_dtypes: list, kwargs: dict | None = None):
-    """Run ``func(*y2d, **kwargs)`` over every pixel along ``dim``; returns a tuple of DataArrays over
-    the other dims (with their coordinates), one per output dtype.
+    """Run ``func(*y2d, **kwargs)`` over every pixel along ``dim``; one DataArray over the other dims
+    per output dtype.
 
     ``da``: a DataArray or a list of them with the same dims and chunks. ``func`` gets one
-    ``(npix, n)`` array per input, a view of the block where possible (Fortran-ordered for a block
-    stored time-first; the kernels take any layout), and returns 1-D arrays and/or 2-D ``(k, npix)``
-    arrays whose rows are k outputs. Dask blocks are mapped with ``dask.array.blockwise`` without
-    concatenation (``apply_ufunc`` and ``map_blocks`` copy every block): one task per block computes
-    all the outputs, and each output is a getitem on that task's tuple.
+    ``(npix, n)`` view of each block (Fortran-ordered for a block stored time-first) and returns
+    1-D arrays and/or ``(k, npix)`` arrays of k outputs. Dask blocks are mapped by
+    ``dask.array.blockwise`` without concatenation (``apply_ufunc`` would copy every block).
     """
     arrays = list(da) if isinstance(da, (list, tuple)) else [da]
     ref = arrays[0]

@@ -68,9 +68,8 @@ def partial_corr(target: xr.DataArray, drivers: dict, dim: str = "year",
             raise NepInputError(f"dims {tuple(d.dims)} differ from the target's {tuple(tgt.dims)}",
                                 variable=nm)
         for c in tgt.dims:
-            a = tgt.indexes.get(c) if c in tgt.coords else None
-            b = d.indexes.get(c) if c in d.coords else None
-            if (a is None) != (b is None) or (a is not None and not a.equals(b)) or tgt.sizes[c] != d.sizes[c]:
+            a, b = tgt.indexes.get(c), d.indexes.get(c)
+            if tgt.sizes[c] != d.sizes[c] or (a is None) != (b is None) or (a is not None and not a.equals(b)):
                 raise NepInputError(f"coordinate {c!r} differs from the target's (align the inputs first)",
                                     variable=nm)
     arrays = [tgt, *(d.transpose(*tgt.dims) for d in drv)]

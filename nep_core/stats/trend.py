@@ -38,10 +38,8 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
     Parameters
     ----------
     da : xarray.DataArray
-        Any dims including ``dim``; NaN = missing year; its ``units`` give the slope units.
-    dim : str
-        The time dimension; its coordinate gives the true time positions (years; datetime64 becomes
-        decimal years).
+        Any dims including ``dim``, whose coordinate gives the time positions (years; datetime64
+        becomes decimal years); NaN = missing year; ``units`` give the slope units.
     alpha : float
         The slope CI is at 1 - alpha; also the lag-significance level of ``hamed_rao``.
     correction : {None, "hamed_rao", "yue_wang", "tfpw"}
@@ -68,8 +66,7 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
       tau-a = S / (n(n-1)/2) agrees only without ties in y).
     - ``n_valid`` (int16), ``reason`` (int8, nep_core.reasons).
 
-    A constant series has slope = slope_low = slope_high = 0, s = var_s = 0, z = p = tau = NaN,
-    reason CONSTANT.
+    A constant series: slope, slope_low, slope_high, s, var_s = 0, z = p = tau = NaN, reason CONSTANT.
 
     References
     ----------

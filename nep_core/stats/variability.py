@@ -57,18 +57,17 @@ def fdr(p: xr.DataArray, alpha: float = 0.05, method: str = "bh") -> xr.DataArra
     Parameters
     ----------
     p : xarray.DataArray
-        p-values of all pixels of one map (any dims; dask is computed: FDR is a global operation).
+        p-values of all pixels of one map (dask is computed: FDR is a global operation).
     alpha : float
-        FDR level q. Wilks (2016) recommends q = 2 alpha_global for a map-level test at
-        alpha_global; the pipeline passes ``Config.stats.fdr_alpha`` (0.10).
+        FDR level q (Wilks 2016: q = 2 alpha_global; the pipeline passes ``Config.stats.fdr_alpha``).
     method : {"bh", "by"}
         Benjamini-Hochberg (independent or positively dependent tests) or Benjamini-Yekutieli.
 
     Returns
     -------
-    bool DataArray, True where the BH/BY-adjusted p (scipy.stats.false_discovery_control over
-    all m finite p of the map) is <= alpha. NaN p are False and not counted in m. attrs: method,
-    alpha, m, n_significant, p_threshold (largest raw p declared significant, NaN if none).
+    bool DataArray, True where the adjusted p (scipy.stats.false_discovery_control over the m
+    finite p) is <= alpha; NaN p are False and not counted. attrs: method, alpha, m, n_significant,
+    p_threshold (largest raw p declared significant, NaN if none).
 
     References
     ----------

@@ -63,8 +63,7 @@ def _logmid_n(L, out):
     k = 0
     for q in range(nsteps):
         v = int(np.rint(math.exp(start + q / nsteps * span)))
-        # values are non-decreasing in q, so uniqueness = differs from the last one kept
-        if k == 0 or v != out[k - 1]:
+        if k == 0 or v != out[k - 1]:     # non-decreasing in q: unique = differs from the last
             out[k] = v
             k += 1
     return k
@@ -96,10 +95,8 @@ def _rs_alp(x, L, nv, nk, log_ers, xs, ys, logt):
                 dv = x[o + u] - mean
                 cum += dv
                 ss += dv * dv
-                if cum > cmax:
-                    cmax = cum
-                if cum < cmin:
-                    cmin = cum
+                cmax = max(cmax, cum)
+                cmin = min(cmin, cum)
             r = cmax - cmin
             if r != 0.0:
                 acc += r / math.sqrt(ss / (bn - 1))
@@ -148,19 +145,10 @@ def hurst_kernel(y, methods, min_valid, nvals, log_ers):
         for i in range(b * BLOCK, min((b + 1) * BLOCK, npix)):
             m, has_inf = compact(y, i, t, yv, tv)
             code = missing_code(m, has_inf, min_valid)
-            if code == VALID:
-                vmin = yv[0]
-                vmax = yv[0]
-                for k in range(m):
-                    if yv[k] < vmin:
-                        vmin = yv[k]
-                    if yv[k] > vmax:
-                        vmax = yv[k]
-                if vmin == vmax:
-                    code = CONSTANT
+            if code == VALID and yv[:m].min() == yv[:m].max():
+                code = CONSTANT
             if code != VALID:
-                for q in range(nm):
-                    reason[q, i] = code
+                reason[:, i] = code
                 continue
             for q in range(nm):
                 method = methods[q]

@@ -119,19 +119,12 @@ def partial_corr_kernel(xs, min_valid):
             for v in range(nvar):
                 k = 0
                 mean = 0.0
-                vmin = np.inf
-                vmax = -np.inf
                 for j in range(n):
                     if keep[j]:
-                        val = x[v, j]
-                        z[v, k] = val
-                        mean += val
-                        if val < vmin:
-                            vmin = val
-                        if val > vmax:
-                            vmax = val
+                        z[v, k] = x[v, j]
+                        mean += x[v, j]
                         k += 1
-                if vmin == vmax:
+                if z[v, :m].min() == z[v, :m].max():
                     const = True
                     break
                 mean /= m
