@@ -16,10 +16,11 @@ ZONAL_TABLES = ("province_summary", "drywet_summary", "nep_series", "landcover_n
                 "nep_class_shares", "trend_class_shares", "trend_sensitivity", "cv_class_shares",
                 "landcover_areas", "landcover_shares_by_year", "landcover_changes", "landcover_nep",
                 "persistence_shares", "hurst_summary", "partial_corr_shares", "climate_trends",
-                "study_vs_reproduction", "table1_trend_categories")
+                "study_vs_reproduction", "table1_trend_categories", "attribution_by_province",
+                "attribution_by_landcover")
 COG_MAPS = ("nep_mean", "nep_class", "trend_slope", "trend_class", "cv", "cv_class", "hurst",
             "persistence_class", "persistence_class_calibrated", "pcorr_r_tmean", "pcorr_r_prcp",
-            "pcorr_r_rad")
+            "pcorr_r_rad", "attr_class", "attr_slope_climate", "attr_slope_human")
 
 
 # 2-D variables the tables and maps never read (kept lazy when the store is too large to load)
