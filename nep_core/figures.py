@@ -612,28 +612,28 @@ def fig_attribution_maps(results, provinces=None, prefix: str = "attr_"):
     human contribution (%); ``prefix`` selects the stored variant (``attr_`` = RESTREND)."""
     ds = tables.dataset(results)
     provinces = getattr(results, "provinces", None) if provinces is None else provinces
-    fig = plt.figure(figsize=(13, 8.6), layout="constrained")
+    fig = plt.figure(figsize=(13, 10), layout="constrained")
     ax = _map_ax(fig, 2, 2, 1)
     _class_map(ax, ds, f"{prefix}class", tables.attribution_class_shares(ds, f"{prefix}class"),
                "Dominant driver of the NEP trend", "scenario, share of area", provinces)
+    ax.get_legend().set_bbox_to_anchor((0.0, -0.02))
+    ax.get_legend().set_loc("upper left")
     parts = [ds[f"{prefix}slope_{p}"].where(ds["province"] > 0) for p in ("climate", "human")]
     lim = float(np.nanquantile(np.abs(np.concatenate([p.values.ravel() for p in parts])), 0.98))
-    axes = []
-    for i, (da, name) in enumerate(zip(parts, ("climate", "human"))):
+    share = ds[f"{prefix}share_human"].where(ds["province"] > 0)
+    panels = [(parts[0], "climate part of the NEP trend", dict(cmap="BrBG", vmin=-lim, vmax=lim),
+               f"Theil-Sen slope ({SLOPE_UNITS})"),
+              (parts[1], "human part of the NEP trend", dict(cmap="BrBG", vmin=-lim, vmax=lim),
+               f"Theil-Sen slope ({SLOPE_UNITS})"),
+              (share, "human contribution to the NEP trend", dict(cmap="cividis", vmin=0, vmax=100),
+               "human contribution (%)")]
+    for i, (da, title, style, label) in enumerate(panels):
         ax = _map_ax(fig, 2, 2, 2 + i)
         _nodata(ax, ds, da.values)
-        img = _imshow(ax, ds, da.values, cmap="BrBG", vmin=-lim, vmax=lim)
+        img = _imshow(ax, ds, da.values, **style)
         _outlines(ax, ds, provinces)
-        ax.set_title(f"{name} part of the NEP trend", fontsize=10)
-        axes.append(ax)
-    fig.colorbar(img, ax=axes, orientation="horizontal", shrink=0.6, label=f"Theil-Sen slope ({SLOPE_UNITS})")
-    ax = _map_ax(fig, 2, 2, 4)
-    share = ds[f"{prefix}share_human"].where(ds["province"] > 0).values
-    _nodata(ax, ds, share)
-    img = _imshow(ax, ds, share, cmap="cividis", vmin=0, vmax=100)
-    _outlines(ax, ds, provinces)
-    ax.set_title("human contribution to the NEP trend", fontsize=10)
-    fig.colorbar(img, ax=ax, orientation="horizontal", shrink=0.8, label="human contribution (%)")
+        ax.set_title(title, fontsize=10)
+        fig.colorbar(img, ax=ax, orientation="horizontal", shrink=0.7, pad=0.02, label=label)
     return fig
 
 
