@@ -16,7 +16,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import carbon, classify, climate, grid, reasons, stats
+from .. import attribution, carbon, classify, climate, grid, reasons, stats
 from .. import io as nio
 from ..config import Config
 from ..vocab import DRIVERS
@@ -146,6 +146,16 @@ def _rh_sensitivity(cfg, inputs, a):
                                   a["static"].ds["cell_area"].where(region), cfg.rh, cfg.stats)
     return Artefact(tables={"rh_sensitivity": table})
 
+def _attribution(cfg, inputs, a):
+    """RESTREND split of the NEP trend (``attr_*``) and its year-controlled variant (``attr_time_*``)."""
+    c = chunks(cfg)
+    cubes = {"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}}
+    annual = xr.Dataset({v: da.chunk(_for(da, c)) for v, da in cubes.items()})
+    out = attribution.attribution_of(annual, "restrend", cfg.stats.min_valid)
+    alt = attribution.attribution_of(annual, "restrend_time", cfg.stats.min_valid, prefix="attr_time_")
+    keep = [f"attr_time_{v}" for v in ("slope_climate", "slope_human", "share_human", "class")]
+    return Artefact(ds=out.assign({k: alt[k] for k in keep}))
+
 STAGES = (
     Stage("static", "grid + DEM", files=("boundaries", "dem"), params=lambda c: c.resolution_m, compute=_static),
     Stage("climate", "climate + Rh", ("static",), ("stations",),
@@ -161,4 +171,6 @@ STAGES = (
     Stage("rh_sensitivity", "Rh sensitivity", ("static", "carbon", "climate", "stats", "classes"), (),
           lambda c: (dataclasses.asdict(c.stats), dataclasses.asdict(c.rh), carbon.RH_SENSITIVITY_PCT),
           _rh_sensitivity),
+    Stage("attribution", "trend attribution", ("carbon", "climate"), (),
+          lambda c: (c.stats.min_valid, attribution.METHODS), _attribution),
 )
