@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .base import AREA, SHARE, dataset, is_synthetic, landcover_names, province_names
 from .checks import (REFERENCE, interpolation_table, qc_table, qc_validation, study_vs_reproduction,
-                     trend_false_positives, truth_recovery)
+                     trend_false_positives, truth_recovery, uncertainty_table)
 from .study import (climate_series, climate_trends, cv_class_shares, drywet_summary, hurst_null_for,
                     hurst_summary, landcover_areas, landcover_changes, landcover_nep, landcover_nep_series,
                     landcover_shares_by_year, nep_class_shares, nep_series, partial_corr_shares,
@@ -31,5 +31,5 @@ __all__ = [
     "interpolation_table", "hurst_null_for", "cv_class_shares", "landcover_areas", "landcover_shares_by_year",
     "transition_table", "landcover_changes", "landcover_nep", "persistence_shares", "hurst_summary",
     "partial_corr_shares", "climate_trends", "truth_recovery", "study_vs_reproduction",
-    "is_synthetic",
+    "is_synthetic", "uncertainty_table",
 ]
