@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import dask
-import dask.array as dsa
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -83,8 +82,11 @@ def _area_share(ds, key, quantity, mask, valid):
     return {key: (quantity, w.where(mask, 0.0).sum() / w.sum() * 100)}
 
 
-#: the headline numbers; adding one (e.g. the attribution shares of ``nep_core.attribution``) is one
-#: entry: ``Headline("%", lambda ds: {"human_share": ("human share of the NEP trend", <0-d value>)})``
+#: The headline numbers. Adding one is one entry here, e.g. the attribution shares of
+#: ``nep_core.attribution``: ``Headline("%", f)`` with ``f(ds)`` returning ``{key: (quantity, 0-d
+#: value)}`` computed from ``ds["nep"]`` and the drivers ``ds["tmean"]``, ``ds["prcp"]``, ``ds["rad"]``
+#: (each draw's perturbed NEP, T and P; radiation is not perturbed); its key then gets the interval
+#: columns of ``study_vs_reproduction`` when ``data/study_reference.csv`` has the same key.
 HEADLINES = (
     Headline(NEP_UNITS, _mean_nep),
     Headline("%", lambda ds: _area_share(ds, "sink_share", "carbon sink share (mean NEP > 0)",
@@ -117,12 +119,14 @@ def per_pixel_maps(nep: xr.DataArray, st) -> xr.Dataset:
     return xr.Dataset({"nep_mean": mean, "trend_class": trend_class(tr, eps=st.stable_eps)})
 
 
-def map_dataset(nep_mean, trend_class, cell_area, province, region) -> xr.Dataset:
-    """The headline Dataset of full-grid maps (``(y, x)``): values outside ``region`` are dropped
-    (NaN mean, area 0). The annual cubes are not needed by :data:`HEADLINES`' maps-only entries."""
+def map_dataset(nep_mean, trend_class, cell_area, province, region, annual=None) -> xr.Dataset:
+    """The headline Dataset of the full grid (``(y, x)`` maps; ``annual``: the lazy ``nep``,
+    ``tmean``, ``prcp``, ``rad`` cubes, read only by headlines that use them). Values outside
+    ``region`` are dropped (NaN mean, class 0, area 0)."""
     region = region.astype(bool)
-    return xr.Dataset({"nep_mean": nep_mean.where(region), "trend_class": trend_class.where(region, 0),
-                       "cell_area": cell_area.where(region, 0.0), "province": province})
+    ds = xr.Dataset({"nep_mean": nep_mean.where(region), "trend_class": trend_class.where(region, 0),
+                     "cell_area": cell_area.where(region, 0.0), "province": province})
+    return ds if annual is None else ds.merge(annual)
 
 
 def truth_values(truth: xr.Dataset, cell_area: xr.DataArray, st, headlines=HEADLINES) -> pd.DataFrame:

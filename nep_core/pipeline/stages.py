@@ -151,10 +151,10 @@ def _uncertainty(cfg, inputs, a):
     """Monte Carlo of the headline numbers over the Rh constants and the T / P interpolation error."""
     static, u = a["static"].ds, cfg.uncertainty
     region = static["region"].astype(bool)
+    annual = xr.Dataset({"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}})
     point = uncertainty.headline_values(uncertainty.map_dataset(
         a["stats"].ds["nep_mean"], a["classes"].ds["trend_class"], static["cell_area"], static["province"],
-        region))
-    annual = xr.Dataset({"nep": a["carbon"].ds["nep"], "rad": a["climate"].ds["rad"]})
+        region, annual))
     step = uncertainty.sample_step(cfg.resolution_m, u.sample_spacing_m)
     sample = uncertainty.make_sample(static, annual, a["climate"].side["stations"], cfg.rh, step, cfg.chunk_xy)
     cv = a["climate"].tables["interpolation_cv"].set_index("variable")["loo_rmse"]
