@@ -126,7 +126,7 @@ def map_dataset(nep_mean, trend_class, cell_area, province, region, annual=None)
     region = region.astype(bool)
     ds = xr.Dataset({"nep_mean": nep_mean.where(region), "trend_class": trend_class.where(region, 0),
                      "cell_area": cell_area.where(region, 0.0), "province": province})
-    return ds if annual is None else ds.merge(annual)
+    return ds if annual is None else ds.merge(annual, compat="override")
 
 
 def truth_values(truth: xr.Dataset, cell_area: xr.DataArray, st, headlines=HEADLINES) -> pd.DataFrame:
