@@ -602,6 +602,8 @@ def fig_uncertainty(results, bins: int = 15):
     """Monte Carlo draws of each headline number (``results.tables["uncertainty_draws"]``): one panel per
     quantity with the histogram of the draws, the 90 % interval (shaded), the point estimate of the main
     run and, on the synthetic scenario, the planted truth (from :func:`nep_core.tables.uncertainty_table`)."""
+    import textwrap
+
     draws = results.tables.get("uncertainty_draws")
     if draws is None or not {"key", "value"} <= set(draws.columns):
         raise NepInputError("no Monte Carlo draws table with columns key, value",
@@ -624,7 +626,7 @@ def fig_uncertainty(results, bins: int = 15):
         ax.axvline(row["point estimate"], color="black", lw=1.5, label="point estimate")
         if "planted truth" in row and np.isfinite(row["planted truth"]):
             ax.axvline(row["planted truth"], color=OKABE_ITO[5], lw=1.5, ls="--", label="planted truth")
-        ax.set_title(row["quantity"], fontsize=8)
+        ax.set_title(textwrap.fill(row["quantity"], 36), fontsize=8)
         ax.set_xlabel(row["unit"], fontsize=8)
         ax.set_ylabel("draws (count)", fontsize=8)
         ax.tick_params(labelsize=7)
