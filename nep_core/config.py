@@ -245,7 +245,8 @@ def _rules(cfg: Config):
          "a number in [0, 100) (%)"),
         ("uncertainty.interp_error_scale", cfg.uncertainty.interp_error_scale, lambda v: _real(v) and v >= 0,
          "a number >= 0"),
-        ("uncertainty.error_spacing_m", cfg.uncertainty.error_spacing_m, positive, "a positive number of metres"),
+        ("uncertainty.error_spacing_m", cfg.uncertainty.error_spacing_m, positive,
+         "a positive number of metres"),
         ("uncertainty.sample_spacing_m", cfg.uncertainty.sample_spacing_m, positive,
          "a positive number of metres"),
     ]
