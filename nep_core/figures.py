@@ -588,3 +588,39 @@ def fig_attribution_recovery(results, truth=None, gridsize: int = 40):
         ax.legend(loc="lower right", fontsize=8, frameon=False)
     fig.colorbar(hb, ax=axes[0].tolist(), label="pixels per hexagon (count)")
     return fig
+
+
+def fig_uncertainty(results, bins: int = 15):
+    """Monte Carlo draws of each headline number (``results.tables["uncertainty_draws"]``): one panel per
+    quantity with the histogram of the draws, the 90 % interval (shaded), the point estimate of the main
+    run and, on the synthetic scenario, the planted truth (from :func:`nep_core.tables.uncertainty_table`)."""
+    import textwrap
+
+    draws = results.tables.get("uncertainty_draws")
+    if draws is None or not {"key", "value"} <= set(draws.columns):
+        raise NepInputError("no Monte Carlo draws table with columns key, value",
+                            variable="uncertainty_draws")
+    summary = tables.uncertainty_table(results)
+    keys = [k for k in summary.index if k in set(draws["key"])]
+    if not keys:
+        raise NepInputError("the Monte Carlo draws table has no draw", variable="uncertainty_draws")
+    ncol = min(4, len(keys))
+    nrow = -(-len(keys) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), layout="constrained",
+                             squeeze=False)
+    for ax in axes.ravel()[len(keys):]:
+        ax.set_visible(False)
+    for ax, k in zip(axes.ravel(), keys):
+        row = summary.loc[k]
+        ax.axvspan(row["p05"], row["p95"], color=OKABE_ITO[1], alpha=0.25, lw=0, label="90 % interval")
+        ax.hist(draws.loc[draws["key"] == k, "value"], bins=bins, color=OKABE_ITO[4], alpha=0.8,
+                label="draws")
+        ax.axvline(row["point estimate"], color="black", lw=1.5, label="point estimate")
+        if "planted truth" in row and np.isfinite(row["planted truth"]):
+            ax.axvline(row["planted truth"], color=OKABE_ITO[5], lw=1.5, ls="--", label="planted truth")
+        ax.set_title(textwrap.fill(row["quantity"], 36), fontsize=8)
+        ax.set_xlabel(row["unit"], fontsize=8)
+        ax.set_ylabel("draws (count)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes.ravel()[0].legend(fontsize=6, frameon=False)
+    return fig

@@ -16,7 +16,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import attribution, carbon, classify, climate, grid, reasons, stats
+from .. import attribution, carbon, classify, climate, grid, reasons, stats, uncertainty
 from .. import io as nio
 from ..config import Config
 from ..vocab import DRIVERS
@@ -156,6 +156,23 @@ def _attribution(cfg, inputs, a):
     keep = [f"attr_time_{v}" for v in ("slope_climate", "slope_human", "share_human", "class")]
     return Artefact(ds=out.assign({k: alt[k] for k in keep}))
 
+
+def _uncertainty(cfg, inputs, a):
+    """Monte Carlo of the headline numbers over the Rh constants and the T / P interpolation error."""
+    static, u = a["static"].ds, cfg.uncertainty
+    region = static["region"].astype(bool)
+    annual = xr.Dataset({"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}})
+    point = uncertainty.headline_values(uncertainty.map_dataset(
+        a["stats"].ds["nep_mean"], a["classes"].ds["trend_class"], static["cell_area"], static["province"],
+        region, annual, a["attribution"].ds["attr_class"]))
+    step = uncertainty.sample_step(cfg.resolution_m, u.sample_spacing_m)
+    sample = uncertainty.make_sample(static, annual, a["climate"].side["stations"], cfg.rh, step, cfg.chunk_xy)
+    cv = a["climate"].tables["interpolation_cv"].set_index("variable")["loo_rmse"]
+    table, draws = uncertainty.monte_carlo(sample, point, cfg, u.interp_error_scale * float(cv["tmean"]),
+                                           u.interp_error_scale * float(cv["prcp"]))
+    return Artefact(tables={"uncertainty_headlines": table, "uncertainty_draws": draws})
+
+
 STAGES = (
     Stage("static", "grid + DEM", files=("boundaries", "dem"), params=lambda c: c.resolution_m, compute=_static),
     Stage("climate", "climate + Rh", ("static",), ("stations",),
@@ -173,4 +190,8 @@ STAGES = (
           _rh_sensitivity),
     Stage("attribution", "trend attribution", ("carbon", "climate"), (),
           lambda c: (c.stats.min_valid, attribution.METHODS), _attribution),
+    Stage("uncertainty", "uncertainty (Monte Carlo)",
+          ("static", "carbon", "climate", "stats", "classes", "attribution"),
+          (), lambda c: (dataclasses.asdict(c.stats), dataclasses.asdict(c.rh),
+                         dataclasses.asdict(c.uncertainty), c.seed, uncertainty.STREAM), _uncertainty),
 )

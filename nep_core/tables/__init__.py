@@ -10,7 +10,7 @@ from __future__ import annotations
 from .base import AREA, SHARE, dataset, is_synthetic, landcover_names, province_names
 from .checks import (ATTRIBUTION_TRUTH, ATTRIBUTION_VARIANTS, REFERENCE, attribution_recovery,
                      interpolation_table, qc_table, qc_validation, study_vs_reproduction,
-                     trend_false_positives, truth_recovery)
+                     trend_false_positives, truth_recovery, uncertainty_table)
 from .study import (attribution_by_landcover, attribution_by_province, attribution_class_shares,
                     climate_series, climate_trends, cv_class_shares, drywet_summary, hurst_null_for,
                     hurst_summary, landcover_areas, landcover_changes, landcover_nep, landcover_nep_series,

@@ -210,7 +210,40 @@ def study_vs_reproduction(results) -> pd.DataFrame:
     out = REFERENCE.copy()
     out[col] = [rep.get(k, np.nan) for k in out.index]
     out["difference"] = out[col] - out["study"]
-    return out[["quantity", "units", "study", col, "difference", "check"]]
+    cols = ["quantity", "units", "study", col, "difference", "check"]
+    mc = results.tables.get("uncertainty_headlines") if hasattr(results, "tables") else None
+    if mc is not None:
+        mc = mc.set_index("key")
+        for c in ("p05", "p95"):
+            out[f"Monte Carlo {c}"] = mc[c].reindex(out.index)
+        cols[4:4] = ["Monte Carlo p05", "Monte Carlo p95"]
+    return out[cols]
+
+
+def uncertainty_table(results) -> pd.DataFrame:
+    """The Monte Carlo intervals of the headline numbers (``results.tables["uncertainty_headlines"]``,
+    :mod:`nep_core.uncertainty`) and, on the synthetic scenario, the planted truth's value of each.
+
+    Columns: ``quantity``, ``unit``, ``point estimate`` (the main run), ``median``, ``p05``, ``p95``
+    (the 90 % interval), ``n_draws``; with a planted truth also ``planted truth`` (the same headline of
+    the true NEP, :func:`nep_core.uncertainty.truth_values`) and ``truth in 90 % interval``.
+    """
+    from .. import uncertainty
+    from ..config import Stats
+
+    t = results.tables.get("uncertainty_headlines")
+    if t is None:
+        raise NepInputError("no Monte Carlo table (the uncertainty stage did not run)",
+                            variable="uncertainty_headlines")
+    out = t.set_index("key")[["quantity", "unit", "point estimate", "median", "p05", "p95", "n_draws"]]
+    truth = getattr(results, "truth", None)
+    if truth is not None and "nep" in truth:
+        cfg = getattr(results, "config", None)
+        tv = uncertainty.truth_values(truth, dataset(results)["cell_area"], cfg.stats if cfg else Stats())
+        out["planted truth"] = tv["value"].reindex(out.index)
+        tru = out["planted truth"]
+        out["truth in 90 % interval"] = (out["p05"] <= tru) & (tru <= out["p95"])
+    return out
 
 
 #: planted truth of each recovered part of the NEP trend (``nep_core.attribution``)
