@@ -72,9 +72,9 @@ def enough_space(what: str, where: str | os.PathLike, need: float | None = None)
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(exc):
             raise
         free = shutil.disk_usage(where).free
-        about = f"; it writes up to {need / 1e6:,.0f} MB (uncompressed)" if need else ""
+        about = f"; it writes up to {need / 1e6:,.1f} MB (uncompressed)" if need else ""
         raise NepEnvironmentError(f"{what}: no space left on the device of {where} "
-                                  f"({free / 1e6:,.0f} MB free{about}); free some space or "
+                                  f"({free / 1e6:,.1f} MB free{about}); free some space or "
                                   "choose another out_dir") from exc
 
 

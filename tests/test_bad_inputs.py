@@ -245,8 +245,8 @@ CASES = [
     Case("out_dir on a read-only file system", lambda o, s: None, "error",
          r"^nep: error: out_dir \S+/ro/run cannot be written \(Read-only file system\)", out=_readonly_out),
     Case("disk full while writing a stage (tmpfs with 0.5 MB left)", lambda o, s: None, "error",
-         r"^nep: error: stage static: no space left on the device of \S+ \(\d+ MB free; it writes up to "
-         r"\d+ MB \(uncompressed\)\)", out=_full_out),
+         r"^nep: error: stage static: no space left on the device of \S+ \(0\.\d MB free; it writes up to "
+         r"4\.8 MB \(uncompressed\)\); free some space or choose another out_dir$", out=_full_out),
 ]
 
 
