@@ -117,7 +117,7 @@ def _tables(run: str, zonal):
     tables.zonal = zonal
 
     def compute():
-        tables._SERIES_MEMO.clear()                   # every series is computed again
+        tables.study._SERIES_MEMO.clear()                # every series is computed again
         return {n: getattr(tables, n)(res, null=res.tables["hurst_null"]) if n == "hurst_summary"
                 else getattr(tables, n)(res) for n in pipeline.ZONAL_TABLES}
     return compute

@@ -11,11 +11,3 @@ from .classify import (NEP_CLASSES, PERSISTENCE_CLASSES, TREND_CLASSES, classify
 from .stats import cv, fdr, hurst_null_quantiles, hurst_rs, partial_corr, per_year, sen_mk
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "Config", "load_config", "NepInputError", "NepConfigError",
-    "rh_pei", "annual_rh", "nep",
-    "sen_mk", "fdr", "cv", "hurst_rs", "hurst_null_quantiles", "partial_corr", "per_year",
-    "trend_class", "nep_class", "natural_breaks", "classify_breaks", "persistence_class",
-    "TREND_CLASSES", "NEP_CLASSES", "PERSISTENCE_CLASSES",
-]

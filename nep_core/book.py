@@ -1,12 +1,9 @@
 """Build the book: ``quarto render`` when Quarto is on PATH, else a plain Jupyter fallback.
 
-The fallback is not a second Quarto. Each ``.qmd`` of ``_quarto.yml`` is read by jupytext (its
-R Markdown reader takes ```` ```{python} ```` chunks as code and leaves other fences as text),
-executed top to bottom by nbclient in a fresh ``python3`` kernel whose working directory is the
-project root (Quarto's ``execute-dir: project``; ``NEP_CONFIG`` reaches the kernel through the
-environment) and exported by nbconvert to standalone HTML, with an index linking the chapters in
-``_quarto.yml`` order. ``#| include: false`` cells are dropped, ``#| echo: false`` cells show their
-outputs only and ``#| output: asis`` output becomes Markdown; cross-references, numbering and
+The fallback is not a second Quarto: each ``.qmd`` of ``_quarto.yml`` is read by jupytext (R Markdown
+reader), executed by nbclient in a fresh ``python3`` kernel whose working directory is the project
+root (Quarto's ``execute-dir: project``) and exported by nbconvert to standalone HTML. Cell options
+``include: false``, ``echo: false`` and ``output: asis`` are honoured; cross-references, numbering and
 callouts stay in their Quarto source form, and every page says so.
 """
 from __future__ import annotations
@@ -18,15 +15,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import yaml
+
 from .errors import NepInputError
 
-__all__ = ["project_root", "chapter_list", "cell_options", "read_qmd", "execute_chapter", "build"]
-
-QUARTO_URL = "https://quarto.org/docs/get-started/"
 NOTE = ("> **Plain fallback page** (built without Quarto: executed with nbclient, exported with "
         "nbconvert). Cross-references (`@fig-...`), numbering and callouts (`:::`) are shown in their "
-        f"source form; [Quarto]({QUARTO_URL}) renders the full book (`quarto render`). "
-        "[Contents](index.html)")
+        "source form; [Quarto](https://quarto.org/docs/get-started/) renders the full book "
+        "(`quarto render`). [Contents](index.html)")
 #: MathJax 2 of Debian's ``libjs-mathjax``: equations offline when installed, else nbconvert's CDN.
 LOCAL_MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
 
@@ -44,8 +40,6 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
 
 def chapter_list(root: str | os.PathLike | None = None) -> list[str]:
     """The book's ``.qmd`` files in reading order (chapters, then appendices), relative to the root."""
-    import yaml
-
     book = yaml.safe_load((project_root(root) / "_quarto.yml").read_text()).get("book", {})
 
     def flat(entries):   # "- part: ... chapters: [...]" entries hold their chapters
@@ -56,15 +50,13 @@ def chapter_list(root: str | os.PathLike | None = None) -> list[str]:
 
 def cell_options(source: str) -> dict:
     """Quarto cell options (the ``#| key: value`` YAML lines at the top of a code cell) as a dict."""
-    import yaml
-
     head = re.match(r"(?:[ \t]*#\|.*(?:\n|$))*", source).group(0)
     return yaml.safe_load(re.sub(r"^[ \t]*#\|[ \t]?", "", head, flags=re.M)) or {}
 
 
 def read_qmd(path: str | os.PathLike):
-    """A ``.qmd`` file as a notebook; cell options are kept in the source and mapped to the
-    ``remove_cell`` (``include: false``) and ``remove_input`` (``echo: false``) tags."""
+    """A ``.qmd`` file as a notebook, tagged ``remove_cell`` (``include: false``) or ``remove_input``
+    (``echo: false``)."""
     import jupytext
 
     nb = jupytext.reads(Path(path).read_text(), fmt="Rmd")
@@ -78,9 +70,8 @@ def read_qmd(path: str | os.PathLike):
 
 
 def execute_chapter(path: str | os.PathLike, timeout: int = 1800, root=None):
-    """Execute one chapter top to bottom in a fresh ``python3`` kernel (cwd = project root).
-
-    Returns the executed notebook; a failing cell raises ``nbclient.exceptions.CellExecutionError``."""
+    """The executed notebook of one chapter (fresh ``python3`` kernel, cwd = project root); a failing
+    cell raises ``nbclient.exceptions.CellExecutionError``."""
     from nbclient import NotebookClient
 
     root = project_root(root)

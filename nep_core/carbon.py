@@ -14,62 +14,39 @@ import pandas as pd
 import xarray as xr
 
 from .classify import trend_class
+from .climate._common import complete_years
 from .config import Rh as RhParams
 from .errors import NepInputError
 from .stats import sen_mk
 from .vocab import NEP_UNITS, RH_MONTHLY_UNITS, UNITS, check_units
 
-RH_DESCRIPTION = (
-    "Soil heterotrophic respiration after Pei et al. (2009): "
-    "Rh = a * (exp(b * T) + ln(c * P + 1)) * days * carbon_fraction, with T monthly mean air "
-    "temperature (degC) and P monthly precipitation (mm); the factor days * carbon_fraction "
-    "multiplies the whole bracket."
-)
+RH_DESCRIPTION = ("Soil heterotrophic respiration after Pei et al. (2009): "
+                  "Rh = a * (exp(b * T) + ln(c * P + 1)) * days * carbon_fraction, with T monthly mean air "
+                  "temperature (degC) and P monthly precipitation (mm); the factor days * carbon_fraction "
+                  "multiplies the whole bracket.")
 
 
 def _check_climate(t, p):
-    """Monthly T (degC) and P (mm) carry their units when they are DataArrays (arrays: as documented)."""
+    """Units of monthly T (degC) and P (mm) DataArrays; P >= 0 (unless dask-backed)."""
     for da, quantity, name in ((t, "temperature", "t"), (p, "precipitation_monthly", "p")):
         if isinstance(da, xr.DataArray):
             check_units(da, quantity, variable=da.name or name)
+    lazy = isinstance(p, xr.DataArray) and p.chunks is not None
+    if not lazy and np.any(np.asarray(p) < 0):
+        raise NepInputError("negative precipitation", variable=getattr(p, "name", None) or "p")
 
 
 def rh_pei(t, p, params: RhParams | None = None):
-    """Monthly soil heterotrophic respiration after Pei et al. (2009).
+    """Monthly soil heterotrophic respiration (g C m-2 month-1) after Pei Z., Ouyang H., Zhou C., Xu X.
+    (2009) J. Integr. Plant Biol. 51, 521-526: ``a * (exp(b*T) + ln(c*P + 1)) * days * carbon_fraction``.
 
-    Parameters
-    ----------
-    t : float, ndarray or DataArray
-        Monthly mean air temperature, degC (a DataArray must carry ``units`` = ``degC``).
-    p : float, ndarray or DataArray
-        Monthly precipitation total, mm (DataArray ``units`` = ``mm``). Must be >= 0.
-    params : nep_core.config.Rh, optional
-        The constants ``a=0.22, b=0.0913, c=0.3145, days=30, carbon_fraction=0.465``.
-
-    Returns
-    -------
-    Same type as the inputs: Rh in g C m-2 month-1,
-    ``a * (exp(b*T) + ln(c*P + 1)) * days * carbon_fraction``.
-
-    References
-    ----------
-    Pei Z., Ouyang H., Zhou C., Xu X. (2009) Carbon balance in an alpine steppe in the Qinghai-Tibet
-    Plateau. Journal of Integrative Plant Biology 51, 521-526.
-
-    Examples
-    --------
-    >>> round(float(rh_pei(10.0, 50.0)), 3)
-    16.292
+    ``t``: monthly mean air temperature (degC), ``p``: monthly precipitation (mm, >= 0); floats, arrays
+    or DataArrays carrying these units. ``params`` default: ``nep_core.config.Rh()``.
     """
     params = params or RhParams()
     _check_climate(t, p)
-    if isinstance(p, xr.DataArray):
-        bad = bool((p < 0).any()) if p.chunks is None else False
-    else:
-        bad = bool(np.any(np.asarray(p) < 0))
-    if bad:
-        raise NepInputError("negative precipitation", variable=getattr(p, "name", None) or "p")
-    out = params.a * (np.exp(params.b * t) + np.log(params.c * p + 1.0)) * params.days * params.carbon_fraction
+    out = (params.a * (np.exp(params.b * t) + np.log(params.c * p + 1.0)) * params.days
+           * params.carbon_fraction)
     if isinstance(out, xr.DataArray):
         out = out.rename("rh")
         out.attrs = _rh_attrs(params, RH_MONTHLY_UNITS, "monthly soil heterotrophic respiration")
@@ -78,27 +55,16 @@ def rh_pei(t, p, params: RhParams | None = None):
 
 def _rh_attrs(params: RhParams, units: str, long_name: str) -> dict:
     """The attributes of an Rh field: units, formula, the constants used, the reference."""
-    return {
-        "units": units,
-        "long_name": long_name,
-        "description": RH_DESCRIPTION,
-        "rh_constants": f"a={params.a}, b={params.b}, c={params.c}, days={params.days}, "
-                        f"carbon_fraction={params.carbon_fraction}",
-        "references": "Pei et al. (2009), J. Integr. Plant Biol. 51: 521-526",
-    }
+    return {"units": units, "long_name": long_name, "description": RH_DESCRIPTION,
+            "rh_constants": f"a={params.a}, b={params.b}, c={params.c}, days={params.days}, "
+                            f"carbon_fraction={params.carbon_fraction}",
+            "references": "Pei et al. (2009), J. Integr. Plant Biol. 51: 521-526"}
 
 
 def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
-    """Sum monthly Rh to annual totals (g C m-2 a-1) on a ``year`` dim.
-
-    Every year must have all 12 months; a year with missing months raises (a partial sum would be a
-    silently wrong number).
-    """
-    if time_dim not in rh_monthly.dims:
-        raise NepInputError(f"dimension {time_dim!r} not found (dims: {rh_monthly.dims})",
-                            variable=rh_monthly.name)
+    """Sum monthly Rh to annual totals (g C m-2 a-1) on a ``year`` dim; every year needs 12 months."""
+    years = complete_years(rh_monthly, time_dim)
     check_units(rh_monthly, "carbon_flux_monthly", variable=rh_monthly.name or "rh_monthly")
-    years = _complete_years(rh_monthly, time_dim)
     out = rh_monthly.groupby(years.rename("year")).sum(time_dim, skipna=False)
     out.attrs = dict(rh_monthly.attrs, units=NEP_UNITS,
                      long_name="annual soil heterotrophic respiration",
@@ -106,59 +72,22 @@ def annual_rh(rh_monthly: xr.DataArray, time_dim: str = "time") -> xr.DataArray:
     return out.rename("rh")
 
 
-def _complete_years(da: xr.DataArray, time_dim: str) -> xr.DataArray:
-    """The year of each time step; raises if a year lacks any of its 12 months."""
-    years = da[time_dim].dt.year
-    counts = years.groupby(years).count()
-    short = counts.where(counts != 12, drop=True)
-    if short.size:
-        raise NepInputError(
-            f"years without 12 months: {dict(zip(short['year'].values.tolist(), short.values.tolist()))}",
-            variable=da.name)
-    return years
-
-
 def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str = "time",
                    with_climate: bool = False):
     """Annual Rh (g C m-2 a-1) for several sets of Pei constants from one pass over monthly T and P.
 
-    Equal to ``annual_rh(rh_pei(t, p, params))`` for each ``params`` (up to float32 summation
-    order), but cheaper: the annual sum is linear in the bracket, so
-
-        Rh_year = a * days * carbon_fraction * (sum_m exp(b T_m) + sum_m ln(c P_m + 1)),
-
-    and each distinct ``b`` costs one exp pass over T and each distinct ``c`` one log pass over P,
-    however many sets combine them (the Rh sensitivity uses 3 b x 3 c values in 5 sets: 6 passes
-    instead of 10). Months are calendar months in ``time_dim`` (12 per year, checked); ``days`` is
-    the constant of the parameter set, as in :func:`rh_pei`. float32 in, float32 out.
-
-    Parameters
-    ----------
-    t, p : DataArray
-        Monthly mean temperature (degC) and monthly precipitation (mm), numpy or dask, same dims
-        with ``time_dim``; ``p`` >= 0.
-    params_list : sequence of nep_core.config.Rh
-
-    with_climate : bool
-        Also return the annual mean temperature (degC) and annual precipitation sum (mm a-1) from
-        the same pass, so that each block of the monthly surfaces is read by exactly one task (a
-        separate groupby kept hundreds of 75 MB monthly blocks alive at 500 m).
-
-    Returns
-    -------
-    list of DataArray, one per set, on ``year`` + the other dims, attrs as :func:`annual_rh`;
-    with ``with_climate``: ``(rh_list, tmean_annual, prcp_annual)``.
+    Equal to ``annual_rh(rh_pei(t, p, params))`` per set (up to float32 summation order), via
+    ``Rh_year = a * days * carbon_fraction * (sum_m exp(b T_m) + sum_m ln(c P_m + 1))``: one exp pass
+    per distinct ``b``, one log pass per distinct ``c``. ``t`` (degC), ``p`` (mm, >= 0): numpy or dask,
+    12 calendar months per year in ``time_dim``; float32 out. Returns one DataArray per set on
+    ``year``; with ``with_climate`` ``(rh_list, tmean_annual, prcp_annual)`` from the same pass.
     """
     params_list = list(params_list)
     if not params_list:
         raise NepInputError("no Rh parameter sets given", variable="params_list")
     _check_climate(t, p)
-    for da, name in ((t, "t"), (p, "p")):
-        if time_dim not in da.dims:
-            raise NepInputError(f"dimension {time_dim!r} not found (dims: {da.dims})", variable=da.name or name)
-    if p.chunks is None and bool((p < 0).any()):
-        raise NepInputError("negative precipitation", variable=p.name or "p")
-    years = _complete_years(t, time_dim)
+    complete_years(p, time_dim)
+    years = complete_years(t, time_dim)
     if not np.array_equal(np.asarray(p[time_dim]), np.asarray(t[time_dim])):
         raise NepInputError(f"t and p have different {time_dim!r} coordinates", variable=p.name or "p")
     year_vals = np.unique(years.values)
@@ -203,8 +132,7 @@ def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str 
 
 
 def _rh_sets_kernel(t, p, bs, cs, sets, nyear):
-    """(12 * nyear, ...) float32 T and P -> (2 + nsets, nyear, ...) float32: annual mean T, annual
-    P sum, then the annual Rh of each set (see annual_rh_sets). Time on the FIRST axis."""
+    """(12 * nyear, ...) T and P -> (2 + nsets, nyear, ...): annual mean T, P sum, Rh of each set."""
     lead = t.shape[1:]
     out = np.empty((2 + len(sets), nyear) + lead, np.float32)
     if not (np.isfinite(t).any() or np.isfinite(p).any()):      # a block wholly outside the region
@@ -222,18 +150,13 @@ def _rh_sets_kernel(t, p, bs, cs, sets, nyear):
 
 
 def nep(npp: xr.DataArray, rh: xr.DataArray) -> xr.DataArray:
-    """Net ecosystem productivity NEP = NPP - Rh (g C m-2 a-1); NEP > 0 sink, NEP < 0 source.
-
-    Pixels where NPP is masked (NaN) stay NaN. Both inputs must be in g C m-2 a-1.
-    """
+    """Net ecosystem productivity NEP = NPP - Rh (g C m-2 a-1); NEP > 0 sink, NEP < 0 source."""
     for da, name in ((npp, "npp"), (rh, "rh")):
         check_units(da, "carbon_flux", variable=da.name or name)
     out = (npp - rh).rename("nep")
-    out.attrs = {
-        "units": NEP_UNITS,
-        "long_name": "net ecosystem productivity",
-        "description": "NEP = NPP (MOD17A3HGF) - Rh (Pei et al. 2009, monthly, summed); > 0 sink, < 0 source",
-    }
+    out.attrs = {"units": NEP_UNITS, "long_name": "net ecosystem productivity",
+                 "description": "NEP = NPP (MOD17A3HGF) - Rh (Pei et al. 2009, monthly, summed); "
+                                "> 0 sink, < 0 source"}
     return out
 
 
@@ -242,8 +165,7 @@ RH_SENSITIVITY_PCT = (-10.0, 10.0)
 
 
 def rh_variant_sets(params: RhParams, pct=RH_SENSITIVITY_PCT) -> dict:
-    """Rh constants with ``b`` or ``c`` moved by each of ``pct`` percent, by variable name
-    (``rh_b_m10``, ...). ``a`` is a pure scale factor of Rh and needs no recomputation."""
+    """Rh constants with ``b`` or ``c`` moved by each of ``pct`` percent, by name (``rh_b_m10``, ...)."""
     return {f"rh_{k}_{'m' if p < 0 else 'p'}{abs(p):g}": dataclasses.replace(
         params, **{k: getattr(params, k) * (1 + p / 100)}) for k in ("b", "c") for p in pct}
 
@@ -251,27 +173,13 @@ def rh_variant_sets(params: RhParams, pct=RH_SENSITIVITY_PCT) -> dict:
 def rh_sensitivity(nep: xr.DataArray, rh: xr.DataArray, rh_variants: dict, base: xr.Dataset,
                    cell_area: xr.DataArray, params: RhParams, st, pct=RH_SENSITIVITY_PCT) -> pd.DataFrame:
     """Area-weighted mean NEP, sink share, mean Sen slope and trend-class shares when one Rh constant
-    of Pei et al. (2009) moves by each of ``pct`` percent.
+    of Pei et al. (2009) moves by each of ``pct`` percent; one row per (parameter, change_pct).
 
-    Parameters
-    ----------
-    nep, rh : xarray.DataArray
-        ``(year, y, x)`` NEP and Rh of ``params`` (g C m-2 a-1), NaN outside the region.
-    rh_variants : dict of xarray.DataArray
-        Rh recomputed from the monthly climate with ``b`` or ``c`` moved (:func:`rh_variant_sets`).
-    base : xarray.Dataset
-        The baseline ``nep_mean``, ``trend_slope`` and ``trend_class`` maps.
-    cell_area : xarray.DataArray
-        km2 per cell (the weights).
-    st : nep_core.config.Stats
-        alpha, correction, min_valid and stable_eps of the trend test and Table 1 classes.
-
-    Returns
-    -------
-    pandas.DataFrame, one row per (parameter, change_pct), change 0 = the baseline. A perturbed NEP
-    is NEP - (Rh' - Rh) in float32 (= NPP - Rh' up to rounding); Rh' = (1 + f) Rh for ``a``. Each
-    goes through ``sen_mk`` and ``trend_class`` with the results' settings; the shares are of the
-    area with a valid mean NEP; "increasing" is Table 1 classes 6-9, "significant increase" 8-9.
+    ``nep``, ``rh``: ``(year, y, x)``, g C m-2 a-1; ``rh_variants`` from :func:`rh_variant_sets`;
+    ``base``: the baseline ``nep_mean``, ``trend_slope``, ``trend_class`` (change 0); ``cell_area``
+    (km2) weights; ``st``: ``nep_core.config.Stats``. A perturbed NEP is NEP - (Rh' - Rh) in float32
+    (Rh' = (1 + f) Rh for ``a``). Shares are of the area with a valid mean NEP; "increasing" is
+    Table 1 classes 6-9, "significant increase" 8-9.
     """
     lo, hi = pct
     cases = [(k, p) for k in ("a", "b", "c") for p in (lo, 0.0, hi)]
@@ -290,7 +198,8 @@ def rh_sensitivity(nep: xr.DataArray, rh: xr.DataArray, rh_variants: dict, base:
         w = cell_area.astype(np.float64).where(np.isfinite(mean), 0.0)
         ws = cell_area.astype(np.float64).where(np.isfinite(slope), 0.0)
         sums.append([w.sum(), (w * mean.fillna(0)).sum(), w.where(mean > 0, 0).sum(),
-                     w.where(cls >= 6, 0).sum(), w.where(cls >= 8, 0).sum(), ws.sum(), (ws * slope.fillna(0)).sum()])
+                     w.where(cls >= 6, 0).sum(), w.where(cls >= 8, 0).sum(), ws.sum(),
+                     (ws * slope.fillna(0)).sum()])
     (sums,) = dask.compute(sums)
     rows = []
     for (k, p), s in zip(cases, sums):

@@ -1,11 +1,6 @@
-"""Declared class tables and the functions that apply them.
-
-Every categorical map is int8 with ``0 = no data`` (NaN input or a masked pixel) and classes
-``1..K`` in the order of a declared table (``TREND_CLASSES``, ``NEP_CLASSES``, ``CV_CLASS_NAMES``,
-``PERSISTENCE_CLASSES``). Outputs carry CF ``flag_values`` / ``flag_meanings`` and the parameters
-used (eps, thresholds, edges) as attrs. The tables are pandas DataFrames with columns ``code``,
-``name`` (CF flag meaning), ``label`` (for the book) and ``rule``.
-"""
+"""Declared class tables (DataFrames with ``code``, ``name`` = CF flag meaning, ``label``, ``rule``)
+and the functions that apply them: int8 maps, ``0 = no data``, classes ``1..K`` in table order, with
+CF ``flag_values`` / ``flag_meanings`` and the parameters used (eps, thresholds, edges) as attrs."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +15,6 @@ from .vocab import CORRECTIONS, NEP_UNITS, NO_CORRECTION, check_units
 _DEFAULTS = Stats()
 Z_THRESHOLDS = (1.645, 1.960, 2.576)
 
-# ------------------------------------------------------------------------------- Table 1: trends
 TREND_CLASSES = pd.DataFrame([
     (0, "no_data", "no data", "slope NaN, or |slope| >= eps with Z NaN"),
     (1, "extremely_significant_decrease", "extremely significant decrease", "slope <= -eps and Z < -2.576"),
@@ -80,8 +74,7 @@ def _as_float(da, name):
 
 
 def _trend_codes(slope, z, eps, thr):
-    slope = np.asarray(slope, dtype=np.float64)
-    z = np.asarray(z, dtype=np.float64)
+    slope, z = np.asarray(slope, dtype=np.float64), np.asarray(z, dtype=np.float64)
     out = np.zeros(slope.shape, dtype=np.int8)
     finite = np.isfinite(slope)
     stable = finite & (np.abs(slope) < eps)
@@ -99,20 +92,9 @@ def _trend_codes(slope, z, eps, thr):
 
 def trend_class(result: xr.Dataset, eps: float = _DEFAULTS.stable_eps,
                 thresholds=Z_THRESHOLDS, z: str = "z") -> xr.DataArray:
-    """Table 1 trend classes from a ``sen_mk`` result (see ``TREND_CLASSES`` for the rules).
-
-    Parameters
-    ----------
-    result : xarray.Dataset
-        Needs ``slope`` and the Z variable named by ``z`` (e.g. a corrected run's ``z``).
-    eps : float
-        "Stable" means |slope| < eps, in the slope's units (default 0.5 g C m-2 a-2).
-    thresholds : three increasing critical |Z| values, strict >.
-
-    Returns
-    -------
-    int8 DataArray, codes 0..9 (0 = no data) with CF flag attributes, ``eps`` and ``thresholds``.
-    """
+    """Table 1 trend classes (``TREND_CLASSES``, codes 0..9) of a ``sen_mk`` Dataset's ``slope`` and
+    ``z`` variable: stable is |slope| < ``eps`` (slope units, default 0.5 g C m-2 a-2), significance
+    levels are three increasing critical |Z| ``thresholds`` (strict >)."""
     if not isinstance(result, xr.Dataset) or "slope" not in result or z not in result:
         raise NepInputError(f"need a sen_mk Dataset with 'slope' and {z!r}", variable="result")
     thr = tuple(float(x) for x in thresholds)
@@ -131,11 +113,12 @@ def trend_class(result: xr.Dataset, eps: float = _DEFAULTS.stable_eps,
                     "|Z| strictly above 1.645 / 1.960 / 2.576 in the slope's direction; 0 = no data"))
 
 
-def _cut(values, edges):
+def _cut(values, edges, side="right"):
+    """1 + the ``numpy.searchsorted`` position of each finite value in ``edges``; NaN -> 0."""
     v = np.asarray(values, dtype=np.float64)
     out = np.zeros(v.shape, dtype=np.int8)
     fin = np.isfinite(v)
-    out[fin] = (1 + np.searchsorted(np.asarray(edges), v[fin], side="right")).astype(np.int8)
+    out[fin] = (1 + np.searchsorted(np.asarray(edges), v[fin], side=side)).astype(np.int8)
     return out
 
 
@@ -152,18 +135,12 @@ def nep_class(nep_mean: xr.DataArray, edges=NEP_EDGES) -> xr.DataArray:
 
 def natural_breaks(da, k: int = _DEFAULTS.n_breaks, sample: int = _DEFAULTS.breaks_sample,
                    seed: int = 20000101) -> np.ndarray:
-    """Fisher-Jenks natural breaks of the finite values of ``da``: the partition of the sorted values
-    into ``k`` contiguous classes with the least total within-class sum of squared deviations
-    (the exact optimum, Fisher 1958; Jenks 1977; computed by ``jenkspy.jenks_breaks``).
+    """Fisher-Jenks natural breaks of the finite values of ``da``: the exact least within-class sum
+    of squares partition into ``k`` classes (``jenkspy.jenks_breaks``), fitted on a seeded sample
+    (``default_rng(seed).choice``, no replacement) of ``sample`` values when there are more.
 
-    When there are more than ``sample`` finite values the breaks are fitted on a seeded random
-    sample of that size (``numpy.random.default_rng(seed).choice`` without replacement); they are
-    optimal for that sample.
-
-    Returns
-    -------
-    ndarray of k + 1 edges: [min, b_1, ..., b_k] where b_i is the upper bound of class i (the max
-    of the fitted values in it); use with ``classify_breaks``.
+    Returns k + 1 edges [min, b_1, ..., b_k], b_i the largest fitted value of class i (for
+    ``classify_breaks``).
 
     References
     ----------
@@ -195,16 +172,8 @@ def classify_breaks(da: xr.DataArray, edges, names=None) -> xr.DataArray:
         raise NepInputError("edges must be >= 3 strictly increasing values", variable="edges")
     da = _as_float(da, "input")
     k = e.size - 1
-    inner = e[1:-1]
-
-    def _f(v):
-        v = np.asarray(v, dtype=np.float64)
-        out = np.zeros(v.shape, dtype=np.int8)
-        fin = np.isfinite(v)
-        out[fin] = (1 + np.searchsorted(inner, v[fin], side="left")).astype(np.int8)
-        return out
-
-    out = xr.apply_ufunc(_f, da, dask="parallelized", output_dtypes=[np.int8])
+    out = xr.apply_ufunc(_cut, da, kwargs=dict(edges=e[1:-1], side="left"), dask="parallelized",
+                         output_dtypes=[np.int8])
     names = list(names) if names is not None else [f"class_{i}" for i in range(1, k + 1)]
     if len(names) != k:
         raise NepInputError(f"{len(names)} names for {k} classes", variable="names")
@@ -240,27 +209,19 @@ def _direction(trend, direction, alpha, eps):
 def persistence_class(trend, hurst: xr.DataArray, threshold: float = 0.5,
                       direction: str = "sign", alpha: float = _DEFAULTS.alpha,
                       eps: float = _DEFAULTS.stable_eps) -> xr.DataArray:
-    """Trend x Hurst persistence classes (Fig 7, ``PERSISTENCE_CLASSES``).
+    """Trend x Hurst persistence classes (Fig 7, ``PERSISTENCE_CLASSES``, codes 0..5).
 
     Parameters
     ----------
     trend : xarray.Dataset or int DataArray
-        A ``sen_mk`` result (uses ``slope``, and ``p`` for direction="significant") or a Table-1
-        class map from ``trend_class``.
-    hurst : xarray.DataArray
-        Hurst exponent (e.g. ``hurst_rs(...)["hurst"]``).
+        A ``sen_mk`` result (``slope``; ``p`` for direction="significant") or a Table-1 class map.
     threshold : float
         H > threshold is persistent, H < threshold anti-persistent, H == threshold undetermined.
         0.5 is the study's rule; a calibrated threshold is a null quantile from
         ``nep_core.stats.hurst_null_quantiles`` (H under iid noise is far above 0.5 at n = 24).
     direction : {"sign", "significant"}
-        "sign" (default, what the study's shares imply): trend direction = sign of the Sen slope,
-        |slope| < eps = no trend. "significant": only MK p < alpha (Dataset) or |Z| > 1.960 (codes
-        1, 2, 8, 9) counts as a direction; everything else is "no trend".
-
-    Returns
-    -------
-    int8 DataArray, codes 0..5 with CF flag attributes and ``threshold``, ``direction``.
+        "sign" (the study's shares): direction = sign of the Sen slope, |slope| < eps = no trend.
+        "significant": only MK p < alpha (Dataset) or |Z| > 1.960 (codes 1, 2, 8, 9) has a direction.
     """
     if direction not in ("sign", "significant"):
         raise NepInputError(f"direction must be 'sign' or 'significant', got {direction!r}", variable="direction")
@@ -286,23 +247,13 @@ def persistence_class(trend, hurst: xr.DataArray, threshold: float = 0.5,
 
 def classify_statistics(stats_ds: xr.Dataset, null: pd.DataFrame, st=_DEFAULTS,
                         seed: int = 20000101) -> xr.Dataset:
-    """Every categorical map and map-level FDR flag of the per-pixel statistics.
+    """Every categorical map and map-level FDR flag of ``nep_core.stats.per_pixel_statistics``
+    output, with the H null quantiles ``null`` (``stats.hurst_null_table``) and the ``Stats`` config.
 
-    Parameters
-    ----------
-    stats_ds : xarray.Dataset
-        Output of ``nep_core.stats.per_pixel_statistics``.
-    null : pandas.DataFrame
-        ``nep_core.stats.hurst_null_table``: the iid-noise quantiles of H.
-    st : nep_core.config.Stats
-        stable_eps, correction, fdr_alpha, n_breaks, breaks_sample, hurst_method, hurst_null_q.
-
-    Returns
-    -------
-    xarray.Dataset with ``trend_class`` (Table 1), ``trend_sig_fdr`` (the configured correction's
-    p) and ``trend_sig_fdr_<c>`` for every correction (BH at ``fdr_alpha``), ``nep_class``,
-    ``cv_class`` (Fisher-Jenks, ``n_breaks`` classes), ``persistence_class`` (H threshold 0.5) and
-    ``persistence_class_calibrated`` (H threshold = the ``hurst_null_q`` quantile of the null).
+    Returns a Dataset with ``trend_class`` (Table 1), ``trend_sig_fdr`` (configured correction) and
+    ``trend_sig_fdr_<c>`` per correction (BH at ``fdr_alpha``), ``nep_class``, ``cv_class``
+    (Fisher-Jenks, ``n_breaks`` classes), ``persistence_class`` (H threshold 0.5) and
+    ``persistence_class_calibrated`` (H threshold = the ``hurst_null_q`` null quantile).
     """
     out = xr.Dataset()
     tr = xr.Dataset({"slope": stats_ds["trend_slope"], "z": stats_ds["trend_z"], "p": stats_ds["trend_p"]})

@@ -19,12 +19,12 @@ Example ``nep.toml`` for real data::
     correction = "hamed_rao"
     hurst_method = "prefix"
 
-``Config.validate()`` checks the type and range of every parameter (``load_config`` and
-``pipeline.run`` call it); its errors name the file the config was read from and the key.
+``Config.validate()`` checks every parameter; its errors name the config file and the key.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import numbers
@@ -135,13 +135,8 @@ class Config:
         return self
 
     def validate(self) -> "Config":
-        """Check the type and range of every parameter; return ``self``.
-
-        Raises
-        ------
-        NepConfigError
-            Naming the config file (when read from one), the key (``stats.alpha``) and the rule.
-        """
+        """``self`` if every parameter has its type and range, else a NepConfigError naming the
+        config file (when read from one), the key (``stats.alpha``) and the rule."""
         for key, value, rule, words in _rules(self):
             if not rule(value):
                 raise NepConfigError(f"must be {words}; got {value!r}", file=self.source, variable=key)
@@ -161,8 +156,6 @@ class Config:
 
     def fingerprint(self, *sections: str) -> str:
         """A stable hash of the named parts of the config (all when none named), for caching."""
-        import hashlib
-
         d = self.to_dict()
         if sections:
             d = {k: d[k] for k in sections}
@@ -261,20 +254,17 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     path = Path(path)
     if not path.exists():
         raise NepConfigError("config file does not exist", file=path)
-    text = path.read_text()
+    if path.suffix not in (".toml", ".yml", ".yaml"):
+        raise NepConfigError("config must end in .toml, .yml or .yaml", file=path)
     try:
         if path.suffix == ".toml":
             import tomllib
 
-            data = tomllib.loads(text)
-        elif path.suffix in (".yml", ".yaml"):
+            data = tomllib.loads(path.read_text())
+        else:
             import yaml
 
-            data = yaml.safe_load(text) or {}
-        else:
-            raise NepConfigError("config must end in .toml, .yml or .yaml", file=path)
-    except NepConfigError:
-        raise
+            data = yaml.safe_load(path.read_text()) or {}
     except Exception as exc:  # parser errors: re-raise with the file named
         raise NepConfigError(f"cannot parse: {exc}", file=path) from exc
     if not isinstance(data, dict):

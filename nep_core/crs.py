@@ -1,9 +1,7 @@
-"""The analysis CRS (China Albers equal-area) and coordinate transforms.
-
-A leaf module (numpy and pyproj only): the readers (:mod:`nep_core.io`) and the grid
-(:mod:`nep_core.grid`) both use it, so neither has to import the other for a projection.
-"""
+"""The analysis CRS (China Albers equal-area) and coordinate transforms (a leaf module for io and grid)."""
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -11,17 +9,13 @@ import numpy as np
 CRS_ALBERS = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 "
               "+ellps=WGS84 +units=m +no_defs")
 
-_TRANSFORMERS: dict = {}
 
-
-def transformer(src, dst):
+@functools.cache
+def transformer(src: str, dst: str):
     """A cached ``pyproj.Transformer`` from ``src`` to ``dst`` with ``always_xy=True``."""
-    key = (str(src), str(dst))
-    if key not in _TRANSFORMERS:
-        from pyproj import Transformer
+    from pyproj import Transformer
 
-        _TRANSFORMERS[key] = Transformer.from_crs(*key, always_xy=True)
-    return _TRANSFORMERS[key]
+    return Transformer.from_crs(src, dst, always_xy=True)
 
 
 def lonlat_to_xy(lon, lat):

@@ -1,15 +1,9 @@
 """One function per figure of the study (and of the book's additions), each returning a Figure.
 
-Figures read the results store and the tables of :mod:`nep_core.tables` (which aggregate with
-:mod:`nep_core.zonal`); they never compute a statistic themselves. Maps are drawn in the grid's
-equal-area projection (China Albers: central meridian 105 E, standard parallels 25 N and 47 N),
-with province outlines, colour-blind-safe palettes (Okabe-Ito for categories, ColorBrewer BrBG/RdBu
-for signed quantities, cividis/viridis for sequential ones), legends and colourbars with units, and
-area shares printed beside the map.
-
-Province outlines: pass ``provinces`` as a list of shapely geometries (in the Albers CRS, or in
-lon/lat, detected from their bounds). Without them the outlines are traced from the ``province``
-raster with a contour.
+Figures read the results store and :mod:`nep_core.tables`; they compute no statistic. Maps are in
+the grid's China Albers projection (105 E; 25 N, 47 N) with province outlines (``provinces``: shapely
+geometries in Albers or lon/lat, else contours of the ``province`` raster), colour-blind-safe palettes
+(Okabe-Ito, BrBG/RdBu, cividis/viridis), units on legends and colourbars, and area shares beside the map.
 """
 from __future__ import annotations
 
@@ -24,13 +18,6 @@ from . import tables, zonal
 from .errors import NepInputError
 from .vocab import DRIVERS, LANDCOVER_CLASSES, NEP_UNITS, PROVINCES, REGION_NAME, SLOPE_UNITS
 
-__all__ = [
-    "ALBERS", "OKABE_ITO", "fig1_study_area", "fig2_nep_series", "fig3a_nep_mean_map",
-    "fig3b_trend_map", "fig4_cv_map", "fig5_landcover_sankey", "fig6_nep_by_landcover",
-    "fig7_persistence_map", "fig8_climate", "fig9_partial_corr_maps", "fig_trend_sensitivity",
-    "fig_hurst_null", "fig_rh_sensitivity", "fig_truth_vs_recovered", "panel_axes",
-]
-
 #: Okabe & Ito (2008) colour-blind-safe qualitative palette.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000",
              "#999999"]
@@ -41,6 +28,9 @@ LC_COLORS = {LANDCOVER_CLASSES[c]: col for c, col in
 #: Province (and whole-region) colours, by name.
 PROVINCE_COLORS = {REGION_NAME: "#000000", **{p.name: col for p, col in
                    zip(PROVINCES, ("#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2"))}}
+#: Colour and legend label of region pixels without a value.
+NODATA_COLOR = "#D4D4D4"
+NODATA_LABEL = "no value (non-vegetated NPP fill or masked)"
 
 
 def _albers():
@@ -55,7 +45,6 @@ def __getattr__(name):  # ALBERS built lazily so that importing this module stay
     raise AttributeError(name)
 
 
-# --------------------------------------------------------------------------------------- helpers
 def panel_axes(fig) -> list:
     """The figure's panels: its axes without colourbars (used by the tests and the book)."""
     return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
@@ -82,10 +71,6 @@ def _imshow(ax, ds, arr, **kw):
     return img
 
 
-NODATA_COLOR = "#D4D4D4"
-NODATA_LABEL = "no value (non-vegetated NPP fill or masked)"
-
-
 def _nodata(ax, ds, arr):
     """Paint region pixels without a value light grey, so 'no data' never looks like a light class."""
     miss = _inside(ds) & ~np.isfinite(np.asarray(arr, dtype=float))
@@ -107,8 +92,7 @@ def _outlines(ax, ds, provinces=None, color="0.15", lw=0.6):
         ax.add_geometries(geoms, crs=crs, facecolor="none", edgecolor=color, linewidth=lw)
         return
     prov = ds["province"].values
-    codes = [c for c in np.unique(prov) if c != 0]
-    for c in codes:
+    for c in np.unique(prov[prov != 0]):
         ax.contour(ds["x"].values, ds["y"].values, (prov == c).astype(float), levels=[0.5],
                    colors=[color], linewidths=lw, transform=_albers())
 
@@ -120,31 +104,21 @@ def _inside(ds):
 def _class_colors(var: str, labels: dict) -> dict:
     """Colour per class code for the class variables of the store."""
     codes = sorted(labels)
-    if var == "trend_class":
-        inc = plt.get_cmap("BrBG")
+    if var == "trend_class":                  # BrBG: green increase, brown decrease, darker if significant
         level = {"extremely": 0.98, "significant": 0.85, "weakly": 0.72, "non": 0.6}
-        out = {}
-        for c in codes:
-            lab = labels[c]
-            if lab.endswith("increase") or lab.endswith("decrease"):
-                v = level.get(lab.split()[0], 0.6)
-                out[c] = inc(v if lab.endswith("increase") else 1 - v)
-            else:
-                out[c] = "#F7F7F7"
+        out = {c: "#F7F7F7" for c in codes}
+        for c in (c for c in codes if labels[c].endswith(("increase", "decrease"))):
+            v = level.get(labels[c].split()[0], 0.6)
+            out[c] = plt.get_cmap("BrBG")(v if labels[c].endswith("increase") else 1 - v)
         return out
-    if var == "nep_class":
-        seq = plt.get_cmap("Greens")
-        out = {}
+    if var == "nep_class":                    # sources brown, sinks in Greens
         sinks = [c for c in codes if "source" not in labels[c]]
-        for i, c in enumerate(sinks):
-            out[c] = seq(0.35 + 0.6 * i / max(len(sinks) - 1, 1))
-        for c in codes:
-            if "source" in labels[c]:
-                out[c] = "#A6611A"
+        out = {c: "#A6611A" for c in codes}
+        out.update({c: plt.get_cmap("Greens")(0.35 + 0.6 * i / max(len(sinks) - 1, 1))
+                    for i, c in enumerate(sinks)})
         return out
     if var == "cv_class":
-        seq = plt.get_cmap("cividis")
-        return {c: seq(i / max(len(codes) - 1, 1)) for i, c in enumerate(codes)}
+        return {c: plt.get_cmap("cividis")(i / max(len(codes) - 1, 1)) for i, c in enumerate(codes)}
     if var == "landcover":
         return {c: LC_COLORS.get(labels[c], OKABE_ITO[i % 9]) for i, c in enumerate(codes)}
     pers = {"continuous increase": "#009E73", "increase then decrease": "#F0E442",
@@ -177,26 +151,15 @@ def _class_map(ax, ds, var: str, shares: pd.DataFrame, title: str, legend_title:
                              label=f"{NODATA_LABEL}: {nodata_share:.2f} % of the region"))
     ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
               fontsize=7, title_fontsize=8, frameon=False)
-    return ax
 
 
 def _gridlines(ax):
     return ax.gridlines(draw_labels=False, linewidth=0.3, color="0.6", alpha=0.6, linestyle=":")
 
 
-# --------------------------------------------------------------------------------------- figures
 def fig1_study_area(results, stations=None, provinces=None):
-    """Fig 1: study area -- elevation (m), province outlines, dry/wet zone boundaries, stations.
-
-    Parameters
-    ----------
-    results : Results or Dataset
-        Needs ``elevation``, ``province``, ``drywet``, ``cell_area``.
-    stations : xarray.Dataset, optional
-        Station set with ``x`` / ``y`` (Albers m) coordinates; default ``results.stations``.
-    provinces : list of shapely geometries, optional
-        Default ``results.provinces``; without them outlines are traced from the raster.
-    """
+    """Fig 1: study area -- elevation (m), province outlines, dry/wet zone boundaries and the
+    stations (``x`` / ``y`` in Albers m; default ``results.stations``)."""
     ds = tables.dataset(results)
     stations = getattr(results, "stations", None) if stations is None else stations
     provinces = getattr(results, "provinces", None) if provinces is None else provinces
@@ -232,17 +195,12 @@ def fig1_study_area(results, stations=None, provinces=None):
 
 
 def fig2_nep_series(results):
-    """Fig 2: yearly area-weighted mean NEP (g C m-2 a-1) of NWC and each province with an OLS line.
-
-    One panel per region (NWC first); the legend gives the slope (g C m-2 a-2).
-    """
-    ds = tables.dataset(results)
-    series = tables.nep_series(ds)
+    """Fig 2: yearly area-weighted mean NEP (g C m-2 a-1), one panel per region (NWC first), with the
+    OLS line and its slope (g C m-2 a-2) in the legend."""
+    series = tables.nep_series(results)
     trend = zonal.linear_trend(series)
-    n = len(series)
-    ncol = 3
-    nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 3 * nrow), sharex=True, layout="constrained",
+    nrow = int(np.ceil(len(series) / 3))
+    fig, axes = plt.subplots(nrow, 3, figsize=(10, 3 * nrow), sharex=True, layout="constrained",
                              squeeze=False)
     years = series.columns.to_numpy(dtype=float)
     for ax, (name, row) in zip(axes.ravel(), series.iterrows()):
@@ -255,54 +213,48 @@ def fig2_nep_series(results):
         ax.set_ylabel(f"NEP ({NEP_UNITS})", fontsize=8)
         ax.legend(fontsize=7, loc="upper left", frameon=False)
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[n:]:
+    for ax in axes.ravel()[len(series):]:
         ax.remove()
     for ax in axes[-1]:
         ax.set_xlabel("year")
     return fig
 
 
+def _class_figure(results, provinces, width: float, var: str, shares, title: str, legend_title: str,
+                  labels=None):
+    """A figure of one class map (:func:`_class_map`) with gridlines."""
+    provinces = getattr(results, "provinces", None) if provinces is None else provinces
+    fig = plt.figure(figsize=(width, 5), layout="constrained")
+    ax = _map_ax(fig, 1, 1, 1)
+    _class_map(ax, tables.dataset(results), var, shares, title, legend_title, provinces, labels)
+    _gridlines(ax)
+    return fig
+
+
 def fig3a_nep_mean_map(results, provinces=None):
     """Fig 3a: multi-year mean NEP classes (source < 0, low sink 0-200, medium 200-400, high >= 400
     g C m-2 a-1) with the area share of each class."""
-    ds = tables.dataset(results)
-    provinces = getattr(results, "provinces", None) if provinces is None else provinces
-    fig = plt.figure(figsize=(9, 5), layout="constrained")
-    ax = _map_ax(fig, 1, 1, 1)
-    _class_map(ax, ds, "nep_class", tables.nep_class_shares(ds), "Multi-year mean NEP class",
-               f"mean NEP class ({NEP_UNITS}), share of area", provinces)
-    _gridlines(ax)
-    return fig
+    return _class_figure(results, provinces, 9, "nep_class", tables.nep_class_shares(results),
+                         "Multi-year mean NEP class", f"mean NEP class ({NEP_UNITS}), share of area")
 
 
 def fig3b_trend_map(results, provinces=None):
     """Fig 3b: Theil-Sen + Mann-Kendall trend classes of NEP (Table 1) with area shares
     (per-pixel test; the FDR-controlled shares are in the trend-class table)."""
-    ds = tables.dataset(results)
-    provinces = getattr(results, "provinces", None) if provinces is None else provinces
-    fig = plt.figure(figsize=(9.5, 5), layout="constrained")
-    ax = _map_ax(fig, 1, 1, 1)
-    _class_map(ax, ds, "trend_class", tables.trend_class_shares(ds), "NEP trend class (Table 1)",
-               f"trend of NEP ({SLOPE_UNITS}), share of area", provinces)
-    _gridlines(ax)
-    return fig
+    return _class_figure(results, provinces, 9.5, "trend_class", tables.trend_class_shares(results),
+                         "NEP trend class (Table 1)", f"trend of NEP ({SLOPE_UNITS}), share of area")
 
 
 def fig4_cv_map(results, provinces=None):
     """Fig 4: coefficient of variation of NEP in five Fisher-Jenks classes, with edges and shares."""
-    ds = tables.dataset(results)
-    provinces = getattr(results, "provinces", None) if provinces is None else provinces
-    shares = tables.cv_class_shares(ds)
+    shares = tables.cv_class_shares(results)
     if "Cv from (1)" in shares:
         shares = shares.assign(label=[f"{lab} [{a:.3f}, {b:.3f})" for lab, a, b in
                                       zip(shares["label"], shares["Cv from (1)"], shares["Cv to (1)"])])
-    fig = plt.figure(figsize=(9.5, 5), layout="constrained")
-    ax = _map_ax(fig, 1, 1, 1)
-    _class_map(ax, ds, "cv_class", shares, f"Cv of NEP (mean {shares.attrs['mean_cv']:.3f})",
-               "Cv class (1, Fisher-Jenks edges), share of area", provinces,
-               labels=dict(zip(shares["class"], shares["label"])))
-    _gridlines(ax)
-    return fig
+    return _class_figure(results, provinces, 9.5, "cv_class", shares,
+                         f"Cv of NEP (mean {shares.attrs['mean_cv']:.3f})",
+                         "Cv class (1, Fisher-Jenks edges), share of area",
+                         labels=dict(zip(shares["class"], shares["label"])))
 
 
 def _ribbon(ax, x0, y0a, y0b, x1, y1a, y1b, color, alpha=0.45):
@@ -317,18 +269,9 @@ def _ribbon(ax, x0, y0a, y0b, x1, y1a, y1b, color, alpha=0.45):
 
 
 def fig5_landcover_sankey(results, years=(2000, 2011, 2022), min_share: float = 0.0):
-    """Fig 5: land-cover transitions as a Sankey diagram (areas from the transition matrices) and
-    the stacked class shares (%) of every land-cover year.
-
-    Parameters
-    ----------
-    results : Results or Dataset
-    years : sequence of int
-        The columns of the Sankey diagram (the study: 2000 -> 2011 -> 2022).
-    min_share : float
-        Flows smaller than this percent of the total area are not drawn (their area stays in the
-        node bars).
-    """
+    """Fig 5: land-cover transitions between ``years`` as a Sankey diagram (areas from the
+    transition matrices; flows under ``min_share`` % of the area are not drawn but stay in the node
+    bars) and the stacked class shares (%) of every land-cover year."""
     ds = tables.dataset(results)
     names = tables.landcover_names(ds)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 5.5), width_ratios=[1.6, 1], layout="constrained")
@@ -342,8 +285,7 @@ def fig5_landcover_sankey(results, years=(2000, 2011, 2022), min_share: float = 
         areas = mats[0].sum(axis=1) if j == 0 else mats[j - 1].sum(axis=0)
         top = {}
         y = 0.0
-        for name in names.values():
-            a = float(areas.iloc[list(names.values()).index(name)])
+        for name, a in zip(names.values(), areas.to_numpy(dtype=float)):
             ax.add_patch(Rectangle((j - width / 2, y), width, a, facecolor=colors[name], edgecolor="0.3",
                                    linewidth=0.4))
             if a / total > 0.02:
@@ -354,14 +296,11 @@ def fig5_landcover_sankey(results, years=(2000, 2011, 2022), min_share: float = 
             y += a + gap
         node_tops.append(top)
     for j, m in enumerate(mats):
-        out_off = dict(node_tops[j])
-        in_off = dict(node_tops[j + 1])
+        out_off, in_off = dict(node_tops[j]), dict(node_tops[j + 1])
         for src in m.index:
             for dst in m.columns:
                 a = float(m.loc[src, dst])
-                if a <= 0:
-                    continue
-                if 100 * a / total >= min_share:
+                if a > 0 and 100 * a / total >= min_share:
                     _ribbon(ax, j + width / 2, out_off[src], out_off[src] + a, j + 1 - width / 2,
                             in_off[dst], in_off[dst] + a, colors[src])
                 out_off[src] += a
@@ -382,9 +321,7 @@ def fig5_landcover_sankey(results, years=(2000, 2011, 2022), min_share: float = 
         v = by_year[f"{name} share (%)"].to_numpy()
         ax2.bar(by_year.index, v, bottom=bottom, color=colors[name], width=0.85, label=name)
         bottom += v
-    ax2.set_ylabel("share of the region (%)")
-    ax2.set_xlabel("year")
-    ax2.set_ylim(0, 100)
+    ax2.set(ylabel="share of the region (%)", xlabel="year", ylim=(0, 100))
     ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
                title="land cover", title_fontsize=8)
     ax2.set_title("Land-cover class shares per year", fontsize=9)
@@ -408,8 +345,7 @@ def fig6_nep_by_landcover(results, lc_year: int = 2022, min_area_share: float = 
                 label=f"{name}: {trend.loc[name, 'slope']:+.2f} {SLOPE_UNITS}")
         ax.plot(years, trend.loc[name, "intercept"] + trend.loc[name, "slope"] * years, "--", lw=0.8,
                 color=col)
-    ax.set_xlabel("year")
-    ax.set_ylabel(f"mean NEP ({NEP_UNITS})")
+    ax.set(xlabel="year", ylabel=f"mean NEP ({NEP_UNITS})")
     ax.legend(title=f"land cover {lc_year} (OLS slope)", fontsize=7, title_fontsize=8,
               loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.grid(alpha=0.3)
@@ -449,14 +385,13 @@ def fig8_climate(results, provinces=None):
         ax.plot(years, series.loc[v].to_numpy(), "o-", ms=3, color=OKABE_ITO[i + 4 if i < 2 else 6])
         s, b = trend.loc[v, "slope"], trend.loc[v, "intercept"]
         ax.plot(years, b + s * years, "--", color="0.3", label=f"OLS: {s:+.3g} {units} per year")
-        ax.set_ylabel(f"{name} ({units})")
-        ax.set_xlabel("year")
+        ax.set(ylabel=f"{name} ({units})", xlabel="year")
         ax.legend(fontsize=7, frameon=False)
         ax.grid(alpha=0.3)
         ax.set_title(f"NWC mean {name}", fontsize=10)
         mx = _map_ax(fig, 2, 3, i + 4)
-        mean = zonal.multi_year_mean(ds[v])
-        img = _imshow(mx, ds, np.where(_inside(ds), mean.values, np.nan), cmap=cmaps[v])
+        img = _imshow(mx, ds, np.where(_inside(ds), zonal.multi_year_mean(ds[v]).values, np.nan),
+                      cmap=cmaps[v])
         _outlines(mx, ds, provinces)
         fig.colorbar(img, ax=mx, orientation="horizontal", shrink=0.8, pad=0.02,
                      label=f"mean {name} ({units})")
@@ -471,14 +406,12 @@ def fig9_partial_corr_maps(results, alpha: float = 0.05, provinces=None):
     shares = tables.partial_corr_shares(ds, alpha)
     fig = plt.figure(figsize=(13, 4.6), layout="constrained")
     axes = []
-    img = None
     for i, (v, (name, _)) in enumerate(DRIVERS.items()):
         ax = _map_ax(fig, 1, 3, i + 1)
         r = np.where(_inside(ds), ds[f"pcorr_r_{v}"].values, np.nan)
         _nodata(ax, ds, r)
         img = _imshow(ax, ds, r, cmap="RdBu_r", vmin=-1, vmax=1)
-        sig = _inside(ds) & (ds[f"pcorr_p_{v}"].values < alpha)
-        yy, xx = np.nonzero(sig)
+        yy, xx = np.nonzero(_inside(ds) & (ds[f"pcorr_p_{v}"].values < alpha))
         ax.scatter(ds["x"].values[xx], ds["y"].values[yy], s=1.5, c="k", marker=".", linewidths=0,
                    transform=_albers())
         _outlines(ax, ds, provinces)
@@ -491,7 +424,6 @@ def fig9_partial_corr_maps(results, alpha: float = 0.05, provinces=None):
     return fig
 
 
-# ------------------------------------------------------------------------------------- beyond
 def fig_trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = None):
     """Significant-trend area (%) under each Mann-Kendall variant, per-pixel and with BH FDR."""
     tab = tables.trend_sensitivity(results, alpha, fdr_alpha)
@@ -504,51 +436,44 @@ def fig_trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None 
                       label=col)
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(x, tab.index)
-    ax.set_ylabel("significant trend area (% of valid area)")
-    ax.set_xlabel("Mann-Kendall variant (autocorrelation correction)")
+    ax.set(ylabel="significant trend area (% of valid area)",
+           xlabel="Mann-Kendall variant (autocorrelation correction)")
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     return fig
 
 
 def fig_hurst_null(results, null: pd.DataFrame | None = None, bins: int = 40):
-    """Distribution of the per-pixel Hurst exponent (1) with the null quantiles of H for the same n
-    and estimator (iid noise, seeded Monte Carlo), and the persistent share by H > 0.5 vs calibrated.
-
-    ``null``: DataFrame with ``quantile`` and ``hurst`` columns (default ``results.tables["hurst_null"]``).
-    """
+    """Distribution of the per-pixel Hurst exponent (1) with the null quantiles of H (``null``,
+    default ``results.tables["hurst_null"]``: iid noise, same n and estimator), and the persistent
+    share by H > 0.5 vs calibrated."""
     ds = tables.dataset(results)
     null = tables.hurst_null_for(results, null)
     summary = tables.hurst_summary(results, null=null)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=[1.6, 1], layout="constrained")
     h = ds["hurst"].values[_inside(ds)]
-    h = h[np.isfinite(h)]
-    w = ds["cell_area"].values[_inside(ds)][np.isfinite(ds["hurst"].values[_inside(ds)])]
-    ax.hist(h, bins=bins, weights=100 * w / w.sum(), color="#56B4E9", edgecolor="white")
+    w = ds["cell_area"].values[_inside(ds)][np.isfinite(h)]
+    ax.hist(h[np.isfinite(h)], bins=bins, weights=100 * w / w.sum(), color="#56B4E9", edgecolor="white")
     ax.axvline(0.5, color="#D55E00", lw=1.5, label="H = 0.5 (the study's rule)")
     if null is not None:
         for i, (_, row) in enumerate(null.iterrows()):
             ax.axvline(row["hurst"], color="k", ls=(0, (4, 2 + i)), lw=1,
                        label=f"null q{row['quantile']:g} = {row['hurst']:.3f}")
-    ax.set_xlabel(f"Hurst exponent H (1), {ds['hurst'].attrs.get('long_name', '')}")
-    ax.set_ylabel("share of area per bin (%)")
+    ax.set(xlabel=f"Hurst exponent H (1), {ds['hurst'].attrs.get('long_name', '')}",
+           ylabel="share of area per bin (%)")
     ax.legend(fontsize=7, frameon=False)
     bars = ax2.bar(range(len(summary)), summary["persistent (%)"].to_numpy(),
                    color=["#D55E00", "#0072B2"][:len(summary)])
     ax2.bar_label(bars, fmt="%.1f %%", fontsize=8)
     ax2.set_xticks(range(len(summary)), [s.split(" (")[0] for s in summary.index], fontsize=7)
-    ax2.set_ylabel("persistent area (%)")
-    ax2.set_ylim(0, 100)
+    ax2.set(ylabel="persistent area (%)", ylim=(0, 100))
     ax2.set_title("persistent share: study rule vs calibrated", fontsize=9)
     return fig
 
 
 def fig_rh_sensitivity(table: pd.DataFrame):
-    """Rh-parameter sensitivity: each metric column against the relative change of each parameter.
-
-    ``table`` columns: ``parameter``, ``change_pct`` and one or more metric columns whose names carry
-    units (e.g. ``"nep_mean_g C m-2 a-1"``, ``"sink_share_pct"``); one panel per metric.
-    """
+    """Rh-parameter sensitivity: one panel per metric column of ``table`` (names carry units, e.g.
+    ``"sink_share_pct"``) against ``change_pct`` of each ``parameter``."""
     need = {"parameter", "change_pct"}
     if not need <= set(table.columns):
         raise NepInputError(f"Rh sensitivity table needs columns {sorted(need)}", variable="rh_sensitivity")
@@ -566,8 +491,7 @@ def fig_rh_sensitivity(table: pd.DataFrame):
         for i, (p, sub) in enumerate(table.groupby("parameter", sort=False)):
             sub = sub.sort_values("change_pct")
             ax.plot(sub["change_pct"], sub[m], "o-", color=OKABE_ITO[i % 9], label=str(p))
-        ax.set_xlabel("change of the Rh parameter (%)")
-        ax.set_ylabel(m.replace("_", " "))
+        ax.set(xlabel="change of the Rh parameter (%)", ylabel=m.replace("_", " "))
         ax.grid(alpha=0.3)
         ax.legend(title="parameter", fontsize=7, title_fontsize=8, frameon=False)
     return fig
@@ -591,8 +515,7 @@ def fig_truth_vs_recovered(results, truth=None, var: str = "trend_slope", gridsi
     row = summary.iloc[0]
     ax.text(0.02, 0.98, "\n".join(f"{k}: {v:.3g}" for k, v in row.items()), transform=ax.transAxes,
             va="top", fontsize=8, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
-    ax.set_xlabel(f"planted {var} ({units})")
-    ax.set_ylabel(f"recovered {var} ({units})")
+    ax.set(xlabel=f"planted {var} ({units})", ylabel=f"recovered {var} ({units})")
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     return fig
 

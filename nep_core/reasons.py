@@ -1,9 +1,5 @@
-"""Reason codes for masked pixels.
-
-A pixel that carries no value (NaN) in a result carries one of these codes in the matching
-``*_reason`` variable, so nothing is lost silently. Codes are stable: they are written into result
-stores (attribute ``flag_values`` / ``flag_meanings``, CF conventions).
-"""
+"""Reason codes for masked pixels: a NaN in a result carries one of these stable codes in the matching
+``*_reason`` variable (CF ``flag_values`` / ``flag_meanings``), so nothing is lost silently."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,27 +16,15 @@ NEGATIVE_VARIANCE = 8  # autocorrelation-corrected Var(S) <= 0 (guarded, see sta
 OUT_OF_RANGE = 9       # value outside the product's valid range
 NO_COVARIATE = 10      # a driver (climate covariate) is missing at this pixel
 
-MEANINGS = {
-    VALID: "valid",
-    ALL_NAN: "all_nan",
-    TOO_FEW_VALID: "too_few_valid_years",
-    CONSTANT: "constant_series",
-    NONPOSITIVE_MEAN: "mean_nonpositive_or_near_zero",
-    NON_FINITE_INPUT: "non_finite_input",
-    NPP_FILL: "npp_fill_or_non_vegetated",
-    OUTSIDE_REGION: "outside_region",
-    NEGATIVE_VARIANCE: "corrected_variance_nonpositive",
-    OUT_OF_RANGE: "value_out_of_valid_range",
-    NO_COVARIATE: "covariate_missing",
-}
+MEANINGS = {VALID: "valid", ALL_NAN: "all_nan", TOO_FEW_VALID: "too_few_valid_years",
+            CONSTANT: "constant_series", NONPOSITIVE_MEAN: "mean_nonpositive_or_near_zero",
+            NON_FINITE_INPUT: "non_finite_input", NPP_FILL: "npp_fill_or_non_vegetated",
+            OUTSIDE_REGION: "outside_region", NEGATIVE_VARIANCE: "corrected_variance_nonpositive",
+            OUT_OF_RANGE: "value_out_of_valid_range", NO_COVARIATE: "covariate_missing"}
 
 
 def flag_attrs(long_name: str) -> dict:
     """CF flag attributes for a ``*_reason`` variable."""
     codes = sorted(MEANINGS)
-    return {
-        "long_name": long_name,
-        "flag_values": np.array(codes, dtype=np.int8),
-        "flag_meanings": " ".join(MEANINGS[c] for c in codes),
-        "units": "1",
-    }
+    return {"long_name": long_name, "flag_values": np.array(codes, dtype=np.int8),
+            "flag_meanings": " ".join(MEANINGS[c] for c in codes), "units": "1"}

@@ -11,8 +11,6 @@ import pandas as pd
 from .errors import NepInputError
 from .tables import is_synthetic
 
-__all__ = ["data_notice", "provenance_table", "config_table", "environment_table", "PROVENANCE"]
-
 
 def data_notice(results) -> str:
     """The callout every results page shows (Markdown, printed by an ``output: asis`` cell)."""
@@ -58,18 +56,10 @@ def config_table(results) -> pd.DataFrame:
     cfg = getattr(results, "config", None)
     if cfg is None:
         raise NepInputError("results carry no config")
-
-    def walk(d, prefix=""):
-        for k, v in d.items():
-            if isinstance(v, dict):
-                yield from walk(v, f"{prefix}{k}.")
-            else:
-                yield f"{prefix}{k}", v
-
     meaning = {"scheduler": "none (local threads)", "stats.correction": "none (original Mann-Kendall)",
                "stats.min_valid": "none (ceil(0.8 * n_years))"}
     rows = {}
-    for key, value in walk(cfg.to_dict()):
+    for key, value in pd.json_normalize(cfg.to_dict(), sep=".").iloc[0].items():
         if value is None:
             value = meaning.get(key, "none (embedded synthetic scenario)" if key.startswith("inputs.")
                                 else "none")

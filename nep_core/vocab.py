@@ -1,13 +1,8 @@
-"""The shared vocabulary: every name and unit that more than one module uses, defined once.
+"""The shared vocabulary: every name, code and unit that more than one module uses, defined once.
 
-Codes and names (provinces, land-cover classes, dry/wet zones), the names of the statistical variants
-(autocorrelation corrections, Hurst R/S methods), the climate drivers, and the units of each
-quantity with the spellings accepted on input. :func:`check_units` is the one units check at a
-module boundary (readers, climate, carbon, classes); :func:`unit_conversion` gives the factor a
-reader applies to a declared unit it converts (station CSV headers, float NPP rasters).
-
-Kernel codes of the variants (``stats._kernels.CORR_*``, ``HURST_*``) stay with the kernels; the
-wrappers in :mod:`nep_core.stats` map these public names to them.
+:func:`check_units` is the one units check at a module boundary; :func:`unit_conversion` gives the
+factor a reader applies to a declared unit it converts. Kernel codes of the variants stay in
+``stats._kernels``.
 """
 from __future__ import annotations
 
@@ -19,7 +14,6 @@ import numpy as np
 
 from .errors import NepInputError
 
-# ----------------------------------------------------------------------------------------- places
 Province = namedtuple("Province", "code name adcode")
 Province.__doc__ = "One province of the study region: analysis code (1..5), English name, GB/T 2260 adcode."
 
@@ -46,9 +40,8 @@ DRYWET_ZONES = {
     3: ("semi-humid", 400.0, 800.0),
     4: ("humid", 800.0, np.inf),
 }
-DRYWET_ISOHYETS_MM = (200.0, 400.0, 800.0)
+DRYWET_ISOHYETS_MM = tuple(lo for _, lo, _ in DRYWET_ZONES.values() if lo > 0)
 
-# ----------------------------------------------------------------------------------- statistics
 #: Autocorrelation corrections of the Mann-Kendall test (besides no correction).
 CORRECTIONS = ("hamed_rao", "yue_wang", "tfpw")
 #: How "no correction" is spelled where ``None`` cannot be (TOML, variable names ``trend_p_none``).
@@ -57,7 +50,6 @@ NO_CORRECTION = "none"
 HURST_METHODS = ("prefix", "diff", "alp")
 
 
-# ----------------------------------------------------------------------------------------- units
 @dataclass(frozen=True)
 class Quantity:
     """A physical quantity: its unit as written (``units[0]``), the other accepted spellings of the
@@ -75,10 +67,8 @@ _PRCP_HINT = "convert explicitly: m * 1000, or kg m-2 s-1 * seconds per step"
 _RAD_HINT = "convert explicitly: W m-2 * seconds per step / 1e6"
 _KG_C = {u: (1000.0, 0.0) for u in ("kg C m-2 a-1", "kg C m-2 yr-1", "kg C/m^2", "kg C/m2", "kg C/m^2/yr")}
 
-#: Every quantity whose units are checked. Spellings match ignoring white space ("kgC/m^2" is
-#: "kg C/m^2"). "C" is accepted for temperature: the check is per quantity, so for a temperature
-#: it can only mean degrees Celsius (not carbon, not UDUNITS' coulomb), and station CSV headers
-#: "tmean[C]" were read before; outputs always write "degC".
+#: Every quantity whose units are checked; spellings match ignoring white space. "C" is accepted for
+#: a temperature (it can only mean degC there; station CSV headers "tmean[C]"); outputs write "degC".
 QUANTITIES: dict[str, Quantity] = {
     "temperature": Quantity("air temperature", ("degC", "°C", "degree_Celsius", "celsius", "C"),
                             {"K": (1.0, -273.15)}, "convert explicitly: K - 273.15"),
@@ -115,11 +105,8 @@ CLIMATE_QUANTITIES = {"tmean": "temperature", "prcp": "precipitation_{step}", "r
 
 
 def climate_quantity(var: str, step: str) -> str:
-    """The :data:`QUANTITIES` key of climate variable ``var`` at time step ``step``.
-
-    >>> climate_quantity("prcp", "monthly")
-    'precipitation_monthly'
-    """
+    """The :data:`QUANTITIES` key of climate variable ``var`` at ``step`` (``prcp``, monthly ->
+    ``precipitation_monthly``)."""
     return CLIMATE_QUANTITIES[var].format(step=step)
 
 
@@ -131,13 +118,6 @@ DRIVERS = {v: Driver(name, UNITS[climate_quantity(v, "annual")])
 
 def _squeeze(units) -> str:
     return "".join(str(units).split())
-
-
-def _units_of(obj):
-    attrs = getattr(obj, "attrs", obj)
-    if isinstance(attrs, Mapping):
-        return attrs.get("units"), getattr(obj, "name", None)
-    return obj, None
 
 
 def _quantity(quantity: str) -> Quantity:
@@ -160,54 +140,28 @@ def check_units(obj, quantity: str, *, file=None, variable: str | None = None,
                 missing_ok: bool = False) -> str | None:
     """Raise unless ``obj`` carries an accepted spelling of ``quantity``'s unit (no conversion).
 
-    Parameters
-    ----------
-    obj : DataArray, mapping of attributes, str or None
-        What carries the units: a DataArray (its ``attrs["units"]``), an attribute mapping, or the
-        units string itself.
-    quantity : str
-        A key of :data:`QUANTITIES` (e.g. ``"temperature"``, ``"precipitation_monthly"``).
-    file, variable : optional
-        Named in the error (``variable`` defaults to the DataArray's name).
-    missing_ok : bool
-        Accept absent (or empty) units, e.g. an optional ``units`` tag of a GeoTIFF.
-
-    Returns
-    -------
-    The units as found (``None`` when absent and ``missing_ok``).
-
-    Raises
-    ------
-    NepInputError
-        Naming the file and variable, the units found, the unit expected and every accepted
-        spelling (and how to convert, where a hint helps).
-
-    Examples
-    --------
-    >>> check_units({"units": "°C"}, "temperature")
-    '°C'
+    ``obj`` is a DataArray, an attribute mapping or the units string itself; ``quantity`` a key of
+    :data:`QUANTITIES`. The :class:`NepInputError` names ``file`` and ``variable`` (default: the
+    DataArray's name), the units found, the unit expected and every accepted spelling.
+    ``missing_ok`` accepts absent units (returns ``None``); otherwise the units as found are returned.
     """
     q = _quantity(quantity)
-    units, name = _units_of(obj)
+    attrs = getattr(obj, "attrs", obj)
+    mapping = isinstance(attrs, Mapping)
+    units, name = (attrs.get("units"), getattr(obj, "name", None)) if mapping else (obj, None)
     variable = variable if variable is not None else name
-    if units is None or str(units).strip() == "":
-        if missing_ok:
-            return None
-        _refuse(q, units, q.units, file=file, variable=variable)
-    if _squeeze(units) not in {_squeeze(u) for u in q.units}:
+    if missing_ok and (units is None or str(units).strip() == ""):
+        return None
+    if units is None or _squeeze(units) not in {_squeeze(u) for u in q.units}:
         _refuse(q, units, q.units, file=file, variable=variable)
     return units
 
 
 def unit_conversion(units, quantity: str, *, file=None, variable: str | None = None) -> tuple[float, float]:
     """``(factor, offset)`` taking values in the declared ``units`` to ``quantity``'s unit
-    (``value * factor + offset``): ``(1.0, 0.0)`` for an accepted spelling of the unit itself, the
-    declared conversion for the other units of :data:`QUANTITIES` (e.g. ``K``, ``cm``,
-    ``kg C m-2 a-1``); anything else raises like :func:`check_units`.
-
-    >>> unit_conversion("K", "temperature")
-    (1.0, -273.15)
-    """
+    (``value * factor + offset``): ``(1.0, 0.0)`` for an accepted spelling, the declared conversion
+    of :data:`QUANTITIES` for other units (``K`` -> ``(1.0, -273.15)``); else raises like
+    :func:`check_units`."""
     q = _quantity(quantity)
     if units is not None and str(units).strip():
         key = _squeeze(units)
@@ -218,9 +172,3 @@ def unit_conversion(units, quantity: str, *, file=None, variable: str | None = N
                 return conv
     _refuse(q, units, (*q.units, *q.convert), file=file, variable=variable, hint=False)
 
-
-__all__ = ["Province", "PROVINCES", "PROVINCE_NAMES", "REGION_NAME", "LANDCOVER_CLASSES", "DRYWET_ZONES",
-           "DRYWET_ISOHYETS_MM", "CORRECTIONS", "NO_CORRECTION", "HURST_METHODS", "Quantity", "QUANTITIES",
-           "UNITS", "NEP_UNITS", "SLOPE_UNITS", "RH_MONTHLY_UNITS", "AREA_UNITS", "CLIMATE_QUANTITIES",
-           "climate_quantity", "Driver", "DRIVERS",
-           "check_units", "unit_conversion"]

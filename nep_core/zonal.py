@@ -1,20 +1,11 @@
 """Area-weighted zonal statistics: class shares, group means, land-cover transition matrices.
 
-Everything here is weighted by an explicit cell-area array (km2), so the numbers are areas on the
-ground even on a grid whose cells differ in size. Group means are ``flox.groupby_reduce`` sums of
-float64 area x value products and areas; class and transition areas are weighted
-``numpy.bincount`` sums (flox took about twice as long for those, see ``_bincount_sums``). Both
-work block by block: a dask-backed array keeps its stored chunks, a numpy array larger than
-``BLOCK_VALUES`` values is read in row blocks (sliced when a block is computed, never copied
-whole), so memory stays bounded on a 500 m grid; blocks run on the local threads and every block
-sum and their total are float64.
-
-Conventions
------------
-* Class and group codes are integers; ``0`` and NaN mean "no class" / "outside" and are never counted
-  in a share. Their area is reported separately (``DataFrame.attrs``), so shares over the classified
-  area sum to 100 %.
-* Areas are in km2 (the unit of the ``cell_area`` variable of the results store); shares in percent.
+Weighted by an explicit cell-area array (km2), so every number is a ground area or an area-weighted
+mean. Group means are ``flox.groupby_reduce`` sums, class and transition areas weighted
+``numpy.bincount`` sums (twice as fast there, data/benchmarks/zonal.csv), all float64 and block by
+block on the local threads: dask arrays in their stored chunks, numpy arrays above ``BLOCK_VALUES``
+values in row blocks (views, never copied whole). Integer codes ``0`` / NaN mean "no class" /
+"outside" and never count in a share (that area is in ``DataFrame.attrs``); shares in percent.
 """
 from __future__ import annotations
 
@@ -31,19 +22,12 @@ from .errors import NepInputError
 from .store import dask_view
 from .vocab import AREA_UNITS
 
-__all__ = [
-    "area_shares", "zonal_mean", "transition_matrix", "changed_share", "linear_trend",
-    "multi_year_mean", "class_labels",
-]
-
 #: values per block of a numpy input (a dask input keeps its own chunks)
 BLOCK_VALUES = 4_000_000
-#: flox engine of the group means (the fastest of "flox", "numpy", "numbagg" in
-#: data/benchmarks/zonal.csv)
+#: flox engine of the group means (the fastest in data/benchmarks/zonal.csv)
 ENGINE = "flox"
 
 
-# ----------------------------------------------------------------------------------------- helpers
 def _values(a) -> np.ndarray:
     return np.asarray(a.values if isinstance(a, (xr.DataArray, pd.Series)) else a)
 
@@ -52,11 +36,8 @@ _AREA_CACHE: dict = {}
 
 
 def _check_area(cell_area, shape) -> np.ndarray:
-    """The validated cell areas (km2, NaN -> 0, float64, read-only).
-
-    The tables call this ~50 times on the same 26 M-cell map at 500 m (30 s and 0.6 GB of
-    temporaries per call); the last result is reused while the same array, unchanged (same sum), is
-    passed again."""
+    """The validated cell areas (km2, NaN -> 0, float64, read-only). The last result is reused while
+    the same array, unchanged (same finite sum), is passed again: the tables pass one map ~50 times."""
     raw = _values(cell_area)
     if isinstance(cell_area, xr.DataArray):
         units = cell_area.attrs.get("units")
@@ -88,8 +69,7 @@ def _check_area(cell_area, shape) -> np.ndarray:
 
 
 def _code_block(v: np.ndarray, k: int | None = None) -> np.ndarray:
-    """Integer codes of one block, 0 where there is no class (0 or NaN); raises on fractional or
-    negative codes, or on codes above ``k``."""
+    """Validated integer codes of one block (NaN -> 0), at most ``k``."""
     if v.dtype.kind == "f":
         ok = np.isfinite(v)
         codes = np.where(ok, v, 0).astype(np.int64)
@@ -106,13 +86,6 @@ def _code_block(v: np.ndarray, k: int | None = None) -> np.ndarray:
     return codes
 
 
-def _blocks(a, chunks) -> dsa.Array:
-    """``a`` (numpy or dask) as a dask array with ``chunks``."""
-    if isinstance(a, dsa.Array):
-        return a.rechunk(chunks)
-    return dask_view(a, chunks)
-
-
 def _data(a):
     """The array behind ``a``: a dask one as stored, a numpy one as it is up to ``BLOCK_VALUES``
     values, else as dask row blocks of about that many values (leading dimensions whole)."""
@@ -123,9 +96,9 @@ def _data(a):
     if v.size <= BLOCK_VALUES:
         return v
     if v.ndim < 2:
-        return _blocks(v, BLOCK_VALUES)
+        return dask_view(v, BLOCK_VALUES)
     rows = max(1, BLOCK_VALUES // (int(np.prod(v.shape[:-2])) * v.shape[-1]))
-    return _blocks(v, (*v.shape[:-2], rows, v.shape[-1]))
+    return dask_view(v, (*v.shape[:-2], rows, v.shape[-1]))
 
 
 def _aligned(a, ref):
@@ -136,7 +109,7 @@ def _aligned(a, ref):
         return _values(v)
     v = v if isinstance(v, dsa.Array) else np.asarray(v)
     chunks = tuple(c if n == sum(c) else -1 for n, c in zip(v.shape, ref.chunks[ref.ndim - v.ndim:]))
-    return _blocks(v, chunks)
+    return v.rechunk(chunks) if isinstance(v, dsa.Array) else dask_view(v, chunks)
 
 
 def _broadcast(a, ref):
@@ -153,28 +126,21 @@ def _map(f, *arrays, **kwargs):
     return f(*arrays, **kwargs)
 
 
-def _compute(*arrays):
-    """Computed on the local threads (the numpy views are not shipped to a cluster)."""
-    return dask.compute(*arrays, scheduler="threads")
-
-
 def _present(a) -> list[int]:
     """The class codes (nonzero) present in ``a``."""
-    found, = _compute(np.unique(_map(_code_block, a)))
+    found, = dask.compute(np.unique(_map(_code_block, a)), scheduler="threads")
     return [int(c) for c in np.unique(found) if c != 0]
 
 
 def _lut(wanted, other: int) -> np.ndarray:
-    """Code -> position in ``wanted`` (``other`` for 0, unlisted codes and, in the last entry, codes
-    beyond the table)."""
+    """Code -> position in ``wanted``; ``other`` for 0, unlisted codes and (last entry) larger codes."""
     lut = np.full(max([0, *wanted]) + 2, other, dtype=np.int64)
     lut[list(wanted)] = np.arange(len(wanted))
     return lut
 
 
 def _slots(*blocks: np.ndarray, luts: list, k: int | None = None) -> np.ndarray:
-    """One position per pixel of the blocks' validated codes: the positions ``lut[code]`` (each
-    block's ``lut.max() + 1`` of them) combined row-major; -1 where any is -1 (not counted)."""
+    """Per pixel, the positions ``lut[code]`` of the blocks combined row-major; -1 = not counted."""
     out, skip = np.zeros(blocks[0].shape, np.int64), np.zeros(blocks[0].shape, bool)
     for block, lut in zip(blocks, luts):
         codes = _code_block(block, k)
@@ -186,27 +152,22 @@ def _slots(*blocks: np.ndarray, luts: list, k: int | None = None) -> np.ndarray:
 
 
 def _group_sums(values: dsa.Array, slots: dsa.Array, size: int, axis: tuple) -> np.ndarray:
-    """Sums of ``values`` per position in ``slots`` (0 .. size - 1; -1 = not counted) over ``axis``
-    by ``flox.groupby_reduce``: float64, 0 where a position is absent, positions on the last axis."""
+    """float64 sums of ``values`` over ``axis`` per position 0 .. size - 1 of ``slots`` (last axis)."""
     if size == 0:
         return np.zeros((*(n for i, n in enumerate(values.shape) if i not in axis), 0))
     sums, _ = flox.groupby_reduce(values, slots, func="sum", axis=axis, fill_value=0.0,
                                   expected_groups=pd.RangeIndex(size), engine=ENGINE)
-    return np.asarray(_compute(sums)[0], dtype=np.float64)
+    return np.asarray(dask.compute(sums, scheduler="threads")[0], dtype=np.float64)
 
 
 def _bincount_sums(values: dsa.Array, slots: dsa.Array, size: int) -> np.ndarray:
-    """Sums of ``values`` per position in ``slots`` (0 .. size - 1; -1 = not counted) over all axes:
-    one weighted ``numpy.bincount`` per block, added in float64.
-
-    Hand-written rather than :func:`_group_sums`: for these sums of areas over numpy maps
-    ``flox.groupby_reduce`` took about twice as long (variant ``flox-sums`` in
-    data/benchmarks/zonal.csv)."""
+    """:func:`_group_sums` over all axes as one weighted ``numpy.bincount`` per block (twice as fast
+    as flox for areas of numpy maps: variant ``flox-sums`` in data/benchmarks/zonal.csv)."""
     if not isinstance(slots, dsa.Array):
         return _bincount_block(values, slots, size)
     parts = [dask.delayed(_bincount_block)(v, s, size)
              for v, s in zip(values.to_delayed().ravel(), slots.to_delayed().ravel())]
-    return np.sum(_compute(*parts), axis=0) if parts else np.zeros(size)
+    return np.sum(dask.compute(*parts, scheduler="threads"), axis=0) if parts else np.zeros(size)
 
 
 def _bincount_block(values: np.ndarray, slots: np.ndarray, size: int) -> np.ndarray:
@@ -215,11 +176,8 @@ def _bincount_block(values: np.ndarray, slots: np.ndarray, size: int) -> np.ndar
 
 
 def class_labels(da) -> dict[int, str]:
-    """Code -> label of a class variable from its CF ``flag_values`` / ``flag_meanings`` attributes.
-
-    Underscores in the meanings become spaces (``"significant_increase"`` -> ``"significant increase"``).
-    Returns an empty dict when the attributes are absent.
-    """
+    """Code -> label from the CF ``flag_values`` / ``flag_meanings`` attributes (``_`` -> space);
+    empty without them."""
     attrs = getattr(da, "attrs", {}) or {}
     vals = attrs.get("flag_values")
     means = attrs.get("flag_meanings")
@@ -233,7 +191,6 @@ def class_labels(da) -> dict[int, str]:
     return {v: m.replace("_", " ") for v, m in zip(vals, means)}
 
 
-# ------------------------------------------------------------------------------------------ shares
 def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
                 group_names=None) -> pd.DataFrame:
     """Area (km2) and percent of the classified area per class, optionally per group.
@@ -243,33 +200,21 @@ def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
     classes : DataArray or ndarray, (..., y, x)
         Integer class codes; 0 or NaN = no class.
     cell_area : DataArray or ndarray, (y, x)
-        Cell areas in km2 (broadcast over leading dims of ``classes``).
+        Cell areas, km2 (broadcast over the leading dims of ``classes``).
     groups : DataArray or ndarray, optional
-        Group codes (e.g. ``province``), same shape as ``classes`` or (y, x); 0 or NaN = outside
+        Group codes (e.g. ``province``), shaped like ``classes`` or (y, x); 0 or NaN = outside
         (not counted at all).
     codes : sequence of int, optional
-        The classes to report (rows for absent classes are 0 km2 / 0 %). Codes not listed count as
-        unclassified. Default: every code present, or the ``flag_values`` of ``classes``.
-    labels : dict, optional
-        Code -> label; default from the CF flag attributes of ``classes``, else the code itself.
-    group_names : dict, optional
-        Group code -> name (e.g. ``nep_core.grid.PROVINCES``).
+        The classes to report (absent ones get 0 km2 / 0 %); unlisted codes count as unclassified.
+        Default: the ``flag_values`` of ``classes``, else every code present.
+    labels, group_names : dict, optional
+        Code -> label (default the CF flag meanings, else the code) and group code -> name.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``class`` (code), ``label``, ``area_km2``, ``share_pct`` (and ``group`` first when
-        ``groups`` is given). ``share_pct`` sums to 100 over the classified area (per group).
-        ``df.attrs["unclassified_km2"]`` (a float, or a dict per group) holds the area of pixels that
-        are inside but carry no class, ``df.attrs["classified_km2"]`` the classified area.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> area_shares(np.array([[1, 1], [2, 0]]), np.ones((2, 2)))[["class", "area_km2", "share_pct"]]
-       class  area_km2  share_pct
-    0      1       2.0  66.666667
-    1      2       1.0  33.333333
+    pandas.DataFrame with columns (``group``,) ``class``, ``label``, ``area_km2``, ``share_pct``
+    (sums to 100 over the classified area of each group); ``attrs["unclassified_km2"]`` and
+    ``attrs["classified_km2"]`` (a float, or a dict per group): area inside without / with a class.
     """
     cls = _data(classes)
     area = _broadcast(_aligned(_check_area(cell_area, cls.shape), cls), cls)
@@ -308,7 +253,6 @@ def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
     return rows
 
 
-# ------------------------------------------------------------------------------------------- means
 def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
                dim: str = "year"):
     """Area-weighted mean of ``da`` per group, ignoring NaN pixels.
@@ -316,25 +260,20 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     Parameters
     ----------
     da : DataArray, (y, x) or (dim, y, x)
-        The quantity to average (e.g. ``nep`` in g C m-2 a-1).
     cell_area : DataArray or ndarray, (y, x)
         Cell areas, km2 (the weights).
     groups : DataArray, (y, x) or (dim, y, x), optional
-        Integer group codes, 0 / NaN = outside. A group map with the ``dim`` axis (e.g. yearly land
-        cover aligned to the years of ``da``) assigns pixels to groups year by year. ``None``: one
-        group (all finite pixels).
+        Integer group codes, 0 / NaN = outside; with the ``dim`` axis pixels change group year by
+        year. Default: one group.
     names : dict, optional
-        Group code -> row name; codes not in ``names`` are dropped. Default: every code present.
+        Group code -> row name; unlisted codes are dropped. Default: every code present.
     total : str, optional
-        If given, add a row of this name with the mean over all pixels inside any group.
-    dim : str
-        The time dimension of a series (default ``"year"``).
+        Name of an extra row: the mean over all pixels inside any group.
 
     Returns
     -------
-    pandas.Series (for a (y, x) map; index = group) or pandas.DataFrame (group x ``dim``) of
-    area-weighted means ``sum(a * x) / sum(a)`` over the finite pixels of each group, in the units
-    of ``da`` (``.attrs["units"]``).
+    pandas.Series (a (y, x) map; index = group) or DataFrame (group x ``dim``) of ``sum(a * x) /
+    sum(a)`` over the finite pixels of each group, in the units of ``da`` (``attrs["units"]``).
     """
     if not isinstance(da, xr.DataArray):
         raise NepInputError("zonal_mean needs a DataArray with named dims")
@@ -370,41 +309,25 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
     index = [names[c] for c in codes] + ([total] if total else [])
-    units = da.attrs.get("units", "")
-    if not series:
+    if series:
+        out = pd.DataFrame(mean.T, index=index, columns=pd.Index(da[dim].values, name=dim))
+    else:
         out = pd.Series(mean[0], index=index, name=da.name)
-        out.attrs["units"] = units
-        return out
-    out = pd.DataFrame(mean.T, index=index, columns=da[dim].values)
-    out.columns.name = dim
-    out.attrs["units"] = units
+    out.attrs["units"] = da.attrs.get("units", "")
     return out
 
 
 def multi_year_mean(da: xr.DataArray, dim: str = "year") -> xr.DataArray:
     """Per-pixel mean over ``dim`` (NaN-skipping), keeping units and recording ``cell_methods``."""
-    out = da.mean(dim, skipna=True)
-    out.attrs = dict(da.attrs)
-    out.attrs["cell_methods"] = f"{dim}: mean"
-    return out
+    return da.mean(dim, skipna=True).assign_attrs({**da.attrs, "cell_methods": f"{dim}: mean"})
 
 
 def linear_trend(series, x=None) -> pd.DataFrame:
-    """Ordinary least-squares slope and intercept of each row of a group x year table.
+    """Ordinary least-squares fit of each row of a group x year table (or of a year-indexed Series)
+    against ``x`` (default the years), skipping NaN: the trend lines of Figs 2 / 6 / 8, not the
+    per-pixel Theil-Sen slope.
 
-    The figures draw this line through regional mean series (the study's Fig 2 / 6 / 8 trend lines);
-    it is not the per-pixel Theil-Sen slope (``trend_slope`` in the results store).
-
-    Parameters
-    ----------
-    series : pandas.DataFrame (rows = groups, columns = years) or pandas.Series (index = years)
-    x : array-like, optional
-        The abscissa; default the column labels (years).
-
-    Returns
-    -------
-    pandas.DataFrame with columns ``slope`` (units per year), ``intercept`` (value at x = 0) and
-    ``r2``, one row per group; NaN entries in a row are skipped.
+    Returns a DataFrame, one row per group: ``slope`` (units per year), ``intercept`` (x = 0), ``r2``.
     """
     df = series.to_frame().T if isinstance(series, pd.Series) else series
     xv = np.asarray(df.columns if x is None else x, dtype=float)
@@ -424,29 +347,12 @@ def linear_trend(series, x=None) -> pd.DataFrame:
     return pd.DataFrame({"slope": slope, "intercept": ym - slope * xm, "r2": r2}, index=df.index)
 
 
-# ------------------------------------------------------------------------------------ transitions
 def transition_matrix(lc_from, lc_to, cell_area, k: int = 7, labels=None) -> pd.DataFrame:
     """Area (km2) moving from each class in one map to each class in another.
 
-    Sums the cell area per (from, to) pair of codes; codes run 1..k and 0 / NaN is no data. A pixel
-    is counted only when it has a class in both maps.
-
-    Parameters
-    ----------
-    lc_from, lc_to : DataArray or ndarray, (y, x)
-        Class maps of the first and the second year (codes 1..k).
-    cell_area : DataArray or ndarray, (y, x)
-        Cell areas in km2.
-    k : int
-        Number of classes (7 for the study's land-cover classes).
-    labels : sequence of str or dict, optional
-        Row/column names for codes 1..k (default the codes).
-
-    Returns
-    -------
-    pandas.DataFrame, k x k, rows = class in the first map, columns = class in the second, km2.
-    Row sums equal the first map's class areas over pixels valid in both maps. ``attrs`` hold
-    ``"units"`` (``km2``) and ``"excluded_km2"`` (area with no data in either map).
+    Codes run 1..k (0 / NaN = no data); a pixel counts only with a class in both (y, x) maps.
+    ``labels`` (sequence or dict) name codes 1..k. Returns a k x k DataFrame (rows = first map,
+    columns = second) with ``attrs["units"]`` (km2) and ``attrs["excluded_km2"]`` (no class in one).
     """
     a = _data(lc_from)
     if a.shape != tuple(np.shape(lc_to)):
@@ -467,14 +373,8 @@ def transition_matrix(lc_from, lc_to, cell_area, k: int = 7, labels=None) -> pd.
 
 
 def changed_share(lc_from, lc_to=None, cell_area=None, k: int = 7) -> float:
-    """Percent of the area (valid in both maps) whose class changed.
-
-    Either pass a transition matrix (``changed_share(matrix)``) or two class maps and the cell area.
-
-    Returns
-    -------
-    float, percent: ``100 * (1 - trace / total)``.
-    """
+    """Percent of the area valid in both maps whose class changed, ``100 * (1 - trace / total)``,
+    from a transition matrix (``changed_share(matrix)``) or two class maps and the cell area."""
     m = lc_from if isinstance(lc_from, pd.DataFrame) else transition_matrix(lc_from, lc_to, cell_area, k)
     total = float(m.to_numpy().sum())
     if total <= 0:

@@ -12,25 +12,7 @@ Data flow (``prepare_climate`` runs all of it)::
       -> surfaces         partial thin-plate spline in (x, y) + linear elevation term, smoothing by
                           leave-one-out CV per time step, evaluated lazily (dask) on the analysis grid
 
-Public functions
-----------------
-``qc_stations(ds, variables=None, *, tmean_range=None, prcp_range=None, rad_range=None,
-k_neighbours=8, spike_z=5.0, clim_z=6.0) -> Dataset``
-``fill_kriging(ds, variables=None, *, flags=(1, 2, 3, 4), detrend=None,
-variogram_model="spherical", nlags=8, min_stations=10) -> Dataset``
-``aggregate(ds, *, require_complete=False) -> Dataset`` (daily -> monthly; monthly passes through)
-``annual(ds) -> Dataset`` (monthly -> annual, station or gridded data)
-``fit_surface(x, y, elevation, values, smoothing="loocv") -> SplineFit``
-``cv_scores(station_ds, variables=None, smoothing="loocv") -> pandas.DataFrame``
-``surfaces(station_ds, grid_x, grid_y, elevation, variables=None, *, coarse_factor=None,
-chunks=None, smoothing="loocv") -> Dataset`` (dask-backed)
-``qc_summary(ds) -> pandas.DataFrame``
-``prepare_climate(station_ds, grid_x, grid_y, elevation, config=None, *, coarse_factor=None)
--> ClimateResult``
-
-The stages live in ``qc`` (flags), ``fill`` (kriging), ``aggregation`` (daily -> monthly ->
-annual) and ``spline`` (thin-plate-spline surfaces and their cross-validation); each module's
-docstring gives the exact method.
+Each module's docstring gives the exact method.
 """
 from __future__ import annotations
 
@@ -54,22 +36,11 @@ from .spline import (DEFAULT_COARSE_SPACING_M, SplineFit, cv_scores, default_coa
 class ClimateResult:
     """Everything the climate stage produces.
 
-    Attributes
-    ----------
-    stations : xarray.Dataset
-        QC'd and kriging-filled station data at the input time step (flags, original values,
-        filled masks, kriging variances).
-    monthly_stations, annual_stations : xarray.Dataset
-        Station aggregates used to fit the surfaces.
-    monthly : xarray.Dataset
-        Lazy monthly surfaces ``tmean`` (degC), ``prcp`` (mm month-1) on ``(time, y, x)``.
-    annual : xarray.Dataset
-        Lazy annual surfaces on ``(year, y, x)``: ``tmean`` (mean of the monthly surfaces),
-        ``prcp`` (sum of the monthly surfaces), ``rad`` (spline of annual station sums, MJ m-2 a-1).
-    cv : pandas.DataFrame
-        LOO CV per variable (:func:`cv_scores`): monthly tmean and prcp, annual rad.
-    qc : pandas.DataFrame
-        Flag counts per variable and code (:func:`qc_summary`).
+    ``stations`` (QC'd, kriging-filled, input time step), the station aggregates ``monthly_stations``
+    and ``annual_stations`` the surfaces are fitted to, the lazy surfaces ``monthly`` (``tmean`` degC,
+    ``prcp`` mm month-1 on ``(time, y, x)``) and ``annual`` (``(year, y, x)``: mean tmean and summed
+    prcp of the monthly surfaces, ``rad`` MJ m-2 a-1 fitted to annual station sums), ``cv``
+    (:func:`cv_scores`) and ``qc`` (:func:`qc_summary`).
     """
 
     stations: xr.Dataset
@@ -85,16 +56,8 @@ def prepare_climate(station_ds: xr.Dataset, grid_x, grid_y, elevation, config=No
                     coarse_factor: int | None = None) -> ClimateResult:
     """Run the climate stage: QC -> kriging fill -> monthly/annual -> spline surfaces.
 
-    Parameters
-    ----------
-    station_ds : xarray.Dataset
-        Daily or monthly station data with ``tmean``, ``prcp``, ``rad`` (see module docstring).
-    grid_x, grid_y, elevation
-        The analysis grid and its DEM (see :func:`surfaces`).
-    config : nep_core.config.Config, optional
-        Uses ``first_year``, ``last_year`` (time selection) and ``chunk_xy`` (spatial chunks).
-    coarse_factor : int, optional
-        See :func:`surfaces`.
+    ``config`` supplies ``first_year``, ``last_year`` and ``chunk_xy``; the grid arguments and
+    ``coarse_factor`` are those of :func:`surfaces`.
     """
     config = config or Config()
     variables = list(VARIABLES)
@@ -107,11 +70,9 @@ def prepare_climate(station_ds: xr.Dataset, grid_x, grid_y, elevation, config=No
     qcd = qc_stations(sel, variables)
     filled = fill_kriging(qcd, variables)
     monthly_st = aggregate(filled)
-    if any(bool((monthly_st[f"{v}_flag"] != OK).any()) for v in variables
-           if f"{v}_flag" in monthly_st and "time" in monthly_st[f"{v}_flag"].dims
-           and time_step(filled) == "daily"):
-        monthly_st = fill_kriging(monthly_st, variables, flags=(MISSING,))
-    annual_st = annual(monthly_st[[v for v in variables]])
+    if time_step(filled) == "daily" and any(bool((monthly_st[f"{v}_flag"] != OK).any()) for v in variables):
+        monthly_st = fill_kriging(monthly_st, variables, flags=(MISSING,))   # incomplete months
+    annual_st = annual(monthly_st[variables])
     mon = surfaces(monthly_st, grid_x, grid_y, elevation, ["tmean", "prcp"],
                    coarse_factor=coarse_factor, chunks=config.chunk_xy)
     ann_rad = surfaces(annual_st, grid_x, grid_y, elevation, ["rad"],
@@ -120,15 +81,9 @@ def prepare_climate(station_ds: xr.Dataset, grid_x, grid_y, elevation, config=No
     for v in ("tmean", "prcp"):
         ann[v].attrs["description"] = (f"{'mean' if v == 'tmean' else 'sum'} of the 12 monthly "
                                        f"surfaces; monthly: {mon[v].attrs['description']}")
-    ann["rad"] = ann_rad["rad"]
-    for v in ("rad_smoothing", "rad_elev_coef", "rad_loo_rmse"):
+    for v in ("rad", "rad_smoothing", "rad_elev_coef", "rad_loo_rmse"):
         ann[v] = ann_rad[v]
     cv = pd.concat([cv_scores(monthly_st, ["tmean", "prcp"]), cv_scores(annual_st, ["rad"])])
     return ClimateResult(stations=filled, monthly_stations=monthly_st, annual_stations=annual_st,
                          monthly=mon, annual=ann, cv=cv, qc=qc_summary(filled))
 
-
-__all__ = ["qc_stations", "qc_summary", "fill_kriging", "aggregate", "annual", "fit_surface",
-           "SplineFit", "cv_scores", "surfaces", "default_coarse_factor", "prepare_climate",
-           "ClimateResult", "FLAG_MEANINGS", "MONTHLY_RANGES", "DAILY_RANGES",
-           "DEFAULT_COARSE_SPACING_M", "OK", "MISSING", "OUT_OF_RANGE", "SPIKE", "CLIM_OUTLIER"]

@@ -38,7 +38,19 @@ def time_step(ds) -> str:
                         "monthly (month starts)", variable="time")
 
 
-def check_station_ds(ds, variables, step=None) -> str:
+def complete_years(obj, time_dim: str = "time"):
+    """The year of each step of ``time_dim``; raises if the dim is missing or a year lacks a month."""
+    name = getattr(obj, "name", None) or time_dim
+    if time_dim not in obj.dims:
+        raise NepInputError(f"dimension {time_dim!r} not found (dims: {tuple(obj.dims)})", variable=name)
+    years = obj[time_dim].dt.year
+    counts = pd.Series(1, index=years.values).groupby(level=0).sum()
+    if (counts != 12).any():
+        raise NepInputError(f"years without 12 months: {counts[counts != 12].to_dict()}", variable=name)
+    return years
+
+
+def check_station_ds(ds, variables) -> str:
     """Check a station Dataset (``station`` dim, finite ``x``, ``y``, ``elevation``, units of
     ``variables``); returns the time step."""
     if "station" not in ds.dims:
@@ -48,7 +60,7 @@ def check_station_ds(ds, variables, step=None) -> str:
             raise NepInputError("station coordinate missing", variable=c)
         if not np.all(np.isfinite(ds[c].values)):
             raise NepInputError("non-finite station coordinate", variable=c)
-    step = step or time_step(ds)
+    step = time_step(ds)
     for v in variables:
         check_variable_units(ds, v, step)
     return step
@@ -75,13 +87,9 @@ def variables_of(ds, variables) -> list:
 
 def station_xy(ds):
     """Station x, y (Albers m) and elevation (m) as float64 arrays."""
-    return (np.asarray(ds["x"].values, float), np.asarray(ds["y"].values, float),
-            np.asarray(ds["elevation"].values, float))
+    return tuple(np.asarray(ds[c].values, float) for c in ("x", "y", "elevation"))
 
 
 def fmt_time(t) -> str:
-    """A time step for messages (the date of a datetime64, else as given)."""
-    try:
-        return str(pd.Timestamp(t).date())
-    except (TypeError, ValueError):
-        return str(t)
+    """A time step for messages (the date of a datetime64, else as given, e.g. a year)."""
+    return str(pd.Timestamp(t).date()) if isinstance(t, np.datetime64) else str(t)

@@ -6,25 +6,20 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import NepInputError
-from ._common import OUT_UNITS, VARIABLES, check_station_ds, check_variable_units, variables_of
+from ._common import (OUT_UNITS, VARIABLES, check_station_ds, check_variable_units, complete_years,
+                      variables_of)
 from .qc import MISSING, OK
 
 _HOW = {"tmean": "mean", "prcp": "sum", "rad": "sum"}
 
 
 def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
-    """Daily station data to monthly (T mean, P sum, rad sum); monthly data pass through.
+    """Daily station data to monthly (T mean, P sum, rad sum) at month-start times; monthly data pass.
 
-    A station-month is complete when every calendar day of that month is on the time axis and
-    finite. Incomplete months are NaN with ``<var>_flag`` = 1 (missing), so :func:`fill_kriging`
-    can reconstruct them at the monthly step; with ``require_complete=True`` they raise instead.
-
-    Returns
-    -------
-    xarray.Dataset
-        Dims ``(station, time)`` with month-start times; ``tmean`` degC, ``prcp`` mm month-1,
-        ``rad`` MJ m-2 month-1; ``<var>_flag`` (0/1) and ``<var>_n_filled`` (days filled by
-        kriging) when ``<var>_filled`` exists.
+    A station-month is complete when every calendar day of it is on the time axis and finite.
+    Incomplete months are NaN with ``<var>_flag`` = 1 (missing), for :func:`fill_kriging` to
+    reconstruct (``require_complete=True``: they raise). ``<var>_n_filled`` counts the days filled
+    by kriging when ``<var>_filled`` exists.
     """
     variables = variables_of(ds, None)
     step = check_station_ds(ds, variables)
@@ -36,8 +31,7 @@ def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
     if step != "daily":
         raise NepInputError(f"aggregate expects daily or monthly data, got {step}", variable="time")
     t = pd.DatetimeIndex(ds["time"].values)
-    month = t.to_period("M")
-    months = month.unique()
+    months = t.to_period("M").unique()
     ndays_expected = xr.DataArray(np.array([m.days_in_month for m in months]), dims="time",
                                   coords={"time": months.to_timestamp()})
     coords = {c: ds[c] for c in ds.coords if ds[c].dims == ("station",)}
@@ -60,26 +54,17 @@ def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
                                   "flag_meanings": "ok missing_days"}
         if f"{v}_filled" in ds:
             out[f"{v}_n_filled"] = ds[f"{v}_filled"].resample(time="MS").sum().astype(np.int16)
-            out[f"{v}_n_filled"].attrs = {"long_name": f"days of {v} filled by kriging",
-                                          "units": "d"}
+            out[f"{v}_n_filled"].attrs = {"long_name": f"days of {v} filled by kriging", "units": "d"}
     return out
 
 
 def annual(ds: xr.Dataset | xr.DataArray):
-    """Monthly to annual: T mean of 12 months, P and rad sums; dim ``year`` (int).
-
-    Works on station Datasets and on gridded (lazy) surfaces. Every year needs 12 months on the
-    time axis (else :class:`NepInputError`); a NaN month gives a NaN year (no partial sums).
-    """
+    """Monthly to annual (station or gridded): T mean of 12 months, P and rad sums on dim ``year``;
+    every year needs 12 months, and a NaN month gives a NaN year (no partial sums)."""
     if isinstance(ds, xr.DataArray):
         return annual(ds.to_dataset(name=ds.name))[ds.name]
-    t = pd.DatetimeIndex(ds["time"].values)
-    counts = pd.Series(1, index=t.year).groupby(level=0).sum()
-    if (counts != 12).any():
-        raise NepInputError(f"years without 12 months: {counts[counts != 12].to_dict()}",
-                            variable="time")
+    year = complete_years(ds).rename("year")
     out = xr.Dataset(coords={c: ds[c] for c in ds.coords if "time" not in ds[c].dims})
-    year = ds["time"].dt.year.rename("year")
     for v in [v for v in VARIABLES if v in ds]:
         check_variable_units(ds, v, "monthly")
         g = ds[v].groupby(year)

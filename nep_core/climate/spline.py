@@ -1,43 +1,27 @@
 """Partial thin-plate-spline surfaces of station fields on the analysis grid, with leave-one-out CV.
 
-The partial thin-plate spline (open analogue of ANUSPLIN)
----------------------------------------------------------
-For one field v at n stations the model is v_i = f(x_i, y_i) + beta * z_i + e_i, with f a 2-D
-thin-plate spline (kernel phi(r) = r^2 log r, linear null space 1, x, y) and z the elevation. The
-penalised least-squares solution (Wahba 1990, ch. 9; Hutchinson's ANUSPLIN) is the linear system::
+The partial thin-plate spline (open analogue of ANUSPLIN): v_i = f(x_i, y_i) + beta * z_i + e_i with
+f a 2-D thin-plate spline (kernel phi(r) = r^2 log r, null space 1, x, y) and z the elevation. The
+penalised least-squares solution (Wahba 1990, ch. 9) is the linear system::
 
     [K + lam I   P] [w]   [v]
     [P^T         0] [c] = [0],   P = [1, x, y, z]   (n x 4)
 
-i.e. the elevation column joins the polynomial (null-space) part, so the elevation coefficient
-beta = c_z and the spline are solved *jointly* (no backfitting). It is solved through the QR
-decomposition P = [Q1 Q2] R and the eigen-decomposition Q2^T K Q2 = U diag(e) U^T, which gives
-the fit for every candidate lam at once, together with the exact leave-one-out residuals of this
-linear smoother, e_i / (1 - A_ii) (Wahba 1990, th. 4.2.1; exact for penalised least squares, no
-refitting). ``smoothing="loocv"`` picks, per time step, the candidate with the smallest mean squared
-LOO residual among 41 values lam = mean(e) * 10**linspace(-8, 2, 41) (the upper end is close to the
-pure OLS plane 1 + x + y + z); ``"gcv"`` uses generalised CV; a float fixes lam. Coordinates are
-scaled as (x - min) / L with L the larger station extent, so lam is the ``smoothing`` of
-``scipy.interpolate.RBFInterpolator(kernel="thin_plate_spline", degree=1)`` on those scaled
-coordinates (the tests check the two agree when there is no elevation term). The reported LOO RMSE
-is at the selected lam, so it is slightly optimistic (selection is not nested).
+so beta = c_z and the spline are solved jointly (no backfitting). With P = [Q1 Q2] R and
+Q2^T K Q2 = U diag(e) U^T the fit for every candidate lam comes at once, with the exact leave-one-out
+residuals e_i / (1 - A_ii) (Wahba 1990, th. 4.2.1). ``smoothing="loocv"`` picks per time step the
+candidate with the smallest mean squared LOO residual among lam = mean(e) * 10**linspace(-8, 2, 41)
+(the upper end is close to the OLS plane 1 + x + y + z); ``"gcv"`` uses generalised CV; a float
+fixes lam. Coordinates are scaled as (x - min) / L, L the larger station extent, so lam is the
+``smoothing`` of ``scipy.interpolate.RBFInterpolator(kernel="thin_plate_spline", degree=1)`` on
+them. The reported LOO RMSE is at the selected lam (selection not nested: slightly optimistic).
 
-Evaluation on the grid: the (x, y) part f is smooth, so it is evaluated on a coarse lattice (every
-``coarse_factor``-th row/column, last row/column always included) and resampled bilinearly (separable
-weights, one matrix product per block) to the full grid; beta * elevation is added at full resolution.
-The default ``coarse_factor`` gives a lattice spacing of ``DEFAULT_COARSE_SPACING_M`` = 10 km
-(factor 20 at 500 m, 2 at the 5 km embedded grid). Measured (350 stations over ~3 M km2, 500 m
-window of 800 x 800 pixels, 4 months, against the spline evaluated exactly at every pixel): max
-|error| 0.0027 degC and 0.051 mm month-1 at 10 km (RMS 0.0004 degC, 0.004 mm), 0.0009 degC and
-0.018 mm at 5 km, 0.0095 degC and 0.19 mm at 20 km; the LOO RMSE of the same fields is 0.33 degC and
-7.4 mm, i.e. the coarse evaluation adds < 1 % of the interpolation error. The error grows as the
-square of the spacing (bilinear interpolation of a smooth field).
-
-Chunking: the output is a dask array with time in ONE chunk and space in ``chunks`` x ``chunks``
-blocks (``Config.chunk_xy``, project rule "time is never chunked"): a 256 x 256 x 288 float32 block is
-75 MB, the 12.3 M-pixel x 288-month field (14 GB) is never materialised. All spline fits and the
-coarse field (n_coarse x n_time, ~35 MB at 10 km over Northwest China) are computed eagerly once and
-shared by every block task.
+Evaluation on the grid: f is evaluated on a coarse lattice (every ``coarse_factor``-th row/column,
+last row/column always included; default spacing ``DEFAULT_COARSE_SPACING_M`` = 10 km) and resampled
+bilinearly to the full grid; beta * elevation is added at full resolution. The resampling error grows
+as the square of the spacing; at 10 km the measured max |error| (0.0027 degC, 0.051 mm month-1, 350
+stations, 500 m window) is < 1 % of the LOO error. The output is a dask array with time in ONE chunk
+and space in ``chunks`` x ``chunks`` blocks; the fits and the coarse field are computed eagerly once.
 """
 from __future__ import annotations
 
@@ -49,8 +33,7 @@ import xarray as xr
 
 from ..errors import NepInputError
 from ..vocab import check_units
-from ._common import OUT_UNITS, check_station_ds, check_variable_units, fmt_time, station_xy, time_dim, \
-    time_step, variables_of
+from ._common import OUT_UNITS, check_station_ds, fmt_time, station_xy, time_dim, variables_of
 
 _LONG_NAMES = {"tmean": "mean air temperature", "prcp": "precipitation total",
                "rad": "global solar radiation total"}
@@ -75,26 +58,10 @@ def _sqdist(ax, ay, bx, by):
 class SplineFit:
     """Fitted partial thin-plate spline(s) v = f(x, y) + beta * elevation at one station set.
 
-    Attributes
-    ----------
-    x0, y0, length : float
-        Coordinate scaling: xs = (x - x0) / length (metres).
-    z0, zscale : float
-        Elevation scaling of the null-space column.
-    xs, ys : ndarray (n,)
-        Scaled station coordinates.
-    w : ndarray (n, T)
-        Kernel weights.
-    coef : ndarray (4, T)
-        Null-space coefficients on ``[1, xs, ys, (z - z0) / zscale]``.
-    smoothing : ndarray (T,)
-        Chosen lambda per field.
-    loo_residuals : ndarray (n, T)
-        Exact leave-one-out residuals, observation minus LOO prediction.
-    dof : ndarray (T,)
-        Effective degrees of freedom trace(A) of the fit.
-    single : bool
-        True when ``values`` was 1-D (predictions are then 1-D).
+    Scaled coordinates ``xs = (x - x0) / length`` (m), elevation column ``(z - z0) / zscale``; ``w``
+    (n, T) kernel weights, ``coef`` (4, T) null-space coefficients on ``[1, xs, ys, zs]``,
+    ``smoothing`` (T,) the chosen lambda, ``loo_residuals`` (n, T) exact leave-one-out residuals
+    (observation - LOO prediction), ``dof`` (T,) trace(A); ``single``: 1-D values, 1-D predictions.
     """
 
     x0: float
@@ -119,6 +86,7 @@ class SplineFit:
 
     @property
     def loo_rmse(self):
+        """Leave-one-out RMSE per field."""
         r = np.sqrt(np.mean(self.loo_residuals ** 2, axis=0))
         return r[0] if self.single else r
 
@@ -152,21 +120,9 @@ class SplineFit:
 def fit_surface(x, y, elevation, values, smoothing="loocv") -> SplineFit:
     """Fit partial thin-plate spline(s) in (x, y) with a linear elevation term.
 
-    Parameters
-    ----------
-    x, y : array_like (n,)
-        Station coordinates, metres (China Albers).
-    elevation : array_like (n,)
-        Station elevation, m.
-    values : array_like (n,) or (n, T)
-        One field or T fields at the same stations (all finite).
-    smoothing : "loocv", "gcv" or float
-        Smoothing selection per field (exact leave-one-out or generalised CV over 41 log-spaced
-        candidates, see the module docstring) or a fixed lambda.
-
-    Returns
-    -------
-    SplineFit
+    ``x``, ``y`` station coordinates (m, China Albers), ``elevation`` (m), ``values`` (n,) or (n, T)
+    finite fields at the same stations. ``smoothing``: ``"loocv"`` (exact leave-one-out) or ``"gcv"``
+    over 41 log-spaced candidates per field (module docstring), or a fixed lambda.
     """
     x, y, z = (np.asarray(a, float).ravel() for a in (x, y, elevation))
     V = np.asarray(values, float)
@@ -176,8 +132,7 @@ def fit_surface(x, y, elevation, values, smoothing="loocv") -> SplineFit:
     if not (y.size == z.size == V.shape[0] == n):
         raise NepInputError("x, y, elevation and values must have the same number of stations")
     if n < 10:
-        raise NepInputError(f"thin-plate spline needs at least 10 stations, got {n}",
-                            variable="station")
+        raise NepInputError(f"thin-plate spline needs at least 10 stations, got {n}", variable="station")
     if not (np.all(np.isfinite(V)) and np.all(np.isfinite(np.column_stack([x, y, z])))):
         raise NepInputError("non-finite station values or coordinates passed to the spline")
     x0, y0 = x.min(), y.min()
@@ -228,16 +183,11 @@ def fit_surface(x, y, elevation, values, smoothing="loocv") -> SplineFit:
 
 
 def _fit_fields(station_ds, var, smoothing):
-    """Fit every time step of ``var``; stations missing at a step are left out of that fit.
-
-    Returns a list of (time indices, SplineFit, station mask) per distinct station-availability
-    pattern.
-    """
+    """(time indices, SplineFit, station mask) per station-availability pattern of ``var``."""
     tdim = time_dim(station_ds)
     x, y, z = station_xy(station_ds)
     V = np.asarray(station_ds[var].transpose("station", tdim).values, float)
-    ok = np.isfinite(V)
-    patterns, inv = np.unique(ok.T, axis=0, return_inverse=True)
+    patterns, inv = np.unique(np.isfinite(V).T, axis=0, return_inverse=True)
     fits = []
     times = station_ds[tdim].values
     for p, mask in enumerate(patterns):
@@ -252,24 +202,19 @@ def _fit_fields(station_ds, var, smoothing):
 
 
 def cv_scores(station_ds: xr.Dataset, variables=None, smoothing="loocv") -> pd.DataFrame:
-    """Leave-one-out cross-validation of the partial thin-plate spline per variable.
+    """Leave-one-out cross-validation of the partial thin-plate spline, one row per variable.
 
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``variable``; columns ``units``, ``n_stations``, ``n_steps``, ``loo_rmse`` (pooled over
-        stations and time steps), ``loo_bias`` (mean LOO prediction - observation),
-        ``loo_rmse_min``/``loo_rmse_max`` (over time steps), ``smoothing_median``, ``dof_median``,
-        ``elev_coef_median`` (units per m).
+    ``loo_rmse`` is pooled over stations and time steps, ``loo_bias`` = mean(LOO prediction -
+    observation), ``loo_rmse_min``/``_max`` over time steps, ``elev_coef_median`` in units per m.
     """
     variables = variables_of(station_ds, variables)
+    check_station_ds(station_ds, variables)
     tdim = time_dim(station_ds)
     rows = []
     for var in variables:
-        check_variable_units(station_ds, var, time_step(station_ds))
         fits = _fit_fields(station_ds, var, smoothing)
         res = np.concatenate([f.loo_residuals.ravel() for _, f, _ in fits])
-        per_t = np.concatenate([np.sqrt(np.mean(f.loo_residuals ** 2, axis=0)) for _, f, _ in fits])
+        per_t = np.concatenate([f.loo_rmse for _, f, _ in fits])
         rows.append({
             "variable": var, "units": station_ds[var].attrs.get("units"),
             "n_stations": station_ds.sizes["station"], "n_steps": station_ds.sizes[tdim],
@@ -277,17 +222,9 @@ def cv_scores(station_ds: xr.Dataset, variables=None, smoothing="loocv") -> pd.D
             "loo_rmse_min": float(per_t.min()), "loo_rmse_max": float(per_t.max()),
             "smoothing_median": float(np.median(np.concatenate([f.smoothing for _, f, _ in fits]))),
             "dof_median": float(np.median(np.concatenate([f.dof for _, f, _ in fits]))),
-            "elev_coef_median": float(np.median(np.concatenate(
-                [np.atleast_1d(f.coef[3] / f.zscale) for _, f, _ in fits]))),
+            "elev_coef_median": float(np.median(np.concatenate([f.elevation_coef for _, f, _ in fits]))),
         })
     return pd.DataFrame(rows).set_index("variable")
-
-
-def _coarse_index(n, f):
-    idx = np.arange(0, n, f)
-    if idx[-1] != n - 1:
-        idx = np.append(idx, n - 1)
-    return idx
 
 
 def _bilinear_weights(n, cidx):
@@ -304,11 +241,7 @@ def _bilinear_weights(n, cidx):
 
 
 def _block(elev, coarse, beta, wy, wx, clip0):
-    """One spatial block: bilinear coarse smooth part + beta * elevation -> float32 (T, by, bx).
-
-    The separable bilinear resampling ``wy @ coarse[t] @ wx.T`` is done as two large float32 GEMMs
-    over all time steps at once (8-20x faster than a stacked matmul); float32 rounding only.
-    """
+    """One block: ``wy @ coarse[t] @ wx.T + beta * elevation`` as two float32 GEMMs -> (T, by, bx)."""
     dt = np.float32
     nt, cy, cx = coarse.shape
     by, bx = wy.shape[0], wx.shape[0]
@@ -323,24 +256,6 @@ def _block(elev, coarse, beta, wy, wx, clip0):
     return out
 
 
-def _check_grid(grid_x, grid_y, elevation):
-    gx = np.asarray(grid_x, float)
-    gy = np.asarray(grid_y, float)
-    if gx.ndim != 1 or gy.ndim != 1 or gx.size < 2 or gy.size < 2:
-        raise NepInputError("grid_x and grid_y must be 1-D cell-centre coordinates (>= 2 each)")
-    for name, g in (("grid_x", gx), ("grid_y", gy)):
-        d = np.diff(g)
-        if not np.allclose(d, d[0], rtol=1e-6) or d[0] == 0:
-            raise NepInputError("grid coordinates must be regularly spaced", variable=name)
-    if isinstance(elevation, xr.DataArray):
-        check_units(elevation, "elevation", variable="elevation")
-        elevation = elevation.transpose("y", "x").data
-    if tuple(np.shape(elevation)) != (gy.size, gx.size):
-        raise NepInputError(f"elevation shape {np.shape(elevation)} != (len(grid_y), len(grid_x)) = "
-                            f"{(gy.size, gx.size)}", variable="elevation")
-    return gx, gy, elevation
-
-
 def default_coarse_factor(grid_x) -> int:
     """Coarse factor giving a lattice spacing of about ``DEFAULT_COARSE_SPACING_M``."""
     res = abs(float(np.diff(np.asarray(grid_x, float)[:2])[0]))
@@ -352,40 +267,35 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
              smoothing="loocv") -> xr.Dataset:
     """Partial thin-plate-spline surfaces of station fields on the analysis grid, lazily.
 
-    Parameters
-    ----------
-    station_ds : xarray.Dataset
-        Gap-free station fields, dims ``(station, time)`` (monthly) or ``(station, year)``.
-    grid_x, grid_y : array_like
-        1-D cell-centre coordinates (Albers m) of the grid, y descending by convention.
-    elevation : DataArray or array (y, x)
-        DEM on the grid, m (NaN outside the region gives NaN output). May be dask-backed.
-    variables : list of str, optional
-        Default every one of ``tmean, prcp, rad`` present.
-    coarse_factor : int, optional
-        The (x, y) part is evaluated on every ``coarse_factor``-th row/column and resampled
-        bilinearly; default :func:`default_coarse_factor` (10 km spacing). 1 = exact.
-    chunks : int or (int, int), optional
-        Spatial block edge(s); time is one chunk. Default 256.
-    smoothing : "loocv", "gcv" or float
-        See :func:`fit_surface`.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``<var>`` float32 dask arrays on ``(time|year, y, x)`` with ``units``, ``long_name``,
-        ``description`` (method, smoothing, CV RMSE); per-step diagnostics ``<var>_smoothing``,
-        ``<var>_elev_coef`` (units per m), ``<var>_loo_rmse``. Precipitation and radiation are
-        clipped at 0.
+    ``station_ds``: gap-free fields on ``(station, time)`` (monthly) or ``(station, year)``;
+    ``grid_x``, ``grid_y``: 1-D cell centres (Albers m); ``elevation``: DEM (y, x) in m, numpy or
+    dask, NaN gives NaN; ``coarse_factor``: lattice step of the (x, y) part (default
+    :func:`default_coarse_factor`, 1 = exact); ``chunks``: spatial block edge(s), default 256.
+    Returns ``<var>`` float32 dask arrays on ``(time|year, y, x)`` (units and method in attrs;
+    precipitation and radiation clipped at 0) and per-step ``<var>_smoothing``, ``<var>_elev_coef``
+    (units per m), ``<var>_loo_rmse``.
     """
     import dask
     import dask.array as da
 
     variables = variables_of(station_ds, variables)
     tdim = time_dim(station_ds)
-    step = time_step(station_ds)
-    check_station_ds(station_ds, variables, step)
-    gx, gy, elev = _check_grid(grid_x, grid_y, elevation)
+    step = check_station_ds(station_ds, variables)
+    gx = np.asarray(grid_x, float)
+    gy = np.asarray(grid_y, float)
+    if gx.ndim != 1 or gy.ndim != 1 or gx.size < 2 or gy.size < 2:
+        raise NepInputError("grid_x and grid_y must be 1-D cell-centre coordinates (>= 2 each)")
+    for name, g in (("grid_x", gx), ("grid_y", gy)):
+        d = np.diff(g)
+        if not np.allclose(d, d[0], rtol=1e-6) or d[0] == 0:
+            raise NepInputError("grid coordinates must be regularly spaced", variable=name)
+    elev = elevation
+    if isinstance(elev, xr.DataArray):
+        check_units(elev, "elevation", variable="elevation")
+        elev = elev.transpose("y", "x").data
+    if tuple(np.shape(elev)) != (gy.size, gx.size):
+        raise NepInputError(f"elevation shape {np.shape(elev)} != (len(grid_y), len(grid_x)) = "
+                            f"{(gy.size, gx.size)}", variable="elevation")
     f = int(coarse_factor) if coarse_factor is not None else default_coarse_factor(gx)
     if f < 1:
         raise NepInputError("coarse_factor must be >= 1", variable="coarse_factor")
@@ -394,31 +304,28 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
     elev_d = elev if isinstance(elev, da.Array) else da.from_array(np.asarray(elev, float),
                                                                    chunks=(cy_edge, cx_edge))
     elev_d = elev_d.astype(float).rechunk((cy_edge, cx_edge))
-    iy, ix = _coarse_index(gy.size, f), _coarse_index(gx.size, f)
+    # every f-th row/column plus the last one
+    iy, ix = (np.unique(np.append(np.arange(0, m, f), m - 1)) for m in (gy.size, gx.size))
     WY, WX = _bilinear_weights(gy.size, iy), _bilinear_weights(gx.size, ix)
     cyy, cxx = np.meshgrid(gy[iy], gx[ix], indexing="ij")
     nt = station_ds.sizes[tdim]
     ystarts = np.cumsum((0,) + elev_d.chunks[0])
     xstarts = np.cumsum((0,) + elev_d.chunks[1])
-    out = xr.Dataset(coords={tdim: station_ds[tdim], "y": gy, "x": gx})
-    out["y"].attrs = {"units": "m", "standard_name": "projection_y_coordinate"}
-    out["x"].attrs = {"units": "m", "standard_name": "projection_x_coordinate"}
+    out = xr.Dataset(coords={tdim: station_ds[tdim], **{
+        d: (d, g, {"units": "m", "standard_name": f"projection_{d}_coordinate"})
+        for d, g in (("y", gy), ("x", gx))}})
     for var in variables:
         coarse = np.empty((nt, iy.size, ix.size))
-        beta = np.empty(nt)
-        lam = np.empty(nt)
-        rmse = np.empty(nt)
-        bias = np.empty(nt)
+        beta, lam, rmse, bias = (np.empty(nt) for _ in range(4))
         for idx, fit, _ in _fit_fields(station_ds, var, smoothing):
             sm = fit.predict_xy(cxx, cyy).reshape(iy.size, ix.size, idx.size)
             coarse[idx] = np.moveaxis(sm, -1, 0)
-            b = np.atleast_1d(fit.coef[3] / fit.zscale)
-            beta[idx] = b
+            beta[idx] = fit.elevation_coef
             # the elevation column is (z - z0) / zscale: fold the -z0 offset into the smooth part
-            coarse[idx] -= (b * fit.z0)[:, None, None]
+            coarse[idx] -= (fit.elevation_coef * fit.z0)[:, None, None]
             lam[idx] = fit.smoothing
-            rmse[idx] = np.sqrt(np.mean(fit.loo_residuals ** 2, axis=0))
-            bias[idx] = -np.mean(fit.loo_residuals, axis=0)
+            rmse[idx] = fit.loo_rmse
+            bias[idx] = fit.loo_bias
         coarse_d = dask.delayed(coarse, pure=True)
         beta_d = dask.delayed(beta, pure=True)
         clip0 = var in ("prcp", "rad")
@@ -440,7 +347,6 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
             blocks.append(row)
         arr = da.block(blocks)
         units = OUT_UNITS["annual" if step == "annual" else "monthly"][var]
-        cvr = float(np.sqrt(np.mean(rmse ** 2)))
         out[var] = ((tdim, "y", "x"), arr, {
             "units": units,
             "long_name": f"{'annual' if step == 'annual' else 'monthly'} {_LONG_NAMES[var]}",
@@ -452,15 +358,11 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
                 f"{N_SMOOTHING_CANDIDATES} log-spaced candidates; (x, y) part evaluated every "
                 f"{f} cells and resampled bilinearly, elevation term at full resolution"
                 + ("; clipped at 0" if clip0 else "")),
-            "smoothing_median": float(np.median(lam)),
-            "loo_rmse": cvr,
-            "loo_bias": float(np.mean(bias)),
-            "coarse_factor": f,
-            "elevation_coef_median_per_m": float(np.median(beta)),
-            "n_stations": station_ds.sizes["station"],
+            "smoothing_median": float(np.median(lam)), "loo_rmse": float(np.sqrt(np.mean(rmse ** 2))),
+            "loo_bias": float(np.mean(bias)), "coarse_factor": f,
+            "elevation_coef_median_per_m": float(np.median(beta)), "n_stations": station_ds.sizes["station"],
         })
-        out[f"{var}_smoothing"] = ((tdim,), lam, {"long_name": f"chosen smoothing of {var}",
-                                                  "units": "1"})
+        out[f"{var}_smoothing"] = ((tdim,), lam, {"long_name": f"chosen smoothing of {var}", "units": "1"})
         out[f"{var}_elev_coef"] = ((tdim,), beta, {"long_name": f"elevation coefficient of {var}",
                                                    "units": f"{units} m-1"})
         out[f"{var}_loo_rmse"] = ((tdim,), rmse, {"long_name": f"leave-one-out RMSE of {var}",

@@ -14,55 +14,33 @@ Boundary = namedtuple("Boundary", "code name adcode geometry")
 Boundary.__doc__ = "A province outline: analysis code 1..5, name, adcode, shapely geometry (WGS84 lon/lat)."
 
 
-def _match_province(props: dict, file) -> tuple[int, str, int | None]:
-    by_code = {p.code: p for p in PROVINCES}
-    by_ad = {p.adcode: p for p in PROVINCES}
-    by_name = {p.name.lower(): p for p in PROVINCES}
+def _match_province(props: dict, file):
+    """The province of a feature: by ``adcode``, else ``code`` (1..5 or an adcode), else English ``name``."""
     lower = {str(k).lower(): v for k, v in props.items()}
     for key in ("adcode", "code", "name"):
-        if key in lower and lower[key] is not None:
-            v = lower[key]
+        v = lower.get(key)
+        if v is None:
+            continue
+        if key == "name":
+            hits = [p for p in PROVINCES if str(v).strip().lower() == p.name.lower()]
+        else:
             try:
                 iv = int(v)
             except (TypeError, ValueError):
-                iv = None
-            if key == "adcode" and iv in by_ad:
-                p = by_ad[iv]
-            elif key == "code" and iv in by_code:
-                p = by_code[iv]
-            elif key == "code" and iv in by_ad:
-                p = by_ad[iv]
-            elif key == "name" and str(v).strip().lower() in by_name:
-                p = by_name[str(v).strip().lower()]
-            else:
                 continue
-            return p.code, p.name, p.adcode
+            hits = [p for p in PROVINCES if iv == p.adcode or (key == "code" and iv == p.code)]
+        if hits:
+            return hits[0]
     raise NepInputError(f"feature with properties {props!r} is not one of the five provinces "
                         "(need adcode 610000..650000, code 1..5 or an English name)", file=file)
 
 
-def _check_lonlat(geom, file):
-    minx, miny, maxx, maxy = geom.bounds
-    if not (-180 <= minx <= maxx <= 360 and -90 <= miny <= maxy <= 90):
-        raise NepInputError(f"coordinates {geom.bounds} are not WGS84 degrees; GeoJSON must be "
-                            "lon/lat (RFC 7946) and a shapefile needs a .prj", file=file)
-
-
 def read_boundaries(path) -> list[Boundary]:
-    """Province outlines from a GeoJSON or a shapefile.
+    """Province outlines, one :class:`Boundary` per province sorted by code (features unioned).
 
-    Parameters
-    ----------
-    path : str or path
-        ``.geojson`` / ``.json`` (WGS84 lon/lat; a legacy ``crs`` member other than WGS84/CRS84 is
-        an error) or ``.shp`` (its ``.prj`` is required; geometries are reprojected to WGS84).
-        Each feature is matched to a province by ``adcode``, ``code`` or ``name``.
-
-    Returns
-    -------
-    list of Boundary
-        ``(code, name, adcode, geometry)`` sorted by code, one per province (several features of
-        one province are unioned). No GeoDataFrame.
+    ``path`` is a ``.geojson`` / ``.json`` (WGS84 lon/lat; a legacy ``crs`` member other than
+    WGS84/CRS84 is an error) or a ``.shp`` (its ``.prj`` is required; reprojected to WGS84). Each
+    feature is matched to a province by ``adcode``, ``code`` or ``name``.
     """
     import shapely
     from shapely.geometry import shape
@@ -71,6 +49,7 @@ def read_boundaries(path) -> list[Boundary]:
     if not path.exists():
         raise NepInputError("boundary file does not exist", file=path)
     feats = []
+    src_crs = "EPSG:4326"
     if path.suffix.lower() in (".geojson", ".json"):
         try:
             doc = json.loads(path.read_text())
@@ -80,14 +59,11 @@ def read_boundaries(path) -> list[Boundary]:
         if crs is not None and not re.search(r"(CRS84|EPSG:+4326)$", str(crs)):
             raise NepInputError(f"GeoJSON declares CRS {crs!r}; only WGS84 lon/lat is accepted",
                                 file=path, variable="crs")
-        items = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
-        for f in items or []:
+        for f in (doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]) or []:
             try:
-                geom = shape(f["geometry"])
+                feats.append((f.get("properties") or {}, shape(f["geometry"])))
             except Exception as exc:
                 raise NepInputError(f"unreadable geometry: {exc}", file=path) from exc
-            feats.append((f.get("properties") or {}, geom))
-        src_crs = "EPSG:4326"
     elif path.suffix.lower() == ".shp":
         import shapefile  # pyshp
         from pyproj import CRS
@@ -102,23 +78,22 @@ def read_boundaries(path) -> list[Boundary]:
         try:
             with shapefile.Reader(str(path)) as r:
                 fields = [f[0] for f in r.fields[1:]]
-                for sr in r.iterShapeRecords():
-                    feats.append((dict(zip(fields, sr.record)), shape(sr.shape.__geo_interface__)))
+                feats = [(dict(zip(fields, sr.record)), shape(sr.shape.__geo_interface__))
+                         for sr in r.iterShapeRecords()]
         except shapefile.ShapefileException as exc:
             raise NepInputError(f"cannot read shapefile: {exc}", file=path) from exc
     else:
         raise NepInputError("boundaries must be .geojson/.json or .shp", file=path)
     if not feats:
         raise NepInputError("no features", file=path)
-    merged: dict[int, list] = {}
-    meta = {}
+    merged: dict = {}
     for props, geom in feats:
-        code, name, adcode = _match_province(props, path)
+        p = _match_province(props, path)
         if src_crs != "EPSG:4326":
             geom = project_geometry(geom, src_crs, "EPSG:4326")
-        _check_lonlat(geom, path)
-        if not geom.is_valid:
-            geom = shapely.make_valid(geom)
-        merged.setdefault(code, []).append(geom)
-        meta[code] = (name, adcode)
-    return [Boundary(c, meta[c][0], meta[c][1], shapely.union_all(merged[c])) for c in sorted(merged)]
+        minx, miny, maxx, maxy = geom.bounds
+        if not (-180 <= minx <= maxx <= 360 and -90 <= miny <= maxy <= 90):
+            raise NepInputError(f"coordinates {geom.bounds} are not WGS84 degrees; GeoJSON must be "
+                                "lon/lat (RFC 7946) and a shapefile needs a .prj", file=path)
+        merged.setdefault(p, []).append(geom if geom.is_valid else shapely.make_valid(geom))
+    return [Boundary(*p, shapely.union_all(merged[p])) for p in sorted(merged)]

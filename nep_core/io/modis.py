@@ -1,18 +1,9 @@
 """MODIS products: MOD17A3HGF annual NPP and MCD12Q1 LC_Type1 land cover, HDF4-EOS tiles or GeoTIFF.
 
-MOD17A3HGF (annual NPP, 500 m)
-    HDF4-EOS tiles (SDS ``Npp_500m``, int16, ``scale_factor`` 0.0001 kg C m-2 a-1, ``_FillValue``
-    32767, ``valid_range`` -30000..32700; grid from ``StructMetadata.0``, cross-checked with the
-    ``hHHvVV`` tile number of the file name) or GeoTIFF exports (int16 raw codes, same scale, any
-    CRS declared in the file; or float values with a declared ``units`` tag). Codes 32761..32767
-    are MOD17 fill / non-vegetated land-cover codes (MOD17 User's Guide: 32761 unclassified, 32762
-    urban / built-up, 32763 permanent wetland, 32764 permanent snow and ice, 32765 barren /
-    sparsely vegetated, 32766 water, 32767 fill); they become NaN with reason ``NPP_FILL``; other
-    values outside the valid range become NaN with ``OUT_OF_RANGE``. Values are raw * 0.0001
-    kg C m-2 a-1 * 1000 = g C m-2 a-1.
-MCD12Q1 LC_Type1 (annual IGBP land cover, 500 m)
-    HDF4 tiles (SDS ``LC_Type1``, uint8 1..17, fill 255) or GeoTIFF; recoded to the study's seven
-    classes with :data:`IGBP_TO_CLASS` (:func:`recode_igbp`), then resampled by mode (majority).
+MOD17A3HGF: SDS ``Npp_500m``, int16, ``scale_factor`` 0.0001 kg C m-2 a-1, ``_FillValue`` 32767,
+``valid_range`` -30000..32700; the HDF4 grid comes from ``StructMetadata.0``, cross-checked with the
+``hHHvVV`` tile of the file name. GeoTIFF exports hold the same int16 codes (any CRS in the file) or
+float values with a declared ``units`` tag. MCD12Q1 LC_Type1: uint8 IGBP 1..17, fill 255.
 """
 from __future__ import annotations
 
@@ -29,30 +20,22 @@ from ..vocab import LANDCOVER_CLASSES, NEP_UNITS, unit_conversion
 from .rasters import (UNCOVERED, Raster, check_coverage, expand_paths, files_by_year, grid_coords, mosaic,
                       read_geotiff, to_grid)
 
-# ----------------------------------------------------------------------------------------- tables
 #: IGBP (MCD12Q1 LC_Type1) -> study class. Choices (the study does not give its table):
 #: 1-5 forests -> forest; 6 closed shrublands -> forest (canopy > 60 %, counted as woodland in
 #: China's land-use classification); 7 open shrublands, 8 woody savannas, 9 savannas,
 #: 10 grasslands -> grassland; 11 permanent wetlands -> wetland; 12 croplands and 14
 #: cropland/natural vegetation mosaics -> cropland; 13 urban -> urban and built-up; 15 permanent
 #: snow and ice and 16 barren -> barren (the study has no snow class); 17 water -> water;
-#: 255 fill (and 0, MCD12C1's water code, never seen in MCD12Q1) -> see read_landcover.
+#: 255 fill (and 0, MCD12C1's water code, never seen in MCD12Q1) -> 0, no data.
 IGBP_TO_CLASS = {1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 2, 8: 2, 9: 2, 10: 2, 11: 4, 12: 3, 13: 5,
                  14: 3, 15: 7, 16: 7, 17: 6}
-IGBP_NAMES = {1: "evergreen needleleaf forests", 2: "evergreen broadleaf forests",
-              3: "deciduous needleleaf forests", 4: "deciduous broadleaf forests", 5: "mixed forests",
-              6: "closed shrublands", 7: "open shrublands", 8: "woody savannas", 9: "savannas",
-              10: "grasslands", 11: "permanent wetlands", 12: "croplands", 13: "urban and built-up",
-              14: "cropland/natural vegetation mosaics", 15: "permanent snow and ice", 16: "barren",
-              17: "water bodies"}
 LC_FILL = 255
-
 _LUT = np.zeros(256, np.int8)
-for _k, _v in IGBP_TO_CLASS.items():
-    _LUT[_k] = _v
+_LUT[list(IGBP_TO_CLASS)] = list(IGBP_TO_CLASS.values())
 
 MOD17_SCALE = 0.0001            # kg C m-2 a-1 per raw unit
 MOD17_VALID_RANGE = (-30000, 32700)
+#: MOD17 fill and non-vegetated land-cover codes (MOD17 User's Guide).
 MOD17_FILL_CODES = {32761: "unclassified", 32762: "urban or built-up", 32763: "permanent wetland",
                     32764: "permanent snow and ice", 32765: "barren or sparsely vegetated",
                     32766: "water", 32767: "fill"}
@@ -62,13 +45,7 @@ CRS_MODIS_SINU = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_
 MODIS_TILE_M = 1111950.5196666666
 MODIS_X0 = -20015109.354
 MODIS_Y0 = 10007554.677
-
-_TILE = re.compile(r"h(\d\d)v(\d\d)")
-
-
-def _tile_of(path):
-    m = _TILE.search(Path(path).name)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+_HDF4 = (".hdf", ".h4", ".hdf4")
 
 
 def recode_igbp(igbp: np.ndarray) -> np.ndarray:
@@ -77,19 +54,18 @@ def recode_igbp(igbp: np.ndarray) -> np.ndarray:
     return _LUT[np.asarray(igbp, np.uint8)]
 
 
-# ----------------------------------------------------------------------------------------- HDF4
 def _struct_metadata(text: str, file):
+    """``nx, ny, (ulx, uly), (lrx, lry)`` of a MODIS sinusoidal grid from its ``StructMetadata.0``."""
     def grab(key, pattern=r"([-\d.eE+]+)"):
         m = re.search(rf"\b{key}\s*=\s*{pattern}", text)
         if not m:
             raise NepInputError(f"StructMetadata.0 has no {key}", file=file, variable="StructMetadata.0")
-        return m
+        return m.groups()
 
-    nx = int(grab("XDim").group(1))
-    ny = int(grab("YDim").group(1))
-    ul = grab("UpperLeftPointMtrs", r"\(\s*([-\d.eE+]+)\s*,\s*([-\d.eE+]+)\s*\)")
-    lr = grab("LowerRightMtrs", r"\(\s*([-\d.eE+]+)\s*,\s*([-\d.eE+]+)\s*\)")
-    proj = grab("Projection", r"(\w+)").group(1)
+    pair = r"\(\s*([-\d.eE+]+)\s*,\s*([-\d.eE+]+)\s*\)"
+    nx, ny = int(grab("XDim")[0]), int(grab("YDim")[0])
+    ul, lr = (tuple(map(float, grab(k, pair))) for k in ("UpperLeftPointMtrs", "LowerRightMtrs"))
+    (proj,) = grab("Projection", r"(\w+)")
     if proj != "GCTP_SNSOID":
         raise NepInputError(f"projection {proj} not supported (MODIS tiles are GCTP_SNSOID)",
                             file=file, variable="StructMetadata.0")
@@ -98,17 +74,15 @@ def _struct_metadata(text: str, file):
     if abs(radius - 6371007.181) > 1.0:
         raise NepInputError(f"sinusoidal sphere radius {radius} is not MODIS's 6371007.181 m",
                             file=file, variable="StructMetadata.0")
-    return nx, ny, (float(ul.group(1)), float(ul.group(2))), (float(lr.group(1)), float(lr.group(2)))
+    return nx, ny, ul, lr
 
 
 def _read_hdf4(path, sds_name):
+    """``(raw, attrs, transform, crs)`` of one SDS of a MODIS HDF4-EOS tile."""
     from affine import Affine
+    from pyhdf.SD import SD, SDC
+    from pyhdf.error import HDF4Error
 
-    try:
-        from pyhdf.SD import SD, SDC
-        from pyhdf.error import HDF4Error
-    except ImportError as exc:  # pragma: no cover - pyhdf is a declared dependency
-        raise NepInputError("reading HDF4 needs pyhdf", file=path) from exc
     try:
         sd = SD(str(path), SDC.READ)
     except HDF4Error as exc:
@@ -136,9 +110,9 @@ def _read_hdf4(path, sds_name):
     if raw.shape != (ny, nx):
         raise NepInputError(f"SDS shape {raw.shape} differs from StructMetadata ({ny}, {nx})",
                             file=path, variable=sds_name)
-    tile = _tile_of(path)
+    tile = re.search(r"h(\d\d)v(\d\d)", Path(path).name)
     if tile is not None:
-        h, v = tile
+        h, v = int(tile.group(1)), int(tile.group(2))
         exp = (MODIS_X0 + h * MODIS_TILE_M, MODIS_Y0 - v * MODIS_TILE_M)
         if abs(exp[0] - ul[0]) > 1.0 or abs(exp[1] - ul[1]) > 1.0:
             raise NepInputError(f"StructMetadata corner {ul} does not match tile h{h:02d}v{v:02d} "
@@ -147,10 +121,10 @@ def _read_hdf4(path, sds_name):
     return raw, attrs, transform, CRS_MODIS_SINU
 
 
-# ----------------------------------------------------------------------------------------- NPP
 def _decode_npp(path) -> Raster:
+    """One NPP file as g C m-2 a-1 (NaN where masked) with reason codes."""
     p = Path(path)
-    if p.suffix.lower() in (".hdf", ".h4", ".hdf4"):
+    if p.suffix.lower() in _HDF4:
         raw, attrs, transform, crs = _read_hdf4(p, "Npp_500m")
         scale = float(np.ravel(attrs.get("scale_factor", MOD17_SCALE))[0])
         vr = attrs.get("valid_range", MOD17_VALID_RANGE)
@@ -183,10 +157,10 @@ def _decode_npp(path) -> Raster:
     if units is not None and unit_conversion(units, "carbon_flux", file=p, variable="units")[0] != 1000.0:
         raise NepInputError(f"unexpected units {units!r} for raw MOD17A3HGF codes (kg C m-2 a-1 with "
                             "scale_factor 0.0001)", file=p, variable="units")
-    lo, hi = (int(np.ravel(vr)[0]), int(np.ravel(vr)[1]))
+    lo, hi = int(np.ravel(vr)[0]), int(np.ravel(vr)[1])
     r = raw.astype(np.int32)
     valid = (r >= lo) & (r <= hi)
-    is_fill = (r >= 32761) & (r <= 32767) | (r == int(fill))
+    is_fill = np.isin(r, list(MOD17_FILL_CODES)) | (r == int(fill))
     reason = np.full(raw.shape, reasons.OUT_OF_RANGE, np.int8)
     reason[valid] = reasons.VALID
     reason[is_fill & ~valid] = reasons.NPP_FILL
@@ -195,41 +169,31 @@ def _decode_npp(path) -> Raster:
 
 
 def read_npp(paths_or_glob, grid: xr.Dataset, years) -> xr.Dataset:
-    """Annual MOD17A3HGF NPP on the analysis grid.
+    """Annual MOD17A3HGF NPP on the analysis grid (:func:`nep_core.grid.make_grid`).
 
-    Parameters
-    ----------
-    paths_or_glob : str, path or list
-        HDF4 tiles (``*.hdf``) and/or GeoTIFF exports; the year comes from the file name
-        (``AYYYYDDD`` as in MODIS names, or one 4-digit year). Several tiles of one year are
-        mosaicked on their common sinusoidal grid.
-    grid : xarray.Dataset
-        The analysis grid (:func:`nep_core.grid.make_grid`).
-    years : iterable of int
-        Years to read; a missing year raises :class:`NepInputError` naming the year and the pattern.
+    ``paths_or_glob`` names HDF4 tiles and/or GeoTIFF exports; the year comes from the file name
+    (:func:`~nep_core.io.rasters.year_of`) and a year of ``years`` without a file raises. Several
+    tiles of one year are mosaicked on their common sinusoidal grid.
 
     Returns
     -------
     xarray.Dataset
         ``npp (year, y, x)`` float32 in g C m-2 a-1 (raw * 0.0001 * 1000), and ``npp_reason``
-        int8 (0 valid, ``NPP_FILL`` for 32761..32767, ``OUT_OF_RANGE`` for other codes outside
-        -30000..32700, ``OUTSIDE_REGION`` outside the provinces).
+        int8 (0 valid, ``NPP_FILL`` for :data:`MOD17_FILL_CODES`, ``OUT_OF_RANGE`` for other codes
+        outside -30000..32700, ``OUTSIDE_REGION`` outside the provinces).
 
     Notes
     -----
-    Resampling: a file already on the grid's lattice (same CRS and cell size, whole-cell offset) is
-    sliced exactly; anything else is warped (rioxarray ``reproject_match``, GDAL) using *average* of the
-    valid source pixels (fill codes excluded) for the value and *mode* for the reason code, so a
+    A file on the grid's lattice is sliced exactly; anything else is warped (GDAL via rioxarray)
+    with *average* of the valid source pixels for the value and *mode* for the reason code, so a
     cell is NaN only when none of its source pixels is valid. Region cells without any source
-    pixel raise (missing tile / no overlap). Memory: at 500 m the cube is about 24 x 37 M float32.
+    pixel raise (missing tile / no overlap).
     """
     years = [int(y) for y in years]
-    files = expand_paths(paths_or_glob, "NPP files")
-    by_year = files_by_year(files, years, paths_or_glob, "MOD17A3HGF NPP")
+    by_year = files_by_year(expand_paths(paths_or_glob, "NPP files"), years, paths_or_glob, "MOD17A3HGF NPP")
     region = grid["region"].values
-    ny, nx = region.shape
-    npp = np.empty((len(years), ny, nx), np.float32)
-    why = np.empty((len(years), ny, nx), np.int8)
+    npp = np.empty((len(years), *region.shape), np.float32)
+    why = np.empty((len(years), *region.shape), np.int8)
     for i, y in enumerate(years):
         m = mosaic([_decode_npp(f) for f in by_year[y]])
         v = to_grid(m.values, m.transform, m.crs, grid, "average", np.float32(np.nan))
@@ -239,16 +203,14 @@ def read_npp(paths_or_glob, grid: xr.Dataset, years) -> xr.Dataset:
         r = np.where(region, r, reasons.OUTSIDE_REGION).astype(np.int8)
         v[r != reasons.VALID] = np.nan
         npp[i], why[i] = v, r
-    coords = {"year": ("year", np.array(years, np.int64)), **grid_coords(grid)}
-    ds = xr.Dataset(
+    return xr.Dataset(
         {"npp": (("year", "y", "x"), npp, {
             "units": NEP_UNITS, "long_name": "annual net primary productivity",
             "description": "MOD17A3HGF Npp_500m * 0.0001 kg C m-2 a-1 * 1000; average of valid "
                            "source pixels per grid cell",
             "source_files": ", ".join(sorted({str(f) for y in years for f in by_year[y]}))[:4000]}),
          "npp_reason": (("year", "y", "x"), why, reasons.flag_attrs("why npp is missing"))},
-        coords=coords)
-    return ds
+        coords={"year": ("year", np.array(years, np.int64)), **grid_coords(grid)})
 
 
 def encode_npp(npp_g: np.ndarray, fill_code: np.ndarray | None = None) -> np.ndarray:
@@ -258,14 +220,13 @@ def encode_npp(npp_g: np.ndarray, fill_code: np.ndarray | None = None) -> np.nda
     if np.any((raw[~bad] < MOD17_VALID_RANGE[0]) | (raw[~bad] > MOD17_VALID_RANGE[1])):
         raise NepInputError("NPP outside MOD17A3HGF's valid range -3000..3270 g C m-2 a-1", variable="npp")
     out = np.where(bad, 0, raw).astype(np.int16)
-    fc = np.int16(32767) if fill_code is None else fill_code
-    return np.where(bad, fc, out).astype(np.int16)
+    return np.where(bad, np.int16(32767) if fill_code is None else fill_code, out).astype(np.int16)
 
 
-# ----------------------------------------------------------------------------------------- land cover
-def _decode_lc(path):
+def _decode_lc(path) -> Raster:
+    """One LC_Type1 file as study classes (0 at the fill) with the fill marked ``UNCOVERED - 1``."""
     p = Path(path)
-    if p.suffix.lower() in (".hdf", ".h4", ".hdf4"):
+    if p.suffix.lower() in _HDF4:
         raw, attrs, transform, crs = _read_hdf4(p, "LC_Type1")
         fill = int(np.ravel(attrs.get("_FillValue", LC_FILL))[0])
     else:
@@ -281,22 +242,15 @@ def _decode_lc(path):
                             f"(fill {fill}); is this LC_Type1?", file=p, variable="LC_Type1")
     cls = _LUT[raw]
     cls[raw == fill] = 0
-    reason = np.where(raw == fill, np.int8(UNCOVERED - 1), np.int8(0))
-    return Raster(cls, reason, transform, crs, p)
+    return Raster(cls, np.where(raw == fill, np.int8(UNCOVERED - 1), np.int8(0)), transform, crs, p)
 
 
 def read_landcover(paths, grid: xr.Dataset, years=range(2000, 2023)) -> xr.DataArray:
     """Annual MCD12Q1 LC_Type1 recoded to the study's seven classes, on the analysis grid.
 
-    Parameters
-    ----------
-    paths : str, path or list
-        HDF4 tiles (SDS ``LC_Type1``) and/or GeoTIFFs (uint8 IGBP 1..17, fill 255), year in the
-        file name. Codes outside 1..17 (other than the fill) raise.
-    grid : xarray.Dataset
-        The analysis grid.
-    years : iterable of int, default 2000..2022
-        Land-cover years (2023 is absent, as in the study); a missing one raises.
+    ``paths``: HDF4 tiles (SDS ``LC_Type1``) and/or GeoTIFFs (uint8 IGBP 1..17, fill 255), year in
+    the file name; codes outside 1..17 (other than the fill) raise, as does a year of ``years``
+    (default 2000..2022: 2023 is absent, as in the study) without a file.
 
     Returns
     -------
@@ -307,8 +261,7 @@ def read_landcover(paths, grid: xr.Dataset, years=range(2000, 2023)) -> xr.DataA
         grid's lattice.
     """
     years = [int(y) for y in years]
-    files = expand_paths(paths, "land-cover files")
-    by_year = files_by_year(files, years, paths, "MCD12Q1 LC_Type1")
+    by_year = files_by_year(expand_paths(paths, "land-cover files"), years, paths, "MCD12Q1 LC_Type1")
     region = grid["region"].values
     out = np.empty((len(years),) + region.shape, np.int8)
     for i, y in enumerate(years):

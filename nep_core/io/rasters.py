@@ -1,16 +1,11 @@
-"""Rasters onto the analysis grid: GeoTIFF reading, tile mosaics, exact slicing or warping, DEM.
-
-The product readers (:mod:`nep_core.io.modis`) decode their files into a :class:`Raster`, join the
-tiles of a year with :func:`mosaic` and put it on the grid with :func:`to_grid` (rioxarray
-``reproject_match``); :func:`check_coverage` raises where region cells have no source pixel. A DEM
-is any single-band GeoTIFF in metres with a CRS (:func:`read_dem`).
-"""
+"""Rasters onto the analysis grid: GeoTIFF reading, tile mosaics (:func:`mosaic`), exact slicing or
+warping (:func:`to_grid`), coverage checks, the DEM and the GeoTIFF writer."""
 from __future__ import annotations
 
 import glob as _glob
 import os
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
@@ -20,83 +15,72 @@ from ..crs import CRS_ALBERS, grid_transform
 from ..errors import NepInputError
 from ..vocab import check_units
 
-#: Reason code of the readers for a grid cell no source pixel covers (missing tile / no overlap);
-#: never stored: a region cell with it raises in :func:`check_coverage`.
+#: Reason code of a grid cell no source pixel covers (missing tile / no overlap); never stored: a
+#: region cell with it raises in :func:`check_coverage`.
 UNCOVERED = 100
 
 
-# ----------------------------------------------------------------------------------------- files
 def expand_paths(paths_or_glob, what: str = "files") -> list[Path]:
     """Sorted files named by a path, a glob pattern or a list of either; none is an error."""
-    if isinstance(paths_or_glob, (str, os.PathLike)):
-        items = [paths_or_glob]
-    else:
-        items = list(paths_or_glob)
-    out = []
+    items = [paths_or_glob] if isinstance(paths_or_glob, (str, os.PathLike)) else list(paths_or_glob)
+    out = set()
     for item in items:
         s = os.path.expanduser(str(item))
         hits = sorted(_glob.glob(s)) if any(c in s for c in "*?[") else ([s] if os.path.exists(s) else [])
         if not hits:
             raise NepInputError(f"no {what} match this path or pattern", file=item)
-        out.extend(Path(h) for h in hits)
-    return sorted(set(out))
-
-
-_ADATE = re.compile(r"A((?:19|20)\d\d)(\d{3})")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+        out.update(Path(h) for h in hits)
+    return sorted(out)
 
 
 def year_of(path) -> int:
     """Year of a MODIS file from its name: ``AYYYYDDD`` (MODIS naming) or a lone 4-digit year."""
     name = Path(path).name
-    m = _ADATE.search(name)
+    m = re.search(r"A((?:19|20)\d\d)(\d{3})", name)
     if m:
         return int(m.group(1))
-    years = set(_YEAR.findall(name))
+    years = set(re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", name))
     if len(years) != 1:
         raise NepInputError("cannot tell the year from the file name (expected 'AYYYYDDD' or one "
                             "4-digit year)", file=path)
     return int(years.pop())
 
 
-# ----------------------------------------------------------------------------------------- rasters
-@dataclass
-class Raster:
-    """A decoded source raster: values (float with NaN masked, or class codes), int8 reason codes
-    (:mod:`nep_core.reasons`, :data:`UNCOVERED` where no pixel), affine ``transform``, ``crs``
-    (anything pyproj reads) and the ``file`` it came from."""
+def files_by_year(files, years, pattern, what: str) -> dict:
+    """``{year: [files]}`` by :func:`year_of`; a year of ``years`` without a file raises."""
+    by_year: dict[int, list] = {}
+    for f in files:
+        by_year.setdefault(year_of(f), []).append(f)
+    missing = [y for y in years if y not in by_year]
+    if missing:
+        raise NepInputError(f"{what}: no file for year(s) {missing} (years found: {sorted(by_year)})",
+                            file=pattern, variable=f"year {missing[0]}")
+    return by_year
 
-    values: np.ndarray
-    reason: np.ndarray
-    transform: object
-    crs: object
-    file: Path
+
+Raster = namedtuple("Raster", "values reason transform crs file")
+Raster.__doc__ = ("A decoded source raster: values (float with NaN masked, or class codes), int8 "
+                  "reason codes (:mod:`nep_core.reasons`, :data:`UNCOVERED` where no pixel), affine "
+                  "``transform``, ``crs`` (anything pyproj reads) and the ``file`` it came from.")
 
 
 def read_geotiff(path):
-    """Band 1 of a GeoTIFF as ``(raw, attrs, transform, crs_wkt)``; no CRS or an unreadable file raises.
-
-    ``attrs`` holds the dataset tags, the band tags prefixed ``band_``, and ``_nodata``, ``_scale``,
-    ``_offset`` of band 1. Values are returned raw (no scale or nodata applied).
-    """
+    """Band 1 of a GeoTIFF, raw, as ``(raw, attrs, transform, crs_wkt)``; no CRS or an unreadable file
+    raises. ``attrs``: the dataset tags, the band tags prefixed ``band_``, and ``_nodata``, ``_scale``,
+    ``_offset`` of band 1."""
     import rasterio
-    from rasterio.errors import RasterioIOError
 
     try:
         with rasterio.open(path) as src:
             if src.crs is None:
                 raise NepInputError("raster has no CRS; cannot place it on the grid", file=path,
                                     variable="crs")
-            raw = src.read(1)
-            attrs = dict(src.tags())
-            attrs.update({f"band_{k}": v for k, v in src.tags(1).items()})
-            attrs["_nodata"] = src.nodata
-            attrs["_scale"] = src.scales[0]
-            attrs["_offset"] = src.offsets[0]
-            return raw, attrs, src.transform, src.crs.to_wkt()
+            attrs = {**src.tags(), **{f"band_{k}": v for k, v in src.tags(1).items()},
+                     "_nodata": src.nodata, "_scale": src.scales[0], "_offset": src.offsets[0]}
+            return src.read(1), attrs, src.transform, src.crs.to_wkt()
     except NepInputError:
         raise
-    except (RasterioIOError, Exception) as exc:
+    except Exception as exc:
         raise NepInputError(f"cannot read raster (corrupt or truncated?): {exc}", file=path) from exc
 
 
@@ -111,10 +95,9 @@ def mosaic(rasters: list[Raster]) -> Raster:
     if len(rasters) == 1:
         return rasters[0]
     first = rasters[0]
-    c0 = CRS.from_user_input(first.crs)
     resx, resy = first.transform.a, first.transform.e
     for r in rasters[1:]:
-        if not CRS.from_user_input(r.crs).equals(c0):
+        if not CRS.from_user_input(r.crs).equals(CRS.from_user_input(first.crs)):
             raise NepInputError(f"tiles of one year are in different CRSs ({first.file.name} vs this)",
                                 file=r.file, variable="crs")
         if abs(r.transform.a - resx) > 1e-6 * abs(resx) or abs(r.transform.e - resy) > 1e-6 * abs(resy):
@@ -144,8 +127,8 @@ def mosaic(rasters: list[Raster]) -> Raster:
 
 def georef(arr, transform, crs, nodata=None) -> xr.DataArray:
     """A 2-D array as a ``(y, x)`` DataArray georeferenced for rioxarray by ``transform`` and ``crs``
-    only (no coordinates, so the transform is used exactly, not recomputed from cell centres). A view
-    of ``arr``: written in place, as the ``rio.write_*`` default deep-copies the array each time."""
+    only (no coordinates: the transform is used exactly). A view of ``arr`` (``inplace=True``: the
+    ``rio.write_*`` default deep-copies the array each time)."""
     import rioxarray  # noqa: F401  (registers the .rio accessor)
 
     da = xr.DataArray(arr, dims=("y", "x"))
@@ -159,12 +142,10 @@ def _aligned_window(src_transform, src_crs, grid):
     """Row/col offsets if the source is on the grid's own lattice (same CRS and cell), else None."""
     from pyproj import CRS
 
-    try:
-        same = CRS.from_user_input(src_crs).equals(CRS.from_user_input(CRS_ALBERS))
-    except Exception:
-        return None
     gt = grid_transform(grid)
-    if not same or abs(src_transform.a - gt.a) > 1e-6 or abs(src_transform.e - gt.e) > 1e-6:
+    if not CRS.from_user_input(src_crs).equals(CRS.from_user_input(CRS_ALBERS)):
+        return None
+    if abs(src_transform.a - gt.a) > 1e-6 or abs(src_transform.e - gt.e) > 1e-6:
         return None
     if src_transform.b != 0 or src_transform.d != 0:
         return None
@@ -176,14 +157,12 @@ def _aligned_window(src_transform, src_crs, grid):
 
 
 def to_grid(arr, src_transform, src_crs, grid, resampling: str, fill):
-    """Put a 2-D source array on the analysis grid.
+    """A 2-D source array on the analysis grid, of ``arr``'s dtype, ``fill`` where no source pixel.
 
     Exact slicing when the source lies on the grid's own lattice (same CRS and cell size, whole-cell
-    offset: a warp gives the same values 2-4 times slower); otherwise rioxarray's
-    ``reproject_match`` onto the grid's CRS and transform (a GDAL warp) with the named ``resampling``
-    (``"average"``, ``"mode"``, ``"bilinear"``, ``"nearest"``, ...), NaN source pixels excluded for
-    float arrays.
-    Cells without any source pixel are ``fill``. Returns an array of ``arr``'s dtype, shape (y, x).
+    offset: a warp gives the same values 2-4 times slower); otherwise rioxarray's ``reproject_match``
+    (a GDAL warp) with the named ``resampling`` (``"average"``, ``"mode"``, ``"bilinear"``, ...),
+    NaN source pixels excluded for float arrays.
     """
     from rasterio.enums import Resampling
 
@@ -204,8 +183,7 @@ def to_grid(arr, src_transform, src_crs, grid, resampling: str, fill):
 
 
 def check_coverage(reason_grid, region, file, what: str, year):
-    """Raise unless every region cell of ``reason_grid`` (on the grid) has a source pixel, i.e. is
-    not :data:`UNCOVERED`; the message names ``what``, ``year`` and ``file``."""
+    """Raise, naming ``what``, ``year`` and ``file``, where region cells are :data:`UNCOVERED`."""
     unc = (reason_grid == UNCOVERED) & region
     if unc[region].all():
         raise NepInputError(f"{what} {year}: no overlap with the study region (wrong CRS or area?)",
@@ -215,31 +193,16 @@ def check_coverage(reason_grid, region, file, what: str, year):
                             "not covered by any file (missing tile?)", file=file)
 
 
-def files_by_year(files, years, pattern, what: str) -> dict:
-    """``{year: [files]}`` by :func:`year_of`; a year of ``years`` without a file raises."""
-    by_year: dict[int, list] = {}
-    for f in files:
-        by_year.setdefault(year_of(f), []).append(f)
-    missing = [y for y in years if y not in by_year]
-    if missing:
-        raise NepInputError(f"{what}: no file for year(s) {missing} (years found: {sorted(by_year)})",
-                            file=pattern, variable=f"year {missing[0]}")
-    return by_year
-
-
 def grid_coords(grid) -> dict:
     """The ``x``, ``y`` (and ``spatial_ref``, if any) coordinates of a grid, for a reader's output."""
-    c = {"x": grid["x"], "y": grid["y"]}
-    if "spatial_ref" in grid.coords:
-        c["spatial_ref"] = grid["spatial_ref"]
-    return c
+    return {k: grid[k] for k in ("x", "y", "spatial_ref") if k in grid.coords}
 
 
 def read_dem(path, grid: xr.Dataset) -> xr.DataArray:
-    """A DEM GeoTIFF (m) resampled bilinearly onto the analysis grid.
+    """A DEM GeoTIFF (any CRS; a ``units`` tag, if any, must be metres) bilinearly onto the grid.
 
-    The file must carry a CRS; a ``units`` tag, if present, must be metres. Region cells the DEM
-    does not cover raise. Returns ``elevation (y, x)`` float32, m, NaN outside the DEM.
+    Returns ``elevation (y, x)`` float32, m, NaN outside the DEM; region cells without an elevation,
+    or elevations outside -500..9000 m, raise.
     """
     raw, attrs, transform, crs = read_geotiff(path)
     check_units(attrs.get("units", attrs.get("band_units")), "elevation", file=path, variable="units",
@@ -264,31 +227,19 @@ def read_dem(path, grid: xr.Dataset) -> xr.DataArray:
                                "description": f"DEM {Path(path).name}, bilinear onto the grid"})
 
 
-# ----------------------------------------------------------------------------------------- writers
-def _grid_profile(grid, dtype, nodata, **extra):
-    ny, nx = grid["region"].shape
-    blk = 256 if min(ny, nx) >= 256 else None
-    prof = dict(driver="GTiff", width=nx, height=ny, count=1, dtype=dtype, crs=CRS_ALBERS,
-                transform=grid_transform(grid), nodata=nodata, compress="deflate")
-    if blk:
-        prof.update(tiled=True, blockxsize=blk, blockysize=blk)
-    prof.update(extra)
-    return prof
-
-
-def write_geotiff(arr: np.ndarray, path, grid: xr.Dataset, *, nodata=None, tags: dict | None = None,
-                  scale: float | None = None):
-    """Write one band on the analysis grid as a compressed GeoTIFF, atomically (temp + os.replace)."""
+def write_geotiff(arr: np.ndarray, path, grid: xr.Dataset, *, nodata=None, tags: dict | None = None):
+    """Write one band on the analysis grid as a deflated GeoTIFF, atomically (temp + os.replace)."""
     import rasterio
 
     from ..store import atomic_path
 
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", **_grid_profile(grid, arr.dtype.name, nodata)) as dst:
+    ny, nx = grid["region"].shape
+    tiles = dict(tiled=True, blockxsize=256, blockysize=256) if min(ny, nx) >= 256 else {}
+    with atomic_path(Path(path)) as tmp:
+        with rasterio.open(tmp, "w", driver="GTiff", width=nx, height=ny, count=1, dtype=arr.dtype.name,
+                           crs=CRS_ALBERS, transform=grid_transform(grid), nodata=nodata,
+                           compress="deflate", **tiles) as dst:
             dst.write(arr, 1)
             if tags:
                 dst.update_tags(**tags)
-            if scale is not None:
-                dst.scales = (scale,)
-    return path
+    return Path(path)

@@ -17,9 +17,9 @@ from ..vocab import CLIMATE_QUANTITIES, unit_conversion
 STATION_VARS = tuple(CLIMATE_QUANTITIES)
 #: Units of the station Dataset (totals per time step: an accepted spelling of each step's unit).
 STATION_UNITS = {"tmean": "degC", "prcp": "mm", "rad": "MJ m-2"}
-#: Quantity (``nep_core.vocab.QUANTITIES``) of each column with a declared unit (``{step}`` = daily
-#: or monthly); the declared unit is converted with ``vocab.unit_conversion`` (e.g. K, cm, kJ m-2, km).
-_QUANTITY = {**CLIMATE_QUANTITIES, "elevation": "elevation"}
+_LONG_NAMES = {"tmean": ("monthly mean air temperature", "mean"),
+               "prcp": ("monthly precipitation total (mm per month)", "sum"),
+               "rad": ("monthly global solar radiation total (MJ m-2 per month)", "sum")}
 #: Plausible medians (canonical units) per time step; outside -> "check the declared unit".
 _PLAUSIBLE_MEDIAN = {
     "daily": {"tmean": (-40.0, 40.0), "prcp": (0.0, 50.0), "rad": (0.0, 40.0)},
@@ -29,13 +29,12 @@ CMA_MISSING = 32766
 CMA_COLUMNS = ("station", "lat_ddmm", "lon_dddmm", "elev_01m", "year", "month", "day",
                "tmean_01C", "prcp_01mm", "rad_001MJ")
 
-_HEADER = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:\[\s*([^\]]*?)\s*\])?\s*$")
-
 
 def _parse_header(columns, file):
+    """Column names (lower case) and ``{name: declared unit}`` of a ``name[unit]`` header."""
     names, units = [], {}
     for c in columns:
-        m = _HEADER.match(str(c))
+        m = re.match(r"^\s*([A-Za-z_]\w*)\s*(?:\[\s*([^\]]*?)\s*\])?\s*$", str(c))
         if not m:
             raise NepInputError(f"column header {c!r} is not 'name' or 'name[unit]'", file=file)
         names.append(m.group(1).lower())
@@ -48,6 +47,7 @@ def _parse_header(columns, file):
 
 
 def _numeric(s, name, file):
+    """Floats; empty, ``NA`` and ``NaN`` are missing, anything else non-numeric raises."""
     out = pd.to_numeric(s, errors="coerce")
     bad = out.isna() & s.notna() & ~s.astype(str).str.strip().str.upper().isin(["", "NA", "NAN"])
     if bad.any():
@@ -58,10 +58,12 @@ def _numeric(s, name, file):
 
 
 def _convert(values, var, unit, step, file):
+    """``values`` from the declared ``unit`` to the canonical unit of ``var`` (vocab.QUANTITIES)."""
     if unit is None:
         raise NepInputError(f"no unit declared for {var}; write the header as "
                             f"'{var}[{STATION_UNITS.get(var, 'm')}]'", file=file, variable=var)
-    f, o = unit_conversion(unit, _QUANTITY[var].format(step=step), file=file, variable=var)
+    quantity = {**CLIMATE_QUANTITIES, "elevation": "elevation"}[var].format(step=step)
+    f, o = unit_conversion(unit, quantity, file=file, variable=var)
     return values * f + o
 
 
@@ -80,6 +82,7 @@ def _check_plausible(df, step, file, declared):
 
 
 def _station_meta(df, file):
+    """lon, lat, elevation per station, which must agree across its rows."""
     meta = df.groupby("station", sort=True)[["lon", "lat", "elevation"]]
     spread = meta.max() - meta.min()
     bad = spread[(spread > 1e-6).any(axis=1)]
@@ -96,49 +99,36 @@ def _station_meta(df, file):
 
 
 def _to_monthly(df, step, file):
+    """Monthly rows: daily T averaged, P and radiation summed; a month with a missing day is NaN."""
     dups = df.duplicated(["station", "date"])
     if dups.any():
         r = df.loc[dups].iloc[0]
         raise NepInputError(f"{int(dups.sum())} duplicate (station, date) rows, e.g. station "
                             f"{r['station']} on {r['date'].date()}", file=file, variable="date")
-    if step == "monthly":
-        return df.assign(time=df["date"].values.astype("datetime64[M]").astype("datetime64[ns]"))
     df = df.assign(time=df["date"].values.astype("datetime64[M]").astype("datetime64[ns]"))
+    if step == "monthly":
+        return df
     g = df.groupby(["station", "time"], sort=True)
     n = g["date"].count()
     agg = pd.DataFrame({"tmean": g["tmean"].mean(), "prcp": g["prcp"].sum(min_count=1),
                         "rad": g["rad"].sum(min_count=1)})
     full = n.index.get_level_values("time").days_in_month
     for v in STATION_VARS:
-        complete = (g[v].count().values == full) & (n.values == full)
-        agg.loc[~complete, v] = np.nan  # a month is missing unless every day has a value
+        agg.loc[~((g[v].count().values == full) & (n.values == full)), v] = np.nan
     return agg.reset_index()
 
 
 def _assemble(monthly, meta, grid, file, layout, declared):
+    """The ``(station, time)`` Dataset, stations flagged ``in_region`` when a grid is given."""
     stations = meta.index.astype(str).values
-    t0, t1 = monthly["time"].min(), monthly["time"].max()
-    times = pd.date_range(t0, t1, freq="MS")
-    cube = {}
+    times = pd.date_range(monthly["time"].min(), monthly["time"].max(), freq="MS")
     idx = pd.MultiIndex.from_product([stations, times], names=["station", "time"])
-    m = monthly.assign(station=monthly["station"].astype(str)).set_index(["station", "time"])
-    m = m.reindex(idx)
-    for v in STATION_VARS:
-        cube[v] = m[v].values.reshape(len(stations), len(times)).astype(np.float64)
+    m = monthly.assign(station=monthly["station"].astype(str)).set_index(["station", "time"]).reindex(idx)
     x, y = lonlat_to_xy(meta["lon"].values, meta["lat"].values)
     ds = xr.Dataset(
-        {
-            "tmean": (("station", "time"), cube["tmean"], {
-                "units": STATION_UNITS["tmean"], "long_name": "monthly mean air temperature",
-                "cell_methods": "time: mean"}),
-            "prcp": (("station", "time"), cube["prcp"], {
-                "units": STATION_UNITS["prcp"], "long_name": "monthly precipitation total (mm per month)",
-                "cell_methods": "time: sum"}),
-            "rad": (("station", "time"), cube["rad"], {
-                "units": STATION_UNITS["rad"],
-                "long_name": "monthly global solar radiation total (MJ m-2 per month)",
-                "cell_methods": "time: sum"}),
-        },
+        {v: (("station", "time"), m[v].values.reshape(len(stations), len(times)).astype(np.float64),
+             {"units": STATION_UNITS[v], "long_name": long_name, "cell_methods": f"time: {method}"})
+         for v, (long_name, method) in _LONG_NAMES.items()},
         coords={
             "station": ("station", stations.astype(object)),
             "time": ("time", times.values),
@@ -148,27 +138,26 @@ def _assemble(monthly, meta, grid, file, layout, declared):
             "x": ("station", x, {"units": "m", "crs": CRS_ALBERS}),
             "y": ("station", y, {"units": "m", "crs": CRS_ALBERS}),
         },
-        attrs={"source_file": str(file), "layout": layout,
-               "declared_units": json.dumps(declared),
+        attrs={"source_file": str(file), "layout": layout, "declared_units": json.dumps(declared),
                "aggregation": "daily -> monthly: T mean, P and radiation sums; a month is missing "
                               "unless all its days have a value"},
     )
-    if grid is not None:
-        inv = ~grid_transform(grid)
-        col = np.floor(inv.a * x + inv.b * y + inv.c).astype(np.int64)
-        row = np.floor(inv.d * x + inv.e * y + inv.f).astype(np.int64)
-        ny, nx = grid["region"].shape
-        inside = (row >= 0) & (row < ny) & (col >= 0) & (col < nx)
-        in_region = np.zeros(len(stations), bool)
-        in_region[inside] = grid["region"].values[row[inside], col[inside]]
-        ds = ds.assign_coords(
-            in_region=("station", in_region, {"long_name": "station lies inside the study region"}),
-            station_reason=("station", np.where(in_region, reasons.VALID, reasons.OUTSIDE_REGION)
-                            .astype(np.int8), reasons.flag_attrs("station flag")))
-        if not in_region.any():
-            raise NepInputError("no station lies inside the study region (wrong coordinates?)",
-                                file=file, variable="lon/lat")
-    return ds
+    if grid is None:
+        return ds
+    inv = ~grid_transform(grid)
+    col = np.floor(inv.a * x + inv.b * y + inv.c).astype(np.int64)
+    row = np.floor(inv.d * x + inv.e * y + inv.f).astype(np.int64)
+    ny, nx = grid["region"].shape
+    inside = (row >= 0) & (row < ny) & (col >= 0) & (col < nx)
+    in_region = np.zeros(len(stations), bool)
+    in_region[inside] = grid["region"].values[row[inside], col[inside]]
+    if not in_region.any():
+        raise NepInputError("no station lies inside the study region (wrong coordinates?)",
+                            file=file, variable="lon/lat")
+    return ds.assign_coords(
+        in_region=("station", in_region, {"long_name": "station lies inside the study region"}),
+        station_reason=("station", np.where(in_region, reasons.VALID, reasons.OUTSIDE_REGION)
+                        .astype(np.int8), reasons.flag_attrs("station flag")))
 
 
 def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> xr.Dataset:
@@ -194,22 +183,16 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> 
         32766 = missing; precipitation 32700 = trace (-> 0) and 30000..32699 = value + a
         30000/31000/32000 flag for snow / rain-and-snow / frost (-> the last three digits).
 
-    Parameters
-    ----------
-    path : str or path
-    layout : {"csv", "cma"}
-    grid : xarray.Dataset, optional
-        If given, stations are flagged (``in_region``, ``station_reason`` = OUTSIDE_REGION),
-        never dropped (stations just outside help the interpolation); none inside raises.
+    With a ``grid``, stations are flagged (``in_region``, ``station_reason`` = OUTSIDE_REGION), never
+    dropped (stations just outside help the interpolation); none inside raises.
 
     Returns
     -------
     xarray.Dataset
-        Dims ``(station, time)`` with ``time`` monthly (month start, a complete range); variables
-        ``tmean`` (degC), ``prcp`` (mm per month), ``rad`` (MJ m-2 per month); coords ``lon``,
-        ``lat``, ``elevation`` (m), ``x``, ``y`` (China Albers m). Duplicate station ids with
-        different coordinates, and duplicate (station, date) rows, raise. Individual outliers are
-        passed through for the QC stage (nep_core.climate) to flag.
+        ``tmean`` (degC), ``prcp`` (mm per month), ``rad`` (MJ m-2 per month) over ``(station,
+        time)``, ``time`` a complete range of month starts; coords ``lon``, ``lat``, ``elevation``
+        (m), ``x``, ``y`` (China Albers m). Duplicate station ids with different coordinates, and
+        duplicate (station, date) rows, raise; outliers are left to the QC stage (nep_core.climate).
     """
     path = Path(path)
     if not path.exists():
@@ -232,10 +215,10 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> 
         for c in ("lon", "lat"):
             df[c] = _numeric(df[c], c, path)
         dates = df["date"].str.strip()
-        lens = dates.str.len().unique()
-        if set(lens) == {7}:
+        lens = set(dates.str.len().unique())
+        if lens == {7}:
             step, fmt = "monthly", "%Y-%m"
-        elif set(lens) == {10}:
+        elif lens == {10}:
             step, fmt = "daily", "%Y-%m-%d"
         else:
             raise NepInputError("dates must all be YYYY-MM (monthly) or all YYYY-MM-DD (daily)",
@@ -246,9 +229,7 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> 
             raise NepInputError(f"unparseable date {dates.iloc[i]!r} in data row {i + 1}", file=path,
                                 variable="date")
         df["date"] = parsed
-        df["elevation"] = _convert(_numeric(df["elevation"], "elevation", path), "elevation",
-                                   declared.get("elevation"), step, path)
-        for v in STATION_VARS:
+        for v in ("elevation", *STATION_VARS):
             df[v] = _convert(_numeric(df[v], v, path), v, declared.get(v), step, path)
     elif layout == "cma":
         try:
@@ -263,22 +244,21 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> 
         for c in ("lat_ddmm", "lon_dddmm", "elev_01m", "year", "month", "day"):
             if (num[c] == CMA_MISSING).any() or num[c].isna().any():
                 raise NepInputError("missing station coordinate or date", file=path, variable=c)
-        lat = np.floor(num["lat_ddmm"] / 100) + (num["lat_ddmm"] % 100) / 60.0
-        lon = np.floor(num["lon_dddmm"] / 100) + (num["lon_dddmm"] % 100) / 60.0
         e = num["elev_01m"]
-        elev = np.where(e >= 100000, e - 100000, e) / 10.0
-        t = num["tmean_01C"].where(num["tmean_01C"] != CMA_MISSING) / 10.0
         p = num["prcp_01mm"].where(num["prcp_01mm"] != CMA_MISSING)
         p = p.where(p != 32700, 0.0)
         p = p.where(~((p >= 30000) & (p < 32700)), p % 1000) / 10.0
-        r = num["rad_001MJ"].where(num["rad_001MJ"] != CMA_MISSING) / 100.0
         try:
-            date = pd.to_datetime(pd.DataFrame({"year": num["year"], "month": num["month"],
-                                                "day": num["day"]}))
+            date = pd.to_datetime(pd.DataFrame({k: num[k] for k in ("year", "month", "day")}))
         except Exception as exc:
             raise NepInputError(f"invalid date: {exc}", file=path, variable="year/month/day") from exc
-        df = pd.DataFrame({"station": raw["station"].str.strip(), "lon": lon, "lat": lat,
-                           "elevation": elev, "date": date, "tmean": t, "prcp": p, "rad": r})
+        df = pd.DataFrame({
+            "station": raw["station"].str.strip(),
+            "lon": np.floor(num["lon_dddmm"] / 100) + (num["lon_dddmm"] % 100) / 60.0,
+            "lat": np.floor(num["lat_ddmm"] / 100) + (num["lat_ddmm"] % 100) / 60.0,
+            "elevation": np.where(e >= 100000, e - 100000, e) / 10.0, "date": date,
+            "tmean": num["tmean_01C"].where(num["tmean_01C"] != CMA_MISSING) / 10.0, "prcp": p,
+            "rad": num["rad_001MJ"].where(num["rad_001MJ"] != CMA_MISSING) / 100.0})
         step = "daily"
         declared = {"tmean": "0.1 degC", "prcp": "0.1 mm", "rad": "0.01 MJ m-2", "elevation": "0.1 m"}
     else:
@@ -286,8 +266,7 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> 
                             variable="station_layout")
     _check_plausible(df, step, path, declared)
     meta = _station_meta(df, path)
-    monthly = _to_monthly(df, step, path)
-    return _assemble(monthly, meta, grid, path, layout, declared)
+    return _assemble(_to_monthly(df, step, path), meta, grid, path, layout, declared)
 
 
 def write_stations_csv(ds: xr.Dataset, path, decimals: int = 2):
@@ -295,19 +274,16 @@ def write_stations_csv(ds: xr.Dataset, path, decimals: int = 2):
     from ..store import atomic_path
 
     n_s, n_t = ds.sizes["station"], ds.sizes["time"]
-    st = np.repeat(ds["station"].values.astype(str), n_t)
     df = pd.DataFrame({
-        "station": st,
+        "station": np.repeat(ds["station"].values.astype(str), n_t),
         "lon": np.repeat(ds["lon"].values, n_t), "lat": np.repeat(ds["lat"].values, n_t),
         "elevation[m]": np.repeat(ds["elevation"].values, n_t),
         "date": np.tile(pd.DatetimeIndex(ds["time"].values).strftime("%Y-%m"), n_s),
         "tmean[degC]": ds["tmean"].values.ravel(), "prcp[mm]": ds["prcp"].values.ravel(),
         "rad[MJ m-2]": ds["rad"].values.ravel(),
     })
-    header = ("# NWC station climate, monthly; documented layout of nep_core.io.read_stations\n"
-              f"# {ds.attrs.get('title', '')}\n")
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as fh:
-            fh.write(header)
-            df.to_csv(fh, index=False, float_format=f"%.{decimals}f", na_rep="")
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write("# NWC station climate, monthly; documented layout of nep_core.io.read_stations\n"
+                 f"# {ds.attrs.get('title', '')}\n")
+        df.to_csv(fh, index=False, float_format=f"%.{decimals}f", na_rep="")
     return Path(path)

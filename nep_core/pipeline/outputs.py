@@ -20,11 +20,10 @@ ZONAL_TABLES = ("province_summary", "drywet_summary", "nep_series", "landcover_n
 COG_MAPS = ("nep_mean", "nep_class", "trend_slope", "trend_class", "cv", "cv_class", "hurst",
             "persistence_class", "persistence_class_calibrated", "pcorr_r_tmean", "pcorr_r_prcp",
             "pcorr_r_rad")
-
-
-# 2-D variables the tables and maps never read (kept lazy when the store is too large to load)
+# 2-D variables no table or map reads: left lazy when the store is too large to load
 _UNTABULATED = {"lon", "lat", "elevation", "trend_intercept", "trend_s", "trend_var_s", "trend_tau",
-                "trend_n_valid", "trend_z", *(f"trend_z_{c}" for c in CORRECTIONS)}
+                "trend_n_valid", "trend_z", *(f"trend_z_{c}" for c in CORRECTIONS), "trend_slope_low",
+                "trend_slope_high", "trend_reason", "cv_reason", "hurst_reason"}
 
 
 def load_maps(store: xr.Dataset) -> xr.Dataset:
@@ -33,51 +32,42 @@ def load_maps(store: xr.Dataset) -> xr.Dataset:
     tables read the same ~4.5 GB of maps again and again)."""
     if store.nbytes < 3e9:
         return store.load()
-    names = [n for n, v in store.data_vars.items() if n != "hurst" and n not in _UNTABULATED
-             and n not in _LAZY_MAPS and (v.dims == ("y", "x") or n == "landcover")]
     out = store.copy()
-    for n in names:     # one map at a time: all at once held every map's chunks and result together
-        out[n] = store[n].load()
-    out["hurst"] = _shared_copy(out, store["hurst"])
-    return out
-
-
-#: maps no table reads (they stay lazy in ``Results.ds``; 0.42 GB of float64 at 500 m)
-_LAZY_MAPS = {"trend_slope_low", "trend_slope_high", "trend_reason", "cv_reason", "hurst_reason"}
-
-
-def _shared_copy(out: xr.Dataset, var: xr.DataArray) -> xr.DataArray:
-    """``var`` (the ``hurst`` map) loaded, sharing the memory of the loaded, identical
-    ``hurst_<method>`` map (the store keeps the selected variant under both names)."""
-    var = var.load()
+    for n, v in store.data_vars.items():    # one map at a time: all at once held every chunk twice
+        if n != "hurst" and n not in _UNTABULATED and (v.dims == ("y", "x") or n == "landcover"):
+            out[n] = store[n].load()
+    # ``hurst`` is the selected ``hurst_<method>`` map stored twice: share that map's memory
+    hurst = store["hurst"].load()
     for m in HURST_METHODS:
         other = out.get(f"hurst_{m}")
-        if (other is not None and isinstance(other.data, np.ndarray) and other.shape == var.shape
-                and other.dtype == var.dtype and np.array_equal(other.values, var.values, equal_nan=True)):
-            return var.copy(data=other.values)
-    return var
+        if (other is not None and isinstance(other.data, np.ndarray) and other.shape == hurst.shape
+                and other.dtype == hurst.dtype
+                and np.array_equal(other.values, hurst.values, equal_nan=True)):
+            hurst = hurst.copy(data=other.values)
+            break
+    out["hurst"] = hurst
+    return out
 
 
 def write_maps(ds: xr.Dataset, mdir: Path):
     """Cloud-optimised GeoTIFFs of ``COG_MAPS`` in ``mdir`` (QGIS-readable, CRS and units in the tags)."""
     mdir.mkdir(exist_ok=True)
-    transform = grid.grid_transform(ds)
     for name in COG_MAPS:
         da = ds[name]
         is_int = da.dtype.kind in "iu"
         arr = np.asarray(da.values, dtype=np.int16 if is_int else np.float32)
-        nodata = 0 if is_int else np.nan
-        profile = dict(driver="COG", width=arr.shape[1], height=arr.shape[0], count=1,
-                       dtype=arr.dtype.name, crs=grid.CRS_ALBERS, transform=transform, nodata=nodata,
-                       compress="DEFLATE", blocksize=256, overview_resampling="nearest" if is_int else "average",
-                       num_threads="ALL_CPUS")   # GDAL deflates the COG tiles on every core
         tags = {k: str(v) for k, v in da.attrs.items() if k in ("units", "long_name", "description",
                                                                   "flag_meanings", "flag_values")}
         if ds.attrs.get("synthetic"):
             tags["note"] = "SYNTHETIC embedded scenario: not observations"
-        # GDAL's block cache defaults to 5 % of RAM (1.2 GB here) on top of the maps in memory
+        # GDAL's block cache defaults to 5 % of RAM (1.2 GB here) on top of the maps in memory;
+        # num_threads: GDAL deflates the COG tiles on every core
         with atomic_path(mdir / f"{name}.tif") as tmp, rasterio.Env(GDAL_CACHEMAX=256):
-            with rasterio.open(tmp, "w", **profile) as dst:
+            with rasterio.open(tmp, "w", driver="COG", width=arr.shape[1], height=arr.shape[0], count=1,
+                               dtype=arr.dtype.name, crs=grid.CRS_ALBERS, transform=grid.grid_transform(ds),
+                               nodata=0 if is_int else np.nan, compress="DEFLATE", blocksize=256,
+                               overview_resampling="nearest" if is_int else "average",
+                               num_threads="ALL_CPUS") as dst:
                 dst.write(arr, 1)
                 dst.update_tags(**tags)
         del arr

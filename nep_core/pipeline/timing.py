@@ -27,21 +27,6 @@ def _rss_bytes() -> int:
         return 0
 
 
-def _release_memory():
-    """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``).
-
-    The dask threads free many 6-75 MB blocks; glibc keeps such frees in its heaps (its mmap
-    threshold adapts upwards to 32 MB), so without a trim one stage's freed blocks stayed resident
-    into the next: the 500 m tables stage peaked at 10.9 GB after the other stages and at 7.7 GB on
-    its own. A no-op where glibc is absent.
-    """
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 class _PeakSampler:
     """Samples this process's RSS every ``interval`` seconds in a daemon thread; ``peak`` in bytes."""
 
@@ -86,7 +71,11 @@ class Timings:
                 self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
         self.peak_rss[name] = max(self.peak_rss.get(name, 0), mem.peak)
         self.finished[name] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        _release_memory()
+        # glibc keeps the dask threads' freed blocks in its heaps; without a trim one stage's
+        # garbage stayed resident into the next (a no-op without glibc)
+        gc.collect()
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
         if len(self.misses) > n0:
             self.computed.add(name)
         if self.on_stage is not None:

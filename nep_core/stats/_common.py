@@ -3,12 +3,12 @@ units, and ``apply_rows`` (kernels over dask blocks)."""
 from __future__ import annotations
 
 import contextlib
+import operator
 import re
 
 import numpy as np
 import xarray as xr
 
-from .. import reasons
 from ..config import Stats
 from ..errors import NepInputError
 from . import _kernels as K
@@ -21,9 +21,8 @@ def name_of(da, fallback: str) -> str:
 
 
 def check_input(da, dim: str, name: str = "input") -> xr.DataArray:
-    """Validate a DataArray at a wrapper boundary; return it with ``dim`` in a single dask chunk.
-
-    Raises NepInputError for: not a DataArray, missing ``dim``, non-real-numeric dtype."""
+    """Check a DataArray at a wrapper boundary (type, ``dim`` present, real numbers); return it as
+    float with ``dim`` in one dask chunk."""
     if not isinstance(da, xr.DataArray):
         raise NepInputError(f"expected an xarray.DataArray, got {type(da).__name__}", variable=name)
     var = name_of(da, name)
@@ -41,20 +40,14 @@ def check_input(da, dim: str, name: str = "input") -> xr.DataArray:
 
 
 def time_values(da: xr.DataArray, dim: str) -> np.ndarray:
-    """The ``dim`` coordinate as float64 years, checked strictly increasing.
-
-    Integer/float coordinates are used as they are (years); datetime64 becomes decimal years
-    (year + elapsed fraction of that year)."""
+    """The ``dim`` coordinate as float64 years, checked strictly increasing; datetime64 becomes
+    decimal years (year + elapsed fraction of that year)."""
     var = name_of(da, "input")
     c = da[dim].values
     if np.issubdtype(c.dtype, np.datetime64):
-        idx = da.indexes[dim] if dim in da.indexes else None
-        if idx is None:
-            raise NepInputError(f"coordinate {dim!r} has no index", variable=var)
-        year = idx.year.values.astype(np.float64)
-        start = np.array([np.datetime64(f"{int(yy)}-01-01") for yy in year])
-        end = np.array([np.datetime64(f"{int(yy) + 1}-01-01") for yy in year])
-        t = year + (c - start) / (end - start)
+        year = c.astype("datetime64[Y]")
+        start = year.astype(c.dtype)
+        t = year.astype(np.float64) + 1970.0 + (c - start) / ((year + 1).astype(c.dtype) - start)
     elif c.dtype.kind in "iuf":
         t = c.astype(np.float64)
     else:
@@ -68,24 +61,20 @@ def time_values(da: xr.DataArray, dim: str) -> np.ndarray:
     return t
 
 
-def resolve_min_valid(min_valid, n: int, lowest: int, what: str) -> tuple[int, str]:
-    """The fewest finite years a pixel needs, and the rule that set it (for the output attrs).
+def resolve_min_valid(min_valid, n: int, lowest: int, what: str) -> tuple[int, dict]:
+    """The fewest finite years a pixel needs, and the attrs ``min_valid`` / ``min_valid_rule`` that
+    state it on the outputs.
 
-    ``min_valid=None`` (the default of every wrapper and of ``Config().stats``) is relative to the
-    series length n (the size of the time dimension): ceil(0.8 n) = (4 n + 4) // 5 in integers
-    (20 of 24 years, 10 of 12). An integer is an absolute number of years. Either must lie in
-    [``lowest``, n]: ``lowest`` is the fewest values ``what`` is defined for, and more than n years
-    would mask every pixel.
-
-    Returns (min_valid, rule), e.g. ``(20, "ceil(0.8 * n_years) = 20 (n_years = 24)")``.
+    ``None`` (the default of every wrapper and of ``Config().stats``) means ceil(0.8 n) of the n
+    years along the time dim, computed as (4 n + 4) // 5 (20 of 24); an integer is absolute. Either
+    must lie in [``lowest``, n] (``lowest``: the fewest values ``what`` is defined for).
     """
     if min_valid is None:
         mv = (4 * int(n) + 4) // 5
-        rule = f"ceil(0.8 * n_years) = {mv} (n_years = {int(n)})"
         if mv < lowest:
             raise NepInputError(f"a series of {n} years is too short: {what} needs at least {lowest}",
                                 variable="min_valid")
-        return mv, rule
+        return mv, {"min_valid": mv, "min_valid_rule": f"ceil(0.8 * n_years) = {mv} (n_years = {int(n)})"}
     if not isinstance(min_valid, (int, np.integer)) or isinstance(min_valid, bool):
         raise NepInputError(f"min_valid must be an integer or None, got {min_valid!r}", variable="min_valid")
     if min_valid < lowest:
@@ -94,12 +83,17 @@ def resolve_min_valid(min_valid, n: int, lowest: int, what: str) -> tuple[int, s
     if min_valid > n:
         raise NepInputError(f"min_valid={min_valid} exceeds the {n} years of the series (every pixel "
                             "would be masked)", variable="min_valid")
-    return int(min_valid), f"absolute: {int(min_valid)} years (n_years = {int(n)})"
+    mv = int(min_valid)
+    return mv, {"min_valid": mv, "min_valid_rule": f"absolute: {mv} years (n_years = {int(n)})"}
 
 
-def min_valid_attrs(min_valid: int, rule: str) -> dict:
-    """The attrs that state the minimum-years rule on an output variable."""
-    return {"min_valid": int(min_valid), "min_valid_rule": rule}
+def check_choices(main, extra, allowed, what: str, extra_name: str = "") -> None:
+    """``main`` and every element of ``extra`` must be in ``allowed``, ``extra`` without repeats."""
+    for c in (main, *extra):
+        if c not in allowed:
+            raise NepInputError(f"{what} must be one of {list(allowed)}, got {c!r}", variable=what)
+    if len(set(extra)) != len(extra):
+        raise NepInputError(f"{extra_name} repeats a {what}: {list(extra)}", variable=extra_name)
 
 
 _PER_A = re.compile(r"^(.*?)(?:\s*)\ba(-?\d+)$")
@@ -107,11 +101,7 @@ _PER_A = re.compile(r"^(.*?)(?:\s*)\ba(-?\d+)$")
 
 def per_year(units: str | None) -> str:
     """Units of a rate of change per year: ``'g C m-2 a-1'`` -> ``'g C m-2 a-2'``, ``'degC'`` ->
-    ``'degC a-1'``, ``'1'``/``''`` -> ``'a-1'``.
-
-    >>> per_year("g C m-2 a-1"), per_year("mm"), per_year("1")
-    ('g C m-2 a-2', 'mm a-1', 'a-1')
-    """
+    ``'degC a-1'``, ``'1'``/``''`` -> ``'a-1'``."""
     u = (units or "").strip()
     if u in ("", "1"):
         return "a-1"
@@ -123,23 +113,14 @@ def per_year(units: str | None) -> str:
     return f"{u} a-1"
 
 
-def reason_attrs(long_name: str) -> dict:
-    return reasons.flag_attrs(long_name)
-
-
 def apply_rows(func, da, dim: str, out_dtypes: list, kwargs: dict | None = None):
-    """Run ``func(*y2d, **kwargs) -> tuple of 1-D arrays`` over every pixel along ``dim``.
+    """Run ``func(*y2d, **kwargs)`` over every pixel along ``dim``; one DataArray over the other dims
+    per output dtype.
 
-    ``da`` is a DataArray or a list of DataArrays with the same dims and (if dask-backed) the same
-    chunks. ``func`` receives one ``(npix, n)`` array per input: a view of the block wherever the
-    block allows (for a block stored time-first, as the pipeline's are, a Fortran-ordered view, no
-    copy; the kernels take any layout). Its 1-D outputs are reshaped to the other dims.
-
-    Dask-backed inputs are mapped block by block with ``dask.array.blockwise`` without
-    concatenation (``apply_ufunc`` and ``map_blocks`` concatenate the core dimension, which copies
-    every block even when it is one chunk): one task per block computes all the outputs, and each
-    output is a getitem on that task's tuple.
-    Returns a tuple of DataArrays over the non-``dim`` dims with their coordinates.
+    ``da``: a DataArray or a list of them with the same dims and chunks. ``func`` gets one
+    ``(npix, n)`` view of each block (Fortran-ordered for a block stored time-first) and returns
+    1-D arrays and/or ``(k, npix)`` arrays of k outputs. Dask blocks are mapped by
+    ``dask.array.blockwise`` without concatenation (``apply_ufunc`` would copy every block).
     """
     arrays = list(da) if isinstance(da, (list, tuple)) else [da]
     ref = arrays[0]
@@ -154,22 +135,17 @@ def apply_rows(func, da, dim: str, out_dtypes: list, kwargs: dict | None = None)
         rows = [np.moveaxis(b, axis, -1).reshape(-1, n) for b in blocks]
         with K.single_thread() if one_thread else contextlib.nullcontext():
             outs = func(*rows, **kw)
-        return tuple(np.asarray(o).reshape(shape) for o in outs)
+        return tuple(o.reshape(shape) for out in outs for o in (out if out.ndim == 2 else (out,)))
 
     if all(a.chunks is None for a in arrays):
         outs = _block(*(a.values for a in arrays))
     else:
-        import operator
-
         import dask.array as dsa
 
-        # blockwise without concatenation: ``dim`` is one chunk (check_input), so each input
-        # arrives as a one-element list of its block, uncopied; every block's task returns the
-        # tuple of outputs and each output is a free getitem on it
+        # ``dim`` is one chunk (check_input): each input arrives as a one-element list of its block
         idx = [f"i{k}" for k in range(ref.ndim)]
         out_idx = [i for k, i in enumerate(idx) if k != axis]
         args = [x for a in arrays for x in (a.data, idx)]
-        # one kernel thread per block: the blocks are the parallelism (see _kernels.single_thread)
         tup = dsa.blockwise(lambda *lists: _block(*(b[0] if isinstance(b, list) else b for b in lists),
                                                   one_thread=True),
                             out_idx, *args, concatenate=False, dtype=object,

@@ -9,6 +9,7 @@ from .hurst import HURST_METHODS, hurst_null_quantiles, hurst_rs
 from .pcorr import partial_corr
 from .trend import sen_mk
 from .variability import cv
+
 #: quantiles of the Hurst null table (the configured ``hurst_null_q`` is added)
 HURST_NULL_Q = (0.05, 0.5, 0.9, 0.95, 0.99)
 
@@ -16,22 +17,12 @@ HURST_NULL_Q = (0.05, 0.5, 0.9, 0.95, 0.99)
 def per_pixel_statistics(annual: xr.Dataset, st) -> xr.Dataset:
     """Trend (+ every correction's z and p), Cv, multi-year mean, Hurst (every variant), partial r.
 
-    Parameters
-    ----------
-    annual : xarray.Dataset
-        ``nep`` (g C m-2 a-1) and the drivers ``tmean``, ``prcp``, ``rad`` on ``(year, y, x)``,
-        numpy- or dask-backed.
-    st : nep_core.config.Stats
-        alpha, correction, min_valid, cv_ddof, cv_min_mean, hurst_method.
-
-    Returns
-    -------
-    xarray.Dataset of ``(y, x)`` variables named as in the results schema (ARCHITECTURE.md):
-    ``trend_<slope, slope_low, ...>`` of :func:`sen_mk` with ``st.correction``, ``trend_z_<c>`` /
+    ``annual``: ``nep`` (g C m-2 a-1) and the drivers on ``(year, y, x)``; ``st``: a
+    ``nep_core.config.Stats``. Returns the ``(y, x)`` variables of the results schema
+    (ARCHITECTURE.md): ``trend_<name>`` of :func:`sen_mk` with ``st.correction``, ``trend_z_<c>`` /
     ``trend_p_<c>`` of every other correction c (``none`` included), ``cv``, ``cv_reason``,
     ``nep_mean``, ``hurst`` (``st.hurst_method``), ``hurst_<m>`` of every variant, ``hurst_reason``,
-    ``pcorr_r_<driver>``, ``pcorr_p_<driver>``. Each statistic's pairwise slopes / valid years are
-    gathered once for all its variants.
+    ``pcorr_r_<driver>``, ``pcorr_p_<driver>``.
     """
     nep = annual["nep"]
     names = list(CORRECTIONS)
@@ -62,7 +53,7 @@ def per_pixel_statistics(annual: xr.Dataset, st) -> xr.Dataset:
 
 
 def hurst_null_table(n: int, st, seed: int) -> pd.DataFrame:
-    """Seeded iid-noise quantiles of H at length ``n`` for every R/S variant (:func:`hurst_null_quantiles`)."""
+    """Seeded iid-noise quantiles of H at length ``n`` for every R/S variant."""
     q = tuple(sorted(set(HURST_NULL_Q) | {st.hurst_null_q}))
     return pd.concat([hurst_null_quantiles(n=n, method=m, q=q, n_sims=st.hurst_null_sims, seed=seed)
                       for m in HURST_METHODS], ignore_index=True)

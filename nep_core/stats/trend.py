@@ -5,11 +5,11 @@ import numpy as np
 import xarray as xr
 from scipy.stats import norm
 
-from .. import vocab
+from .. import reasons, vocab
 from ..errors import NepInputError
 from . import _kernels as K
-from ._common import (DEFAULTS, apply_rows, check_input, min_valid_attrs, per_year, reason_attrs,
-                      resolve_min_valid, time_values)
+from ._common import (DEFAULTS, apply_rows, check_choices, check_input, per_year, resolve_min_valid,
+                      time_values)
 
 #: public name (``nep_core.vocab.CORRECTIONS``; None = no correction) -> kernel code ``K.CORR_<NAME>``
 CORRECTIONS = {None: K.CORR_NONE, **{c: getattr(K, f"CORR_{c.upper()}") for c in vocab.CORRECTIONS}}
@@ -38,46 +38,35 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
     Parameters
     ----------
     da : xarray.DataArray
-        Any dims including ``dim``; numpy- or dask-backed; NaN = missing year. ``units`` attr used
-        for the slope units.
-    dim : str
-        The time dimension; its coordinate gives the true time positions (years; datetime64 is
-        converted to decimal years). Gaps (NaN years) are allowed.
+        Any dims including ``dim``, whose coordinate gives the time positions (years; datetime64
+        becomes decimal years); NaN = missing year; ``units`` give the slope units.
     alpha : float
         The slope CI is at 1 - alpha; also the lag-significance level of ``hamed_rao``.
     correction : {None, "hamed_rao", "yue_wang", "tfpw"}
-        Autocorrelation correction of the test (METHODS section 2); the slope, its CI and tau are
-        never corrected.
+        Autocorrelation correction of the test (METHODS section 2); never of slope, CI or tau.
     min_valid : int, optional
-        Fewest finite years (>= 3; >= 4 for ``tfpw``). Default (None): ceil(0.8 n) of the n years
-        along ``dim``; an integer is absolute (``stats._common.resolve_min_valid``). The value and
-        its rule are in the attrs ``min_valid`` / ``min_valid_rule`` of ``n_valid``, ``reason`` and
-        the Dataset.
+        Fewest finite years (>= 3; >= 4 for ``tfpw``); None: ceil(0.8 n) (``resolve_min_valid``).
     extra_corrections : sequence of {None, "none", "hamed_rao", "yue_wang", "tfpw"}
-        Further corrections whose test is wanted too, computed in the same pass (the pairwise slopes
-        and S are shared): adds ``z_<name>`` and ``p_<name>`` (``none`` for ``None``), each equal to
-        the ``z`` / ``p`` of ``sen_mk(da, correction=name)``.
+        Further corrections computed in the same pass: adds ``z_<name>`` and ``p_<name>`` (``none``
+        for None), equal to ``z`` / ``p`` of ``sen_mk(da, correction=name)``.
 
     Returns
     -------
     xarray.Dataset over the non-``dim`` dims with
 
-    - ``slope``: Theil-Sen slope, median over pairs i<j of (y_j - y_i)/(t_j - t_i), units per year.
+    - ``slope``: median over pairs i<j of (y_j - y_i)/(t_j - t_i), units per year.
     - ``slope_low``, ``slope_high``: pairwise slopes at the 1-based ranks round((N-C)/2) and
-      round((N+C)/2) + 1, C = z_{1-alpha/2} sqrt(Var(S)) from the UNCORRECTED tie-corrected Var(S)
-      (Sen 1968; identical to R trend::sens.slope and scipy.stats.theilslopes).
-    - ``intercept``: median(y) - slope * median(t) on the coordinate values (scipy.stats.theilslopes
-      ``method="separate"``); i.e. the line's value at t = 0 (year 0), not at the first year.
-    - ``s``: Mann-Kendall S; ``var_s``: tie-corrected Var(S), multiplied by n/n* for hamed_rao and
-      yue_wang; for tfpw, S and Var(S) are those of the pre-whitened n-1 values.
-    - ``z``: continuity-corrected (S -/+ 1)/sqrt(Var), 0 when S = 0; ``p``: two-sided normal p.
-    - ``tau``: Kendall tau-b of (t, y) = S / sqrt(n0 (n0 - n1)), n0 = n(n-1)/2, n1 = sum t(t-1)/2 over
-      tie groups of y (as scipy.stats.kendalltau); always from the original series. pymannkendall
-      reports tau-a = S / n0 instead: the two agree only when y has no ties.
+      round((N+C)/2) + 1, C = z_{1-alpha/2} sqrt(Var(S)) of the UNCORRECTED tie-corrected Var(S)
+      (Sen 1968; as R trend::sens.slope and scipy.stats.theilslopes).
+    - ``intercept``: median(y) - slope * median(t) (scipy ``method="separate"``): the value at t = 0.
+    - ``s``, ``var_s``: Mann-Kendall S and tie-corrected Var(S), times n/n* for hamed_rao and
+      yue_wang; for tfpw those of the n-1 pre-whitened values.
+    - ``z``: (S -/+ 1)/sqrt(Var), 0 when S = 0; ``p``: two-sided normal p.
+    - ``tau``: Kendall tau-b of the original series (as scipy.stats.kendalltau; pymannkendall's
+      tau-a = S / (n(n-1)/2) agrees only without ties in y).
     - ``n_valid`` (int16), ``reason`` (int8, nep_core.reasons).
 
-    Constant series: slope = slope_low = slope_high = 0, s = var_s = 0, z = p = tau = NaN,
-    reason CONSTANT. Any inf in a series: all NaN, reason NON_FINITE_INPUT.
+    A constant series: slope, slope_low, slope_high, s, var_s = 0, z = p = tau = NaN, reason CONSTANT.
 
     References
     ----------
@@ -86,74 +75,59 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
     16: 1807-1829.
     """
     extra = [None if c in (None, "none") else c for c in extra_corrections]
-    for c in (correction, *extra):
-        if c not in CORRECTIONS:
-            raise NepInputError(f"correction must be one of {list(CORRECTIONS)}, got {c!r}",
-                                variable="correction")
-    if len(set(extra)) != len(extra):
-        raise NepInputError(f"extra_corrections repeats a correction: {list(extra_corrections)}",
-                            variable="extra_corrections")
+    check_choices(correction, extra, CORRECTIONS, "correction", "extra_corrections")
     if not (0.0 < float(alpha) < 1.0):
         raise NepInputError(f"alpha must be in (0, 1), got {alpha!r}", variable="alpha")
     da = check_input(da, dim, "input")
-    min_valid, rule = resolve_min_valid(min_valid, da.sizes[dim], 4 if "tfpw" in (correction, *extra) else 3,
-                                        "Mann-Kendall")
-    t = time_values(da, dim)
+    lowest = 4 if "tfpw" in (correction, *extra) else 3
+    min_valid, mv = resolve_min_valid(min_valid, da.sizes[dim], lowest, "Mann-Kendall")
     zc = float(norm.ppf(1.0 - alpha / 2.0))
     outs = apply_rows(
-        _sen_mk_rows, da, dim,
-        [np.float64] * 9 + [np.int16, np.int8] + [np.float64] * (2 * len(extra)),
-        dict(t=t, z_ci=zc, z_acf=zc, min_valid=min_valid, correction=CORRECTIONS[correction],
-             extra=np.array([CORRECTIONS[c] for c in extra], dtype=np.int64)),
-    )
-    outs, extra_outs = outs[:11], outs[11:]
+        K.sen_mk_kernel, da, dim, [np.float64] * 9 + [np.int16, np.int8] + [np.float64] * (2 * len(extra)),
+        dict(t=time_values(da, dim), z_ci=zc, z_acf=zc, min_valid=min_valid,
+             correction=CORRECTIONS[correction], extra=np.array([CORRECTIONS[c] for c in extra], np.int64)))
     names = ("slope", "slope_low", "slope_high", "intercept", "s", "var_s", "z", "p", "tau",
              "n_valid", "reason")
     units_in = da.attrs.get("units", "")
     su = per_year(units_in)
+    ci = f"{100 * (1 - alpha):g}%"
     variant = (f"Theil-Sen slope (true time spacing from {dim!r}, gaps allowed) with rank-based "
-               f"{100 * (1 - alpha):g}% CI; Mann-Kendall S with tie-corrected Var(S), continuity-corrected "
+               f"{ci} CI; Mann-Kendall S with tie-corrected Var(S), continuity-corrected "
                f"Z, two-sided normal p; {_CORR_TEXT[correction]}")
+
+    def z_p_attrs(c, tag=""):
+        return ({"units": "1", "long_name": "Mann-Kendall Z" + tag, "description": "(S-1)/sqrt(Var) if S>0, "
+                 "0 if S=0, (S+1)/sqrt(Var) if S<0; " + _CORR_TEXT[c]},
+                {"units": "1", "long_name": "two-sided p-value of the Mann-Kendall test" + tag,
+                 "description": "p = 2 (1 - Phi(|Z|)); " + _CORR_TEXT[c]})
+
     attrs = {
         "slope": {"units": su, "long_name": "Theil-Sen slope", "description": variant},
-        "slope_low": {"units": su, "long_name": f"lower {100 * (1 - alpha):g}% bound of the Theil-Sen slope",
+        "slope_low": {"units": su, "long_name": f"lower {ci} bound of the Theil-Sen slope",
                       "description": "pairwise slope at 1-based rank round((N-C)/2), C = z_{1-alpha/2} "
                                      "sqrt(uncorrected Var(S)) (Sen 1968; R trend; scipy theilslopes)"},
-        "slope_high": {"units": su, "long_name": f"upper {100 * (1 - alpha):g}% bound of the Theil-Sen slope",
+        "slope_high": {"units": su, "long_name": f"upper {ci} bound of the Theil-Sen slope",
                        "description": "pairwise slope at 1-based rank round((N+C)/2) + 1"},
         "intercept": {"units": units_in, "long_name": "Theil-Sen intercept at t = 0",
                       "description": f"median(y) - slope * median(t), t = {dim!r} coordinate values "
                                      "(scipy.stats.theilslopes method='separate')"},
-        "s": {"units": "1", "long_name": "Mann-Kendall S",
-              "description": "sum_{i<j} sign(y_j - y_i)" + ("; of the pre-whitened series" if correction == "tfpw" else "")},
+        "s": {"units": "1", "long_name": "Mann-Kendall S", "description": "sum_{i<j} sign(y_j - y_i)"
+              + ("; of the pre-whitened series" if correction == "tfpw" else "")},
         "var_s": {"units": "1", "long_name": "variance of S",
                   "description": "[n(n-1)(2n+5) - sum t_p(t_p-1)(2t_p+5)]/18; " + _CORR_TEXT[correction]},
-        "z": {"units": "1", "long_name": "Mann-Kendall Z", "description": "(S-1)/sqrt(Var) if S>0, 0 if S=0, "
-              "(S+1)/sqrt(Var) if S<0; " + _CORR_TEXT[correction]},
-        "p": {"units": "1", "long_name": "two-sided p-value of the Mann-Kendall test",
-              "description": "p = 2 (1 - Phi(|Z|)); " + _CORR_TEXT[correction]},
         "tau": {"units": "1", "long_name": "Kendall tau-b",
                 "description": "tau-b = S / sqrt(n0 (n0 - n1)), n0 = n(n-1)/2, n1 = sum t(t-1)/2 over ties "
                                "in y (as scipy.stats.kendalltau); uncorrected original series"},
-        "n_valid": {"units": "1", "long_name": "number of finite years used",
-                    **min_valid_attrs(min_valid, rule)},
-        "reason": {**reason_attrs("reason code of the trend statistics"), **min_valid_attrs(min_valid, rule)},
+        "n_valid": {"units": "1", "long_name": "number of finite years used", **mv},
+        "reason": {**reasons.flag_attrs("reason code of the trend statistics"), **mv},
     }
+    attrs["z"], attrs["p"] = z_p_attrs(correction)
     ds = xr.Dataset({k: v.rename(k).assign_attrs(attrs[k]) for k, v in zip(names, outs)})
     for j, c in enumerate(extra):
         tag = c or "none"
-        ds[f"z_{tag}"] = extra_outs[2 * j].assign_attrs(
-            units="1", long_name=f"Mann-Kendall Z, {tag}",
-            description="(S-1)/sqrt(Var) if S>0, 0 if S=0, (S+1)/sqrt(Var) if S<0; " + _CORR_TEXT[c])
-        ds[f"p_{tag}"] = extra_outs[2 * j + 1].assign_attrs(
-            units="1", long_name=f"two-sided p-value of the Mann-Kendall test, {tag}",
-            description="p = 2 (1 - Phi(|Z|)); " + _CORR_TEXT[c])
-    ds.attrs = {"description": variant, "alpha": float(alpha), "correction": str(correction),
-                **min_valid_attrs(min_valid, rule), "input_units": units_in}
+        z_attrs, p_attrs = z_p_attrs(c, f", {tag}")
+        ds[f"z_{tag}"] = outs[11 + j].assign_attrs(z_attrs)
+        ds[f"p_{tag}"] = outs[11 + len(extra) + j].assign_attrs(p_attrs)
+    ds.attrs = {"description": variant, "alpha": float(alpha), "correction": str(correction), **mv,
+                "input_units": units_in}
     return ds
-
-
-def _sen_mk_rows(y2, *, t, z_ci, z_acf, min_valid, correction, extra):
-    out = K.sen_mk_kernel(y2, t, z_ci, z_acf, min_valid, correction, extra)
-    z_x, p_x = out[11], out[12]
-    return (*out[:11], *(a for j in range(z_x.shape[0]) for a in (z_x[j], p_x[j])))

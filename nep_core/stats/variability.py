@@ -5,33 +5,27 @@ import numpy as np
 import xarray as xr
 from scipy.stats import false_discovery_control
 
+from .. import reasons
 from ..errors import NepInputError
 from . import _kernels as K
-from ._common import (DEFAULTS, apply_rows, check_input, min_valid_attrs, name_of, reason_attrs,
-                      resolve_min_valid)
-
-
-def _cv_rows(y2, *, ddof, min_mean, min_valid):
-    return K.cv_kernel(y2, ddof, min_mean, min_valid)
+from ._common import DEFAULTS, apply_rows, check_input, name_of, resolve_min_valid
 
 
 def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,
        min_mean: float = DEFAULTS.cv_min_mean, min_valid: int | None = DEFAULTS.min_valid) -> xr.Dataset:
-    """Coefficient of variation Cv = SD / mean along ``dim`` over the finite years.
+    """Coefficient of variation Cv = SD(ddof) / mean along ``dim`` over the finite years.
 
     Parameters
     ----------
     da : xarray.DataArray
-        Any dims including ``dim`` (e.g. NEP, g C m-2 a-1); numpy- or dask-backed.
+        Any dims including ``dim`` (e.g. NEP, g C m-2 a-1).
     ddof : int
         Delta degrees of freedom of the SD (0 = population SD, the default of the study's tools).
     min_mean : float
-        Cv is undefined where the mean is <= max(min_mean, 0) (in the units of ``da``): those pixels
-        are NaN with reason NONPOSITIVE_MEAN, never huge or negative numbers.
+        Where the mean is <= max(min_mean, 0) (units of ``da``) Cv is NaN with reason
+        NONPOSITIVE_MEAN, never a huge or negative number.
     min_valid : int, optional
-        Fewest finite years (>= 2, >= ddof + 1). Default (None): ceil(0.8 n) of the n years along
-        ``dim``; an integer is absolute (``stats._common.resolve_min_valid``; the rule is in the
-        attrs ``min_valid`` / ``min_valid_rule`` of ``reason`` and the Dataset).
+        Fewest finite years (>= 2, >= ddof + 1); None: ceil(0.8 n) (``resolve_min_valid``).
 
     Returns
     -------
@@ -43,18 +37,18 @@ def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,
     if not np.isfinite(min_mean):
         raise NepInputError(f"min_mean must be finite, got {min_mean!r}", variable="min_mean")
     da = check_input(da, dim, "input")
-    min_valid, rule = resolve_min_valid(min_valid, da.sizes[dim], max(2, int(ddof) + 1), "Cv")
-    c, reason = apply_rows(_cv_rows, da, dim, [np.float64, np.int8],
+    min_valid, mv = resolve_min_valid(min_valid, da.sizes[dim], max(2, int(ddof) + 1), "Cv")
+    c, reason = apply_rows(K.cv_kernel, da, dim, [np.float64, np.int8],
                            dict(ddof=int(ddof), min_mean=float(min_mean), min_valid=min_valid))
-    units = da.attrs.get("units", "")
     desc = (f"coefficient of variation SD(ddof={int(ddof)}) / mean over the finite values along "
-            f"{dim!r}; NaN with reason NONPOSITIVE_MEAN where mean <= {max(float(min_mean), 0.0):g} {units}")
+            f"{dim!r}; NaN with reason NONPOSITIVE_MEAN where mean <= {max(float(min_mean), 0.0):g} "
+            f"{da.attrs.get('units', '')}")
     return xr.Dataset({
-        "cv": c.rename("cv").assign_attrs(units="1", long_name=f"coefficient of variation of {name_of(da, 'input')}",
-                                          description=desc, ddof=int(ddof), min_mean=float(min_mean)),
-        "reason": reason.rename("reason").assign_attrs(reason_attrs("reason code of Cv"),
-                                                       **min_valid_attrs(min_valid, rule)),
-    }, attrs={"description": desc, **min_valid_attrs(min_valid, rule)})
+        "cv": c.rename("cv").assign_attrs(units="1", long_name=f"coefficient of variation of "
+                                          f"{name_of(da, 'input')}", description=desc, ddof=int(ddof),
+                                          min_mean=float(min_mean)),
+        "reason": reason.rename("reason").assign_attrs(reasons.flag_attrs("reason code of Cv"), **mv),
+    }, attrs={"description": desc, **mv})
 
 
 def fdr(p: xr.DataArray, alpha: float = 0.05, method: str = "bh") -> xr.DataArray:
@@ -63,18 +57,17 @@ def fdr(p: xr.DataArray, alpha: float = 0.05, method: str = "bh") -> xr.DataArra
     Parameters
     ----------
     p : xarray.DataArray
-        p-values of all pixels of one map (any dims; dask is computed: FDR is a global operation).
+        p-values of all pixels of one map (dask is computed: FDR is a global operation).
     alpha : float
-        FDR level q (default 0.05). Wilks (2016) recommends q = 2 alpha_global
-        for a map-level test at alpha_global; the pipeline passes ``Config.stats.fdr_alpha`` (0.10).
+        FDR level q (Wilks 2016: q = 2 alpha_global; the pipeline passes ``Config.stats.fdr_alpha``).
     method : {"bh", "by"}
         Benjamini-Hochberg (independent or positively dependent tests) or Benjamini-Yekutieli.
 
     Returns
     -------
-    bool DataArray, True where the BH/BY-adjusted p (scipy.stats.false_discovery_control over
-    all m finite p of the map) is <= alpha. NaN p are False and not counted in m. attrs: method,
-    alpha, m, n_significant, p_threshold (largest raw p declared significant, NaN if none).
+    bool DataArray, True where the adjusted p (scipy.stats.false_discovery_control over the m
+    finite p) is <= alpha; NaN p are False and not counted. attrs: method, alpha, m, n_significant,
+    p_threshold (largest raw p declared significant, NaN if none).
 
     References
     ----------
@@ -97,11 +90,9 @@ def fdr(p: xr.DataArray, alpha: float = 0.05, method: str = "bh") -> xr.DataArra
     m = int(finite.sum())
     thr = np.nan
     if m:
-        adj = false_discovery_control(vals[finite], method=method)
-        s = adj <= alpha
-        sig[finite] = s
-        if s.any():
-            thr = float(vals[finite][s].max())
+        sig[finite] = false_discovery_control(vals[finite], method=method) <= alpha
+        if sig.any():
+            thr = float(vals[sig].max())
     out = xr.DataArray(sig, dims=p.dims, coords=p.coords, name="sig_fdr")
     out.attrs = {"units": "1", "long_name": "significant after map-level FDR control",
                  "description": f"{'Benjamini-Hochberg' if method == 'bh' else 'Benjamini-Yekutieli'} "

@@ -56,12 +56,10 @@ def in_region(ds) -> xr.DataArray:
 
 
 def region_shares(da, ds, codes=None, labels=None) -> pd.DataFrame:
-    """Class shares over the study region, renamed to unit-carrying columns."""
+    """Class shares over the study region, with unit-carrying column names (``attrs`` kept)."""
     cls = da.where(in_region(ds), 0) if da.dtype.kind in "iub" else da.where(in_region(ds))
-    df = zonal.area_shares(cls, ds["cell_area"], codes=codes, labels=labels)
-    out = df.rename(columns={"area_km2": AREA, "share_pct": SHARE})
-    out.attrs = dict(df.attrs)
-    return out
+    return zonal.area_shares(cls, ds["cell_area"], codes=codes, labels=labels).rename(
+        columns={"area_km2": AREA, "share_pct": SHARE})
 
 
 def true_share(cond, valid, ds) -> float:

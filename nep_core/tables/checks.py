@@ -27,14 +27,11 @@ def qc_table(results) -> pd.DataFrame:
 
 
 def qc_validation(results, faults: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Synthetic data only: the QC and kriging fill checked against the planted station faults.
-
-    ``faults`` (default ``results.tables["station_faults"]``) lists every planted fault with
-    ``station, date (YYYY-MM), variable, kind (missing | outlier), clean_value``. Per variable:
-    planted outliers and the share the QC flagged (%), clean values flagged (false alarms, % of clean
-    values), and for every planted fault the kriging fill against the clean value: RMSE and bias (in
-    ``units``, per station-month) and the share within 1.96 kriging standard deviations (%).
-    """
+    """Synthetic data only: QC and kriging fill against the planted station faults (``faults``,
+    default ``results.tables["station_faults"]``: station, date YYYY-MM, variable, kind missing |
+    outlier, clean_value). Per variable: planted outliers and the share flagged (%), clean values
+    flagged (%), and the fill of every planted fault against the clean value: RMSE and bias (in
+    ``units``, per station-month) and the share within 1.96 kriging standard deviations (%)."""
     faults = results.tables.get("station_faults") if faults is None else faults
     if faults is None:
         raise NepInputError("no planted station faults (only the synthetic scenario has them)",
@@ -106,14 +103,9 @@ def interpolation_table(results, truth: xr.Dataset | None = None) -> pd.DataFram
 
 def trend_false_positives(results, alpha: float = 0.05, fdr_alpha: float | None = None,
                           truth: xr.Dataset | None = None) -> pd.DataFrame:
-    """Synthetic data only: how each Mann-Kendall variant does where the planted trend is exactly 0.
-
-    Returns a DataFrame indexed by variant with the number of planted-zero pixels, the per-pixel
-    false-positive rate ``p < alpha`` there (%, should be near 100 * alpha), the share of all
-    significant pixels that are planted-zero after BH at ``fdr_alpha`` (the false discovery
-    proportion, %, should be at most 100 * q), and the power: share of planted-trend pixels that
-    are BH-significant (%).
-    """
+    """Synthetic data only, per Mann-Kendall variant: planted-zero-trend pixels, their false-positive
+    rate p < alpha (%, near 100 alpha), the false discovery proportion after BH at ``fdr_alpha`` (%,
+    at most 100 q) and the power: share of planted-trend pixels that are BH-significant (%)."""
     ds = dataset(results)
     planted = planted_truth(results, truth, "trend_slope")["trend_slope"].values
     fdr_alpha = fdr_level(results, fdr_alpha, alpha)
@@ -152,21 +144,8 @@ def truth_recovery(results, truth: xr.Dataset | None = None, var: str = "trend_s
                         index=pd.Index([var], name="quantity"))
 
 
-def _direction_shares(cls) -> dict:
-    """Increasing / decreasing / significant shares (%) from a trend-class share table."""
-    lab = cls["label"]
-    inc = lab.str.endswith("increase")
-    dec = lab.str.endswith("decrease")
-    sig = lab.str.match(r"^(extremely )?significant")
-    s = cls[SHARE]
-    return {"increasing": s[inc].sum(), "decreasing": s[dec].sum(),
-            "significant increase": s[inc & sig].sum(), "significant decrease": s[dec & sig].sum()}
-
-
-# ---------------------------------------------------------------------- the study's reported numbers
-#: Numbers the study reports (STUDY.md; source text of the study), indexed by ``key``: ``quantity``,
-#: ``study`` (the value), ``units``, ``check`` (what is wrong with a number on the study's own terms).
-#: Reference data for the comparison table, not results.
+#: Numbers the study reports (STUDY.md), indexed by ``key``: ``quantity``, ``study`` (the value),
+#: ``units``, ``check`` (what is wrong with a number on the study's own terms). Reference data, not results.
 with resources.as_file(data_path("study_reference.csv")) as _path:
     REFERENCE = pd.read_csv(_path, index_col="key", keep_default_na=False)
 
@@ -188,12 +167,14 @@ def _reproduced(results) -> dict:
         out[f"slope_{p}"] = ps.loc[p, f"OLS slope of mean series ({SLOPE_UNITS})"]
     nc = nep_class_shares(ds)[SHARE].to_numpy()
     out["nep_source"], out["nep_low"], out["nep_medium_high"] = nc[0], nc[1], nc[2:].sum()
-    d = _direction_shares(trend_class_shares(ds))
-    out.update({"trend_inc": d["increasing"], "trend_dec": d["decreasing"],
-                "trend_sig_inc": d["significant increase"], "trend_sig_dec": d["significant decrease"]})
+    tc = trend_class_shares(ds)
+    s = tc[SHARE]
+    inc, dec = tc["label"].str.endswith("increase"), tc["label"].str.endswith("decrease")
+    sig = tc["label"].str.match(r"^(extremely )?significant")
+    out.update({"trend_inc": s[inc].sum(), "trend_dec": s[dec].sum(),
+                "trend_sig_inc": s[inc & sig].sum(), "trend_sig_dec": s[dec & sig].sum()})
     cv = cv_class_shares(ds)
-    for i, s in enumerate(cv[SHARE].to_numpy(), start=1):
-        out[f"cv_{i}"] = s
+    out.update({f"cv_{i}": v for i, v in enumerate(cv[SHARE].to_numpy(), start=1)})
     out["cv_mean"] = cv.attrs["mean_cv"]
     la = landcover_areas(ds)
     for name in la.index:
@@ -212,26 +193,18 @@ def _reproduced(results) -> dict:
                        ("pers_inc_dec", "increase then decrease")):
         if label in pers.index:
             out[key] = pers[label]
-    ct = climate_trends(ds)
+    ct, pc = climate_trends(ds), partial_corr_shares(ds)
     for v, (name, _) in DRIVERS.items():
         out[f"clim_{v}"] = ct.loc[name, "slope (units a-1)"]
-    pc = partial_corr_shares(ds)
-    for v, (name, _) in DRIVERS.items():
-        row = pc.loc[name]
-        out[f"pc_{v}_pos"] = row["positive (%)"]
-        out[f"pc_{v}_neg"] = row["negative (%)"]
-        out[f"pc_{v}_sigpos"] = row.iloc[2]
-        out[f"pc_{v}_signeg"] = row.iloc[3]
+        for tag, share in zip(("pos", "neg", "sigpos", "signeg"), pc.loc[name]):   # the columns in order
+            out[f"pc_{v}_{tag}"] = share
     return {k: float(v) for k, v in out.items()}
 
 
 def study_vs_reproduction(results) -> pd.DataFrame:
-    """The study's reported numbers beside this reproduction's, with the study's own inconsistencies.
-
-    Columns: ``quantity``, ``units``, ``study``, ``reproduction`` (``reproduction (SYNTHETIC data)``
-    on the embedded scenario), ``difference`` (reproduction - study) and ``check`` (empty when the
-    study's number is consistent with its other numbers, else what cannot be right).
-    """
+    """The study's reported numbers beside this reproduction's (``reproduction (SYNTHETIC data)`` on
+    the embedded scenario), the ``difference`` (reproduction - study) and ``check`` (what cannot be
+    right on the study's own terms; empty when consistent)."""
     rep = _reproduced(results)
     col = "reproduction (SYNTHETIC data)" if is_synthetic(results) else "reproduction"
     out = REFERENCE.copy()

@@ -13,16 +13,15 @@ from ..vocab import AREA_UNITS, DRIVERS, NEP_UNITS, REGION_NAME, SLOPE_UNITS
 from .base import (AREA, SHARE, dataset, fdr_flags, fdr_level, in_region, landcover_names, need,
                    p_variants, province_names, region_shares, true_share)
 
-# ----------------------------------------------------------------------------------------- series
-# The yearly series read whole (year, y, x) cubes; at 500 m each read is ~2.5 GB decompressed and
-# several tables and figures need the same series. They are memoised per Dataset (dropped with it),
-# each entry holding the very Variable objects it was computed from: replacing a variable
-# (ds["nep"] = ...) makes the identity check fail and the entry is recomputed, so a stale series is
-# never returned (Variables cannot be weakly referenced; the entry keeps at most one old set alive).
+# The yearly series read whole (year, y, x) cubes (~2.5 GB each at 500 m) that several tables and
+# figures share: memoised per Dataset (dropped with it) with the Variable objects they came from, so
+# replacing a variable (ds["nep"] = ...) recomputes the entry and a stale series is never returned.
 _SERIES_MEMO: dict = {}
 
 
 def _memo(ds: xr.Dataset, key: tuple, names: tuple, compute) -> pd.DataFrame:
+    """``compute()``, memoised for ``ds`` under ``key`` while the variables ``names`` stay the same."""
+    need(ds, *names)
     variables = tuple(ds.variables[n] for n in names)
     slot = _SERIES_MEMO.get(id(ds))
     if slot is None or slot[0]() is not ds:
@@ -40,7 +39,6 @@ def _memo(ds: xr.Dataset, key: tuple, names: tuple, compute) -> pd.DataFrame:
 def nep_series(results) -> pd.DataFrame:
     """Area-weighted mean NEP per year for NWC and each province (rows), g C m-2 a-1."""
     ds = dataset(results)
-    need(ds, "nep", "cell_area", "province")
 
     def compute():
         df = zonal.zonal_mean(ds["nep"], ds["cell_area"], ds["province"], names=province_names(ds),
@@ -54,7 +52,6 @@ def landcover_nep_series(results, lc_year: int = 2022) -> pd.DataFrame:
     """Area-weighted mean NEP per year for each land-cover class of ``lc_year`` (a fixed map, so a
     class's series follows the same pixels every year), g C m-2 a-1."""
     ds = dataset(results)
-    need(ds, "nep", "cell_area", "province", "landcover")
 
     def compute():
         lc = ds["landcover"].sel(lc_year=lc_year).where(in_region(ds), 0)
@@ -67,7 +64,6 @@ def landcover_nep_series(results, lc_year: int = 2022) -> pd.DataFrame:
 def climate_series(results) -> pd.DataFrame:
     """NWC area-weighted annual mean of each climate driver (rows tmean, prcp, rad) by year."""
     ds = dataset(results)
-    need(ds, *DRIVERS, "cell_area", "province")
 
     def compute():
         rows = {v: zonal.zonal_mean(ds[v].where(in_region(ds)), ds["cell_area"]).iloc[0] for v in DRIVERS}
@@ -76,24 +72,16 @@ def climate_series(results) -> pd.DataFrame:
     return _memo(ds, ("climate_series",), (*DRIVERS, "cell_area", "province"), compute)
 
 
-# ------------------------------------------------------------------------------------------ tables
 def table1_trend_categories(results=None) -> pd.DataFrame:
-    """Table 1: the Mann-Kendall trend categories (|Z| thresholds 1.645 / 1.960 / 2.576).
-
-    Taken from ``nep_core.classify``'s declared trend table; the class codes and labels are the ones
-    stored in the ``trend_class`` variable.
-    """
+    """Table 1: the Mann-Kendall trend categories (|Z| thresholds 1.645 / 1.960 / 2.576), as declared
+    in ``nep_core.classify.TREND_CLASSES`` (the codes and labels of the stored ``trend_class``)."""
     return classify.TREND_CLASSES.copy()
 
 
 def province_summary(results) -> pd.DataFrame:
-    """Mean NEP and trend per province and for NWC.
-
-    Columns: area (km2); mean NEP (area-weighted mean of the per-pixel multi-year mean,
-    g C m-2 a-1); mean Sen slope (area-weighted mean of the per-pixel Theil-Sen slope, g C m-2 a-2);
-    OLS slope of the regional mean series (the line in Fig 2, g C m-2 a-2); minimum and maximum of
-    the yearly regional mean (g C m-2 a-1).
-    """
+    """Per province and for NWC: area (km2), area-weighted means of the per-pixel multi-year mean NEP
+    (g C m-2 a-1) and Theil-Sen slope (g C m-2 a-2), OLS slope of the regional mean series (Fig 2's
+    line, g C m-2 a-2) and the minimum and maximum yearly regional mean (g C m-2 a-1)."""
     ds = dataset(results)
     need(ds, "nep_mean", "trend_slope", "cell_area", "province")
     names = province_names(ds)
@@ -127,11 +115,9 @@ def _zone_means(ds, zone, names: dict, total=REGION_NAME) -> dict:
 
 
 def drywet_summary(results, alpha: float = 0.05) -> pd.DataFrame:
-    """Zonal statistics per dry/wet zone (200/400/800 mm isohyets) and for NWC, area weighted.
-
-    Columns: area (km2); mean annual precipitation (mm a-1); mean NEP (g C m-2 a-1); mean Sen slope
-    (g C m-2 a-2); share of the zone with a significant increase (MK p < alpha, %); mean partial r of
-    NEP with temperature, precipitation and radiation (1) and the share with p < alpha (%).
+    """Per dry/wet zone (200/400/800 mm isohyets) and for NWC, area weighted: area (km2), mean annual
+    precipitation (mm a-1), mean NEP (g C m-2 a-1), mean Sen slope (g C m-2 a-2), significant
+    increase (MK p < alpha, %), mean partial r of NEP with each driver (1) and its share p < alpha (%).
     """
     ds = dataset(results)
     need(ds, "drywet", "nep_mean", "trend_slope", "trend_p", "cell_area")
@@ -169,8 +155,7 @@ def nep_class_shares(results) -> pd.DataFrame:
 
 
 def _fdr_classes(ds) -> xr.DataArray:
-    """Trend classes with pixels that fail map-level FDR moved to the same-direction
-    non-significant class (label ``non significant increase/decrease``)."""
+    """Trend classes, pixels failing map-level FDR moved to ``non significant increase/decrease``."""
     lab = zonal.class_labels(ds["trend_class"])
     if not lab:
         raise NepInputError("trend_class without flag_values / flag_meanings attributes",
@@ -192,40 +177,22 @@ def _fdr_classes(ds) -> xr.DataArray:
 
 
 def trend_class_shares(results) -> pd.DataFrame:
-    """Fig 3b / Table 1 shares: area per trend class, as mapped and after map-level FDR.
-
-    ``share (%)`` uses the per-pixel test at the configured alpha (the study's practice);
-    ``share, FDR (%)`` moves pixels that are not significant under Benjamini-Hochberg control
-    (``trend_sig_fdr``) into the non-significant class of the same direction.
-    """
+    """Fig 3b / Table 1 shares: area per trend class by the per-pixel test (``share (%)``, the study's
+    practice) and with pixels not significant under map-level BH FDR (``trend_sig_fdr``) moved to
+    the non-significant class of the same direction (``share, FDR (%)``)."""
     ds = dataset(results)
     need(ds, "trend_class", "trend_sig_fdr", "cell_area")
     out = region_shares(ds["trend_class"], ds)
-    fdr = region_shares(_fdr_classes(ds), ds)
-    out["share, FDR (%)"] = fdr[SHARE].to_numpy()
+    out["share, FDR (%)"] = region_shares(_fdr_classes(ds), ds)[SHARE].to_numpy()
     return out
 
 
 def trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = None) -> pd.DataFrame:
-    """Significant area share under each Mann-Kendall variant, without and with map-level FDR.
-
-    Parameters
-    ----------
-    results : Results or Dataset
-    alpha : float
-        Per-pixel significance level.
-    fdr_alpha : float, optional
-        Benjamini-Hochberg level of the stored flags; default ``results.config.stats.fdr_alpha``
-        or 2 * alpha.
-
-    Returns
-    -------
-    DataFrame indexed by variant (none, hamed_rao, yue_wang, tfpw) with ``significant, p < alpha
-    (%)``, ``significant, BH FDR q = alpha (%)`` (same level as the per-pixel test, so it can only
-    be smaller) and, when ``fdr_alpha`` differs, ``significant, BH FDR q = fdr_alpha (%)`` (the
-    stored ``trend_sig_fdr_<variant>`` flags; q = 2 alpha after Wilks 2016 may exceed the raw
-    p < alpha share). Shares are of the valid area. Missing stored flags are recomputed with
-    ``nep_core.stats.fdr``.
+    """Significant share (%) of the valid area under each Mann-Kendall variant (none, hamed_rao,
+    yue_wang, tfpw): per pixel at ``alpha``, with Benjamini-Hochberg FDR at q = alpha (can only be
+    smaller) and, when it differs, at q = ``fdr_alpha`` (default ``results.config.stats.fdr_alpha``
+    or 2 alpha; after Wilks 2016 it may exceed the raw share). The stored ``trend_sig_fdr_<variant>``
+    flags are used when stored at that level, else ``nep_core.stats.fdr`` computes them.
     """
     ds = dataset(results)
     fdr_alpha = fdr_level(results, fdr_alpha, alpha)
@@ -243,11 +210,8 @@ def trend_sensitivity(results, alpha: float = 0.05, fdr_alpha: float | None = No
 
 
 def cv_class_shares(results) -> pd.DataFrame:
-    """Fig 4: area per coefficient-of-variation class with the Fisher-Jenks break edges.
-
-    The edges come from the ``breaks`` attribute of ``cv_class`` (n + 1 values). ``attrs`` hold the
-    area-weighted mean Cv (``mean_cv``) over valid pixels.
-    """
+    """Fig 4: area per coefficient-of-variation class with its Fisher-Jenks edges (the ``breaks`` of
+    ``cv_class``); ``attrs["mean_cv"]`` is the area-weighted mean Cv."""
     ds = dataset(results)
     need(ds, "cv_class", "cv", "cell_area")
     out = region_shares(ds["cv_class"], ds)
@@ -325,16 +289,12 @@ def landcover_nep(results, lc_year: int = 2022) -> pd.DataFrame:
     names = landcover_names(ds)
     lc = ds["landcover"].sel(lc_year=lc_year).where(in_region(ds), 0)
     area = zonal.area_shares(lc, ds["cell_area"], codes=list(names), labels=names)
-    out = pd.DataFrame({
+    return pd.DataFrame({
         AREA: area["area_km2"].to_numpy(),
-        f"mean NEP ({NEP_UNITS})": zonal.zonal_mean(ds["nep_mean"], ds["cell_area"], lc,
-                                                    names=names).to_numpy(),
-        f"mean Sen slope ({SLOPE_UNITS})": zonal.zonal_mean(ds["trend_slope"], ds["cell_area"], lc,
-                                                            names=names).to_numpy(),
+        **{col: mean.to_numpy() for col, mean in _zone_means(ds, lc, names, total=None).items()},
         f"OLS slope of mean series ({SLOPE_UNITS})":
             zonal.linear_trend(landcover_nep_series(ds, lc_year))["slope"].to_numpy(),
     }, index=pd.Index(list(names.values()), name=f"land cover {lc_year}"))
-    return out
 
 
 def persistence_shares(results) -> pd.DataFrame:
@@ -353,23 +313,18 @@ def persistence_shares(results) -> pd.DataFrame:
 
 
 def hurst_null_for(results, null: pd.DataFrame | None = None) -> pd.DataFrame | None:
-    """The quantile rows of the Hurst null table for the estimator the results used.
-
-    ``null`` (default ``results.tables["hurst_null"]``) may hold several methods and a ``mean``
-    row; this keeps ``statistic == "quantile"`` rows of ``results.config.stats.hurst_method``
-    (all rows of tables without those columns).
-    """
+    """The ``statistic == "quantile"`` rows of the Hurst null table (default
+    ``results.tables["hurst_null"]``) for the configured ``hurst_method`` (where those columns exist)."""
     if null is None:
         null = getattr(results, "tables", {}).get("hurst_null")
     if null is None:
         return None
-    out = null
     cfg = getattr(results, "config", None)
-    if "method" in out.columns and cfg is not None:
-        out = out[out["method"] == cfg.stats.hurst_method]
-    if "statistic" in out.columns:
-        out = out[out["statistic"] == "quantile"]
-    return out.dropna(subset=["quantile"])
+    if "method" in null.columns and cfg is not None:
+        null = null[null["method"] == cfg.stats.hurst_method]
+    if "statistic" in null.columns:
+        null = null[null["statistic"] == "quantile"]
+    return null.dropna(subset=["quantile"])
 
 
 def hurst_summary(results, null: pd.DataFrame | None = None, q: float | None = None) -> pd.DataFrame:
@@ -423,9 +378,7 @@ def climate_trends(results) -> pd.DataFrame:
     """NWC mean of each driver and the OLS slope of its regional mean series (per year)."""
     series = climate_series(results)
     trend = zonal.linear_trend(series)
-    rows = []
-    for v, (name, units) in DRIVERS.items():
-        rows.append({"driver": name, "units": units, "mean": float(series.loc[v].mean()),
-                     "slope (units a-1)": float(trend.loc[v, "slope"]),
-                     "r2 (1)": float(trend.loc[v, "r2"])})
+    rows = [{"driver": name, "units": units, "mean": float(series.loc[v].mean()),
+             "slope (units a-1)": float(trend.loc[v, "slope"]), "r2 (1)": float(trend.loc[v, "r2"])}
+            for v, (name, units) in DRIVERS.items()]
     return pd.DataFrame(rows).set_index("driver")

@@ -1,5 +1,5 @@
-"""What the kernels share: int8 reason codes, the block size of the parallel loops, compaction of a
-row's finite values and the missing-data screen, quickselect, least squares, ``single_thread``."""
+"""What the kernels share: int8 reason codes, the parallel block size, the missing-data screen,
+quickselect, least squares, ``single_thread``."""
 from __future__ import annotations
 
 import contextlib
@@ -24,9 +24,7 @@ BLOCK = 256  # pixels per parallel work item
 
 @njit(cache=True, inline="always")
 def compact(y, i, t, yv, tv):
-    """Copy the finite values of row ``i`` (and their times) to ``yv``/``tv``.
-
-    Returns (m, has_inf)."""
+    """Copy the finite values of row ``i`` and their times to ``yv``/``tv``; return (m, has_inf)."""
     n = y.shape[1]
     m = 0
     has_inf = False
@@ -45,8 +43,7 @@ def compact(y, i, t, yv, tv):
 
 @njit(cache=True, inline="always")
 def missing_code(m, has_inf, min_valid):
-    """Reason code of a pixel with ``m`` finite values (the missing-data policy above): any inf ->
-    NON_FINITE_INPUT, none -> ALL_NAN, fewer than ``min_valid`` -> TOO_FEW_VALID, else VALID."""
+    """Reason code of a pixel with ``m`` finite values under the missing-data policy (package doc)."""
     if has_inf:
         return NONFINITE
     if m == 0:
@@ -56,12 +53,10 @@ def missing_code(m, has_inf, min_valid):
     return VALID
 
 
-
 @njit(cache=True)
 def partition(a, lo, hi, p, inclusive):
     """Reorder ``a[lo:hi]`` so that the elements < p (<= p if ``inclusive``) come first; return the
-    index where the others start. Branch-free Lomuto pass: the swap is
-    unconditional, only the store index moves conditionally (no mispredicted branches)."""
+    index where the others start. Branch-free Lomuto pass (unconditional swap)."""
     store = lo
     if inclusive:
         for j in range(lo, hi):
@@ -80,11 +75,9 @@ def partition(a, lo, hi, p, inclusive):
 
 @njit(cache=True)
 def select(a, lo, hi, k):
-    """Quickselect: reorder ``a[lo:hi]`` so that ``a[k]`` is its (k-lo)-th smallest element,
-    everything in ``a[lo:k]`` <= a[k] <= everything in ``a[k+1:hi]``; returns ``a[k]``.
-
-    Median-of-three pivot, ``partition`` (branch-free Lomuto); elements equal to the pivot are
-    split off in a second branch-free pass, so heavily tied input stays linear."""
+    """Quickselect: reorder ``a[lo:hi]`` so that ``a[lo:k]`` <= ``a[k]`` <= ``a[k+1:hi]``; return
+    ``a[k]``. Median-of-three pivot; elements equal to the pivot are split off in a second pass, so
+    heavily tied input stays linear."""
     while hi - lo > 1:
         mid = (lo + hi - 1) // 2
         x0 = a[lo]
@@ -119,10 +112,9 @@ def select(a, lo, hi, k):
     return a[k]
 
 
-
 @njit(cache=True, inline="always")
 def span(k, c1, c2, nn):
-    """The part [lo, hi) of [0, c1) | [c1, c2) | [c2, nn) that holds index k."""
+    """The part [lo, hi) of [0, c1) | [c1, c2) | [c2, nn) holding index k."""
     if k < c1:
         return 0, c1
     if k < c2:
@@ -137,7 +129,6 @@ def min_from(a, lo, hi):
         if a[j] < v:
             v = a[j]
     return v
-
 
 
 @njit(cache=True)
@@ -156,7 +147,6 @@ def ols(xs, ys, k):
         sxy += (xs[q] - mx) * (ys[q] - my)
         sxx += (xs[q] - mx) ** 2
     return sxy / sxx, mx, my, sxx
-
 
 
 @contextlib.contextmanager

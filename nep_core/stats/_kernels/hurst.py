@@ -1,5 +1,5 @@
-"""Hurst exponent by rescaled-range (R/S) analysis per row: the 'prefix' and 'diff' variants and the
-block-averaged Anis-Lloyd-Peters variant of nolds."""
+"""Hurst exponent by rescaled-range (R/S) analysis per row: 'prefix', 'diff' and the block-averaged
+Anis-Lloyd-Peters variant of nolds."""
 from __future__ import annotations
 
 import math
@@ -14,11 +14,9 @@ HURST_PREFIX, HURST_DIFF, HURST_ALP = 0, 1, 2
 
 @njit(cache=True)
 def _rs_prefix(x, L, xs, ys, acc, logt):
-    """H from log(R/S) on log(tau) over prefixes tau = 2..L (population SD). NaN if < 2 points.
-
-    ``acc`` is (5, >= L+1) scratch; ``logt[tau]`` = log(tau). All prefixes are accumulated side by
-    side: the loop over tau is innermost (vectorised), while each tau's sums still run over
-    q = 0, 1, ... in order, so the result is bit-identical to computing every prefix on its own."""
+    """H = OLS slope of log(R/S) on log(tau) over prefixes tau = 2..L (population SD); NaN if < 2
+    points. ``acc``: (5, >= L+1) scratch; ``logt[tau]`` = log(tau). The loop over tau is innermost
+    (vectorised); each tau's sums still run over q in order (as one prefix at a time)."""
     mean = acc[0]
     cum = acc[1]
     ss = acc[2]
@@ -56,7 +54,7 @@ def _rs_prefix(x, L, xs, ys, acc, logt):
 
 @njit(cache=True)
 def _logmid_n(L, out):
-    """nolds.logmid_n(L, ratio=1/4, nsteps=15): unique round(exp(.)) values; returns count."""
+    """nolds.logmid_n(L, ratio=1/4, nsteps=15) into ``out``; returns the count."""
     ratio = 0.25
     nsteps = 15
     ll = math.log(L)
@@ -65,8 +63,7 @@ def _logmid_n(L, out):
     k = 0
     for q in range(nsteps):
         v = int(np.rint(math.exp(start + q / nsteps * span)))
-        # values are non-decreasing in q, so uniqueness = differs from the last one kept
-        if k == 0 or v != out[k - 1]:
+        if k == 0 or v != out[k - 1]:     # non-decreasing in q: unique = differs from the last
             out[k] = v
             k += 1
     return k
@@ -74,9 +71,8 @@ def _logmid_n(L, out):
 
 @njit(cache=True)
 def _rs_alp(x, L, nv, nk, log_ers, xs, ys, logt):
-    """nolds-style R/S: for block size n in nv[:nk], mean R/S over the floor(L/n) leading blocks
-    (SD with ddof=1, zero-range blocks skipped), minus log Anis-Lloyd-Peters E[R/S]_n; H = slope + 0.5.
-    ``logt[n]`` = log(n) for n <= L."""
+    """nolds-style H: OLS slope of log(mean R/S over the L // n leading blocks; SD ddof=1, zero-range
+    blocks skipped) - log_ers[n] on log n over the block sizes n in nv[:nk], + 0.5."""
     k = 0
     for q in range(nk):
         bn = nv[q]
@@ -99,10 +95,8 @@ def _rs_alp(x, L, nv, nk, log_ers, xs, ys, logt):
                 dv = x[o + u] - mean
                 cum += dv
                 ss += dv * dv
-                if cum > cmax:
-                    cmax = cum
-                if cum < cmin:
-                    cmin = cum
+                cmax = max(cmax, cum)
+                cmin = min(cmin, cum)
             r = cmax - cmin
             if r != 0.0:
                 acc += r / math.sqrt(ss / (bn - 1))
@@ -118,14 +112,11 @@ def _rs_alp(x, L, nv, nk, log_ers, xs, ys, logt):
 
 @njit(parallel=True, cache=True, nogil=True)
 def hurst_kernel(y, methods, min_valid, nvals, log_ers):
-    """Hurst exponent by R/S per row, for each method in ``methods`` (HURST_PREFIX / HURST_DIFF /
-    HURST_ALP) from one pass over the pixels (the valid values are gathered once).
+    """Hurst exponent by R/S of each row of y (npix, n), for each of the k ``methods`` (HURST_*).
 
-    ``nvals``: block sizes for ALP (empty = nolds default ``logmid_n`` of each pixel's length);
-    ``log_ers[n]`` = log of the Anis-Lloyd-Peters expected R/S for block size n.
-    Missing years are dropped (the valid values are treated as consecutive).
-
-    Returns h (k, npix) float64 and reason (k, npix) int8, one row per method."""
+    ``nvals``: ALP block sizes (empty: nolds' ``logmid_n`` of each pixel's valid length);
+    ``log_ers[n]``: log Anis-Lloyd-Peters E[R/S]_n. Missing years are dropped, the valid values
+    treated as consecutive. Returns h (k, npix) float64 and reason (k, npix) int8."""
     npix, n = y.shape
     nm = methods.shape[0]
     h = np.full((nm, npix), np.nan)
@@ -134,8 +125,7 @@ def hurst_kernel(y, methods, min_valid, nvals, log_ers):
     logt = np.zeros(n + 1)
     for tau in range(1, n + 1):
         logt[tau] = math.log(tau)
-    # ALP block sizes per series length L (nolds' logmid_n of L, or the given ones): a table, not
-    # 15 exp() per pixel
+    # ALP block sizes per series length L: a table, not 15 exp() per pixel
     nv_tab = np.zeros((n + 1, max(16, nvals.shape[0])), np.int64)
     nk_tab = np.zeros(n + 1, np.int64)
     for L in range(1, n + 1):
@@ -155,19 +145,10 @@ def hurst_kernel(y, methods, min_valid, nvals, log_ers):
         for i in range(b * BLOCK, min((b + 1) * BLOCK, npix)):
             m, has_inf = compact(y, i, t, yv, tv)
             code = missing_code(m, has_inf, min_valid)
-            if code == VALID:
-                vmin = yv[0]
-                vmax = yv[0]
-                for k in range(m):
-                    if yv[k] < vmin:
-                        vmin = yv[k]
-                    if yv[k] > vmax:
-                        vmax = yv[k]
-                if vmin == vmax:
-                    code = CONSTANT
+            if code == VALID and yv[:m].min() == yv[:m].max():
+                code = CONSTANT
             if code != VALID:
-                for q in range(nm):
-                    reason[q, i] = code
+                reason[:, i] = code
                 continue
             for q in range(nm):
                 method = methods[q]

@@ -17,16 +17,11 @@ def _t_ratio(j, odd):
 
 @njit(cache=True)
 def t_two_sided_p(tabs, nu):
-    """P(|T| >= tabs) for Student's t with an integer ``nu`` >= 1 degrees of freedom.
+    """P(|T| >= tabs) for Student's t with integer ``nu`` >= 1 degrees of freedom.
 
-    Closed forms for integer nu (Abramowitz & Stegun 26.7.3-4), with x = nu / (nu + t^2) =
-    cos^2(theta), theta = atan(t / sqrt(nu)): P(|T| < t) = sin(theta) sum_{j<nu/2} a_j x^j (nu even,
-    a_0 = 1, a_j = a_{j-1} (2j-1)/(2j)), or (2/pi) (theta + sin(theta) cos(theta) sum_{j<(nu-1)/2}
-    b_j x^j) (nu odd, b_0 = 1, b_j = b_{j-1} 2j/(2j+1)). The full series sum to 1/sin(theta) and
-    (pi/2 - theta)/(sin(theta) cos(theta)), so the p-value is the series' tail: summed directly
-    where 1 - the finite sum is below 0.05 (no cancellation; positive terms, ratio < x; about
-    40 nu / t^2 terms), as 1 - the finite sum elsewhere. Agrees with scipy.special.stdtr to ~1e-13
-    relative (tests)."""
+    Closed forms of Abramowitz & Stegun 26.7.3-4 (x = nu / (nu + t^2) = cos^2(theta), theta =
+    atan(t / sqrt(nu))): 1 - the finite series where that is >= 0.05, else the series' tail summed
+    directly (no cancellation). Agrees with scipy.special.stdtr to ~1e-13 relative (tests)."""
     if math.isnan(tabs) or nu < 1:
         return np.nan
     if math.isinf(tabs):
@@ -49,8 +44,7 @@ def t_two_sided_p(tabs, nu):
         p = 1.0 - sn * tot
     if p >= 0.05:
         return p
-    # small p: 1 - (finite sum) cancels; sum the tail j >= J instead (c is now its first term;
-    # positive terms, ratio < x)
+    # small p: sum the tail j >= J (c is its first term; positive terms, ratio < x)
     tot = 0.0
     j = J
     while c > 1e-17 * tot:
@@ -62,19 +56,10 @@ def t_two_sided_p(tabs, nu):
 
 @njit(parallel=True, cache=True, nogil=True)
 def partial_corr_kernel(xs, min_valid):
-    """Partial correlation of variable 0 with each variable j >= 1, controlling for all others.
-
-    ``xs``: a tuple of nvar arrays (npix, n) of one type (e.g. the Fortran-ordered views of
-    time-first blocks: no stacked copy is needed); each pixel's values are gathered once.
-    Listwise deletion of years missing in any variable; each variable is standardised
-    (population SD) on the kept years; R = correlation matrix, P = inv(R) by
-    Gauss-Jordan with partial pivoting; r_0j = -P_0j / sqrt(P_00 P_jj), clipped to [-1, 1].
-
-    Two-sided p of each r from Student's t, t = r sqrt(df / (1 - r^2)), df = n_valid - nvar
-    (= n_valid - 2 - k for k = nvar - 2 controls); p = 0 where |r| = 1.
-
-    Returns r (npix, nvar-1) float64, p (npix, nvar-1) float64, n_valid (npix,) int16,
-    reason (npix,) int8."""
+    """Partial correlation of variable 0 with each variable j >= 1 of the tuple ``xs`` of nvar
+    (npix, n) arrays of one type, controlling for all others (variant: ``stats.partial_corr``;
+    P = inverse correlation matrix by Gauss-Jordan with partial pivoting; r clipped to [-1, 1];
+    p = 0 where |r| = 1). Returns r, p (npix, nvar-1) float64, n_valid int16, reason int8."""
     nvar = len(xs)
     npix, n = xs[0].shape
     r_out = np.full((npix, nvar - 1), np.nan)
@@ -134,19 +119,12 @@ def partial_corr_kernel(xs, min_valid):
             for v in range(nvar):
                 k = 0
                 mean = 0.0
-                vmin = np.inf
-                vmax = -np.inf
                 for j in range(n):
                     if keep[j]:
-                        val = x[v, j]
-                        z[v, k] = val
-                        mean += val
-                        if val < vmin:
-                            vmin = val
-                        if val > vmax:
-                            vmax = val
+                        z[v, k] = x[v, j]
+                        mean += x[v, j]
                         k += 1
-                if vmin == vmax:
+                if z[v, :m].min() == z[v, :m].max():
                     const = True
                     break
                 mean /= m
@@ -199,20 +177,15 @@ def partial_corr_kernel(xs, min_valid):
             if singular:
                 reason[i] = CONSTANT
                 continue
-            p00 = c[0, nvar]
-            bad = not (p00 > 0.0)
-            for v in range(1, nvar):
+            bad = False
+            for v in range(nvar):
                 if not (c[v, nvar + v] > 0.0):
                     bad = True
-            if bad:  # an inverse correlation matrix has a positive diagonal; not so: numerically singular
+            if bad:  # an inverse correlation matrix has a positive diagonal: numerically singular
                 reason[i] = CONSTANT
                 continue
             for v in range(1, nvar):
-                r = -c[0, nvar + v] / math.sqrt(p00 * c[v, nvar + v])
-                if r > 1.0:
-                    r = 1.0
-                elif r < -1.0:
-                    r = -1.0
+                r = min(max(-c[0, nvar + v] / math.sqrt(c[0, nvar] * c[v, nvar + v]), -1.0), 1.0)
                 r_out[i, v - 1] = r
                 df = m - nvar
                 if df >= 1:
@@ -220,4 +193,3 @@ def partial_corr_kernel(xs, min_valid):
                     p_out[i, v - 1] = (0.0 if r2 >= 1.0
                                        else t_two_sided_p(abs(r) * math.sqrt(df / (1.0 - r2)), df))
     return r_out, p_out, nval, reason
-

@@ -1,5 +1,5 @@
-"""Theil-Sen slope with its rank confidence interval and the Mann-Kendall test (S, Var(S) with ties,
-Z, p, Kendall tau-b) under one of four serial-correlation treatments, per row."""
+"""Theil-Sen slope with its rank CI and the Mann-Kendall test (S, Var(S) with ties, Z, p, Kendall
+tau-b) under one of four serial-correlation treatments, per row."""
 from __future__ import annotations
 
 import math
@@ -14,22 +14,9 @@ CORR_NONE, CORR_HAMED_RAO, CORR_YUE_WANG, CORR_TFPW = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def _insertion_sort(a, m):
-    for k in range(1, m):
-        v = a[k]
-        j = k - 1
-        while j >= 0 and a[j] > v:
-            a[j + 1] = a[j]
-            j -= 1
-        a[j + 1] = v
-
-
-
-@njit(cache=True)
 def _ols_band(yv, tv, m, half):
-    """(b - half * se, b + half * se) from the least-squares slope b of yv[:m] on tv[:m] and its
-    standard error se. Only a guess of where the Sen slope's CI ranks lie (see ``sen_mk_kernel``):
-    it decides how the pairwise slopes are first split, never which values are selected."""
+    """b -/+ half * se of the least-squares slope b of yv[:m] on tv[:m]: where the Sen CI ranks
+    probably lie (it splits the work of the selections, never changes their values)."""
     b, tm, ym, sxx = ols(tv, yv, m)
     r2 = 0.0
     for k in range(m):
@@ -37,7 +24,6 @@ def _ols_band(yv, tv, m, half):
         r2 += r * r
     w = half * math.sqrt(r2 / ((m - 2.0) * sxx)) if m > 2 else 0.0
     return b - w, b + w
-
 
 
 @njit(cache=True)
@@ -59,7 +45,7 @@ def _tie_sums(ys, m):
 
 @njit(cache=True)
 def _mk_s(x, m):
-    """(S, number of tied pairs) of x[:m]; branch-free, so random signs cost no mispredictions."""
+    """(S, number of tied pairs) of x[:m]; branch-free."""
     s = 0
     eq = 0
     for a in range(m - 1):
@@ -73,11 +59,8 @@ def _mk_s(x, m):
 
 @njit(cache=True)
 def _acf(x, m, nlags, out, xc):
-    """Biased sample autocorrelation of x[:m] at lags 0..nlags (as statsmodels / pymannkendall).
-
-    ``xc`` is scratch (length >= m) for the centred series. Each lag's sum runs over k = 0, 1, ...
-    in that order (bit-identical to the textbook double loop); the loop over lags is innermost so
-    that the lags are accumulated side by side in vector registers."""
+    """Biased sample autocorrelation of x[:m] at lags 0..nlags (as statsmodels / pymannkendall);
+    ``xc``: scratch. Lags innermost (vectorised); each lag still sums over k in order."""
     mean = 0.0
     for k in range(m):
         mean += x[k]
@@ -100,15 +83,13 @@ def _acf(x, m, nlags, out, xc):
 
 @njit(cache=True)
 def _mk_var_s(n, tsum):
-    """Var(S) of the Mann-Kendall S of n values, tie-corrected (Kendall 1975):
-    [n(n-1)(2n+5) - tsum] / 18 with tsum = sum t(t-1)(2t+5) over tie groups (``_tie_sums``)."""
+    """Tie-corrected Var(S) of n values (Kendall 1975), tsum from ``_tie_sums``."""
     return (n * (n - 1.0) * (2.0 * n + 5.0) - tsum) / 18.0
 
 
 @njit(cache=True)
 def _mk_z_p(s, var):
-    """Continuity-corrected Z = (S -/+ 1) / sqrt(Var) (0 for S = 0) and its two-sided normal p,
-    2 (1 - Phi(|Z|)) = erfc(|Z| / sqrt(2)). Needs Var > 0."""
+    """Continuity-corrected Z (0 for S = 0) and two-sided normal p = erfc(|Z| / sqrt(2)); Var > 0."""
     z = 0.0
     if s > 0:
         z = (s - 1.0) / math.sqrt(var)
@@ -119,9 +100,8 @@ def _mk_z_p(s, var):
 
 @njit(cache=True)
 def _ar1_ess_factor(r1, m):
-    """n/n* = 1 + 2 sum_{k=1}^{m-1} (1 - k/m) r1^k: the effective-sample-size ratio of m values of an
-    AR(1) process with lag-1 autocorrelation r1 (rho_k = r1^k; Yue & Wang 2004). Summed term by term
-    (the closed form 1 + 2 [r1^(m+1) - m r1^2 + (m-1) r1] / (m (1 - r1)^2) cancels near r1 = 1)."""
+    """AR(1) n/n* = 1 + 2 sum_{k=1}^{m-1} (1 - k/m) r1^k (Yue & Wang 2004), term by term (the closed
+    form cancels near r1 = 1)."""
     acc = 0.0
     p = 1.0
     for k in range(1, m):
@@ -130,12 +110,10 @@ def _ar1_ess_factor(r1, m):
     return 1.0 + 2.0 * acc
 
 
-
 @njit(cache=True)
 def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
-    """(S, Var(S)) of the Mann-Kendall test under ``correction`` for the finite values yv[:m] at
-    times tv[:m], given the Sen slope ``sl``, the original S and the tie-corrected Var(S) ``var0``.
-    ``ys``, ``w``, ``acf``, ``xc`` are scratch buffers of length >= m."""
+    """(S, Var(S)) under ``correction`` of yv[:m] at tv[:m], given the Sen slope ``sl``, the original S
+    and Var(S) ``var0``; ``ys``, ``w``, ``acf``, ``xc``: scratch."""
     if correction == CORR_NONE:
         return s, var0
     for k2 in range(m):                 # every correction starts from the Sen-detrended series
@@ -169,7 +147,7 @@ def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
         s_test, eq = _mk_s(ys, m - 1)
         tsum2 = 0.0
         if eq > 0:  # tie groups only exist where some pair is tied
-            _insertion_sort(ys, m - 1)
+            ys[:m - 1].sort()
             tsum2, _ = _tie_sums(ys, m - 1)
         return s_test, _mk_var_s(m - 1, tsum2)
     return s, var0
@@ -177,35 +155,17 @@ def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
 
 @njit(parallel=True, cache=True, nogil=True)
 def sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
-    """Theil-Sen slope with rank CI, Mann-Kendall S / Var(S) / Z / p, Kendall tau-b, per row.
+    """Per row of y (npix, n) at times t (n,): Theil-Sen slope with rank CI (z_ci = z_{1-alpha/2}),
+    Mann-Kendall test under ``correction`` (CORR_*; z_acf: the Hamed-Rao lag filter's z), tau-b.
 
-    Parameters
-    ----------
-    y : (npix, n) float array, time on the last axis (NaN = missing year).
-    t : (n,) float64, strictly increasing time coordinate (years).
-    z_ci : float, z_{1-alpha/2} for the slope confidence interval.
-    z_acf : float, z_{1-alpha/2} for the Hamed-Rao significant-lag filter.
-    min_valid : int, fewest finite years.
-    correction : int, CORR_NONE / CORR_HAMED_RAO / CORR_YUE_WANG / CORR_TFPW.
-    extra : (k,) int64 array of further corrections whose z and p are wanted too (the pairwise
-        slopes, S and the selections are shared, so k extra tests cost little).
-
-    Returns
-    -------
-    slope, slope_low, slope_high, intercept, s, var_s, z, p, tau : (npix,) float64
-    n_valid : (npix,) int16; reason : (npix,) int8; z_extra, p_extra : (k, npix) float64
+    ``extra``: (k,) codes of further corrections whose z and p are wanted too (from the shared
+    pairwise slopes and S). Returns f (9, npix) float64 = slope, slope_low, slope_high, intercept,
+    s, var_s, z, p, tau; n_valid (npix,) int16; reason (npix,) int8; z_extra, p_extra (k, npix).
     """
     npix, n = y.shape
     npairs = n * (n - 1) // 2
-    slope = np.full(npix, np.nan)
-    lo_ = np.full(npix, np.nan)
-    hi_ = np.full(npix, np.nan)
-    icpt = np.full(npix, np.nan)
-    s_out = np.full(npix, np.nan)
-    v_out = np.full(npix, np.nan)
-    z_out = np.full(npix, np.nan)
-    p_out = np.full(npix, np.nan)
-    tau = np.full(npix, np.nan)
+    f = np.full((9, npix), np.nan)
+    slope, lo_, hi_, icpt, s_out, v_out, z_out, p_out, tau = f
     nval = np.zeros(npix, np.int16)
     reason = np.zeros(npix, np.int8)
     nx = extra.shape[0]
@@ -227,8 +187,7 @@ def sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
             if code != VALID:
                 reason[i] = code
                 continue
-            # pairwise slopes, S and the number of tied pairs in one branch-free pass (integer
-            # counters, so the inner loop vectorises)
+            # pairwise slopes, S and the number of tied pairs in one branch-free pass
             si = 0
             eq = 0
             k = 0
@@ -253,10 +212,9 @@ def sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
                 tmed = 0.5 * (tv[m // 2 - 1] + tv[m // 2])
             tsum = 0.0
             n1 = 0.0
-            if eq > 0:  # ties: group sizes from the sorted values (rare for real-valued data)
-                _insertion_sort(ys, m)
-                if ys[0] == ys[m - 1]:
-                    # constant series: the slope is exactly 0, the test statistic undefined
+            if eq > 0:  # ties: group sizes from the sorted values
+                ys[:m].sort()
+                if ys[0] == ys[m - 1]:  # constant: slope exactly 0, test statistic undefined
                     slope[i] = 0.0
                     lo_[i] = 0.0
                     hi_[i] = 0.0
@@ -269,24 +227,13 @@ def sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
             var0 = _mk_var_s(m, tsum)
             # rank-based CI (Sen 1968; R trend::sens.slope; scipy.stats.theilslopes), 0-based ranks
             cc = z_ci * math.sqrt(var0)
-            k_lo = int(np.rint((nn - cc) / 2.0)) - 1
-            k_hi = int(np.rint((nn + cc) / 2.0))
-            if k_lo < 0:
-                k_lo = 0
-            if k_hi > nn - 1:
-                k_hi = nn - 1
-            if nn % 2 == 1:
-                k_m1 = nn // 2
-                k_m2 = nn // 2
-            else:
-                k_m1 = nn // 2 - 1
-                k_m2 = nn // 2
-            # The four ranks k_lo <= k_m1 <= k_m2 <= k_hi (C >= 0) lie in the middle ~30% of the
-            # pairs. Two partition passes first split the slopes at a guessed band around them
-            # (least-squares slope +/- 1.4 z_ci SE: holds all four ranks for ~95% of pixels), so the
-            # selections then run inside ~100 of the 276 slopes (n = 24). Where a rank falls
-            # outside the band its selection runs in the outer part instead: the band changes
-            # the work, never the values (order statistics are unique).
+            k_lo = max(int(np.rint((nn - cc) / 2.0)) - 1, 0)
+            k_hi = min(int(np.rint((nn + cc) / 2.0)), nn - 1)
+            k_m1 = (nn - 1) // 2                # the median is the mean of ranks k_m1 and k_m2
+            k_m2 = nn // 2
+            # Two partition passes split the slopes at a guessed band around the four ranks (OLS
+            # slope +/- 1.4 z_ci SE holds them for ~95% of pixels), so the selections run inside ~100
+            # of the 276 slopes (n = 24); a rank outside the band is selected in its outer part.
             p_lo, p_hi = _ols_band(yv, tv, m, 1.4 * z_ci)
             c1 = partition(buf, 0, nn, p_lo, False)
             c2 = partition(buf, c1, nn, p_hi, True)
@@ -331,4 +278,4 @@ def sen_mk_kernel(y, t, z_ci, z_acf, min_valid, correction, extra):
                 reason[i] = NEGVAR
                 continue
             z_out[i], p_out[i] = _mk_z_p(s_test, var)
-    return slope, lo_, hi_, icpt, s_out, v_out, z_out, p_out, tau, nval, reason, z_x, p_x
+    return f, nval, reason, z_x, p_x
