@@ -19,3 +19,14 @@ class NepInputError(ValueError):
 
 class NepConfigError(NepInputError):
     """A configuration file or parameter is invalid (unknown key, wrong type, out of range)."""
+
+
+class NepInputWarning(UserWarning):
+    """Input used with a caveat the user must see: stations dropped, a class absent, a relaxed check."""
+
+
+def warn_input(problem: str, *, file=None, variable: str | None = None):
+    """Warn (:class:`NepInputWarning`) in the words of :class:`NepInputError`: file, variable, problem."""
+    import warnings
+
+    warnings.warn(str(NepInputError(problem, file=file, variable=variable)), NepInputWarning, stacklevel=3)
