@@ -449,3 +449,26 @@ def test_failed_run_leaves_previous_results_unchanged(finished_run, request, mak
     with pytest.raises(NepInputError, match=text):
         pipeline.run(cfg)
     assert _digest(out) == before
+
+
+def test_cv_masked_everywhere_names_reasons_and_key():
+    """NEP mean <= stats.cv_min_mean at every pixel: the classes stage names the Cv reason counts."""
+    import dataclasses
+
+    import xarray as xr
+
+    from nep_core import classify, stats
+
+    rng = np.random.default_rng(1)
+
+    def cube(mean, units):
+        return xr.DataArray(mean + rng.normal(size=(3, 4, 24)), dims=("y", "x", "year"),
+                            coords={"year": np.arange(2000, 2024)}, attrs={"units": units})
+
+    annual = xr.Dataset({"nep": cube(-50.0, "g C m-2 a-1"), "tmean": cube(5.0, "degC"),
+                         "prcp": cube(300.0, "mm a-1"), "rad": cube(5000.0, "MJ m-2 a-1")})
+    st = Config().stats
+    null = stats.hurst_null_table(24, dataclasses.replace(st, hurst_null_sims=200), 1)
+    with pytest.raises(NepInputError, match=r"Cv is masked at every pixel.*mean_nonpositive_or_near_zero 12"
+                                            r".*stats.cv_min_mean = 10"):
+        classify.classify_statistics(stats.per_pixel_statistics(annual, st), null, st)
