@@ -472,3 +472,12 @@ def test_cv_masked_everywhere_names_reasons_and_key():
     with pytest.raises(NepInputError, match=r"Cv is masked at every pixel.*mean_nonpositive_or_near_zero 12"
                                             r".*stats.cv_min_mean = 10"):
         classify.classify_statistics(stats.per_pixel_statistics(annual, st), null, st)
+
+
+def test_cli_resolution_zero_is_an_error_not_the_default(tmp_path, capsys):
+    from nep_core import cli
+
+    with pytest.raises(SystemExit) as err:
+        cli.main(["run", "--resolution", "0", "--out", str(tmp_path / "out")])
+    assert err.value.code == 2 and "positive number of metres" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
