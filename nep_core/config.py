@@ -101,6 +101,17 @@ class Checks:
 
 
 @dataclass(frozen=True)
+class Uncertainty:
+    """Monte Carlo of the headline numbers (``nep_core.uncertainty``)."""
+
+    draws: int = 50                   # Monte Carlo draws (one dask task chain each)
+    rh_prior_pct: float = 10.0        # a, b, c of Pei et al. each uniform within +- this % (stated prior)
+    interp_error_scale: float = 1.0   # SD of the T / P error fields = this x the LOO RMSE; 0 = none
+    error_spacing_m: float = 100000.0  # node spacing of the coarse error lattice (bilinear between nodes)
+    sample_spacing_m: float = 15000.0  # draws use every k-th row/column, k = round(this / resolution_m)
+
+
+@dataclass(frozen=True)
 class Config:
     """Every parameter of a run. ``Config()`` is the embedded default."""
 
@@ -114,6 +125,7 @@ class Config:
     inputs: Inputs = field(default_factory=Inputs)
     stats: Stats = field(default_factory=Stats)
     rh: Rh = field(default_factory=Rh)
+    uncertainty: Uncertainty = field(default_factory=Uncertainty)
     checks: Checks = field(default_factory=Checks)
 
     def __post_init__(self):
@@ -232,12 +244,21 @@ def _rules(cfg: Config):
         ("rh.c", rh.c, positive, "a positive number (per mm)"),
         ("rh.days", rh.days, positive, "a positive number of days"),
         ("rh.carbon_fraction", rh.carbon_fraction, lambda v: _real(v) and 0 < v <= 1, "a number in (0, 1]"),
+        ("uncertainty.draws", cfg.uncertainty.draws, at_least(0), "an integer >= 0"),
+        ("uncertainty.rh_prior_pct", cfg.uncertainty.rh_prior_pct, lambda v: _real(v) and 0 <= v < 100,
+         "a number in [0, 100) (%)"),
+        ("uncertainty.interp_error_scale", cfg.uncertainty.interp_error_scale, lambda v: _real(v) and v >= 0,
+         "a number >= 0"),
+        ("uncertainty.error_spacing_m", cfg.uncertainty.error_spacing_m, positive,
+         "a positive number of metres"),
+        ("uncertainty.sample_spacing_m", cfg.uncertainty.sample_spacing_m, positive,
+         "a positive number of metres"),
         ("checks.plausible_ranges", ck.plausible_ranges, lambda v: isinstance(v, bool), "true or false"),
         ("checks.station_max_km", ck.station_max_km, positive, "a positive number of km"),
     ]
 
 
-_SECTIONS = {"inputs": Inputs, "stats": Stats, "rh": Rh, "checks": Checks}
+_SECTIONS = {"inputs": Inputs, "stats": Stats, "rh": Rh, "uncertainty": Uncertainty, "checks": Checks}
 
 
 def _build(cls, data: dict, where: str, file):

@@ -121,6 +121,8 @@ def _class_colors(var: str, labels: dict) -> dict:
         return {c: plt.get_cmap("cividis")(i / max(len(codes) - 1, 1)) for i, c in enumerate(codes)}
     if var == "landcover":
         return {c: LC_COLORS.get(labels[c], OKABE_ITO[i % 9]) for i, c in enumerate(codes)}
+    if var.endswith("attr_class") or var.endswith("attr_time_class"):
+        return {c: ATTRIBUTION_COLORS.get(c, "#BBBBBB") for c in codes}
     pers = {"continuous increase": "#009E73", "increase then decrease": "#F0E442",
             "decrease then increase": "#56B4E9", "continuous decrease": "#D55E00"}
     return {c: pers.get(labels[c], "#BBBBBB") for c in codes}
@@ -519,3 +521,106 @@ def fig_truth_vs_recovered(results, truth=None, var: str = "trend_slope", gridsi
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     return fig
 
+
+
+# ---------------------------------------------------------------------------- trend attribution
+#: colour of each scenario of ``nep_core.attribution.ATTRIBUTION_CLASSES`` (Okabe-Ito), by code
+ATTRIBUTION_COLORS = {1: "#009E73", 2: "#56B4E9", 3: "#E69F00", 4: "#D55E00", 5: "#0072B2", 6: "#CC79A7"}
+
+
+def fig_attribution_maps(results, provinces=None, prefix: str = "attr_"):
+    """Dominant driver of the NEP trend (six scenarios, area shares) and the contribution maps:
+    climate and human parts of the Theil-Sen trend (g C m-2 a-2, BrBG, one symmetric scale) and the
+    human contribution (%); ``prefix`` selects the stored variant (``attr_`` = RESTREND)."""
+    ds = tables.dataset(results)
+    provinces = getattr(results, "provinces", None) if provinces is None else provinces
+    fig = plt.figure(figsize=(13, 10), layout="constrained")
+    ax = _map_ax(fig, 2, 2, 1)
+    _class_map(ax, ds, f"{prefix}class", tables.attribution_class_shares(ds, f"{prefix}class"),
+               "Dominant driver of the NEP trend", "scenario, share of area", provinces)
+    ax.get_legend().set_bbox_to_anchor((0.0, -0.02))
+    ax.get_legend().set_loc("upper left")
+    parts = [ds[f"{prefix}slope_{p}"].where(ds["province"] > 0) for p in ("climate", "human")]
+    lim = float(np.nanquantile(np.abs(np.concatenate([p.values.ravel() for p in parts])), 0.98))
+    share = ds[f"{prefix}share_human"].where(ds["province"] > 0)
+    panels = [(parts[0], "climate part of the NEP trend", dict(cmap="BrBG", vmin=-lim, vmax=lim),
+               f"Theil-Sen slope ({SLOPE_UNITS})"),
+              (parts[1], "human part of the NEP trend", dict(cmap="BrBG", vmin=-lim, vmax=lim),
+               f"Theil-Sen slope ({SLOPE_UNITS})"),
+              (share, "human contribution to the NEP trend", dict(cmap="cividis", vmin=0, vmax=100),
+               "human contribution (%)")]
+    for i, (da, title, style, label) in enumerate(panels):
+        ax = _map_ax(fig, 2, 2, 2 + i)
+        _nodata(ax, ds, da.values)
+        img = _imshow(ax, ds, da.values, **style)
+        _outlines(ax, ds, provinces)
+        ax.set_title(title, fontsize=10)
+        fig.colorbar(img, ax=ax, orientation="horizontal", shrink=0.7, pad=0.02, label=label)
+    return fig
+
+
+def fig_attribution_recovery(results, truth=None, gridsize: int = 40):
+    """Planted vs recovered human part of the NEP trend for each stored variant (synthetic scenario):
+    hexbins with the 1:1 line and the recovery numbers of :func:`nep_core.tables.attribution_recovery`
+    (pixels with unchanged land cover, outside the no-trend box)."""
+    ds = tables.dataset(results)
+    truth = getattr(results, "truth", None) if truth is None else truth
+    rec = tables.attribution_recovery(results, truth)
+    tvar = tables.ATTRIBUTION_TRUTH["human"]
+    lc = truth["landcover"]
+    keep = ((lc.isel(lc_year=0) == lc.isel(lc_year=-1)) & (truth["no_trend_mask"] == 0)).values & _inside(ds)
+    variants = [(p, lab) for p, lab in tables.ATTRIBUTION_VARIANTS.items() if f"{p}slope_human" in ds]
+    fig, axes = plt.subplots(1, len(variants), figsize=(5.6 * len(variants), 5), layout="constrained",
+                             squeeze=False)
+    tru_all = truth[tvar].values
+    for ax, (prefix, label) in zip(axes[0], variants):
+        est = ds[f"{prefix}slope_human"].values
+        ok = keep & np.isfinite(est) & np.isfinite(tru_all)
+        hb = ax.hexbin(tru_all[ok], est[ok], gridsize=gridsize, mincnt=1, cmap="viridis", bins="log")
+        lo, hi = np.nanmin(np.r_[tru_all[ok], est[ok]]), np.nanmax(np.r_[tru_all[ok], est[ok]])
+        ax.plot([lo, hi], [lo, hi], color="#D55E00", lw=1.2, label="1:1")
+        row = rec.loc[(label, "human", "all pixels")]
+        ax.text(0.02, 0.98, "\n".join(f"{k}: {v:.3g}" for k, v in row.items()), transform=ax.transAxes,
+                va="top", fontsize=7, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel(f"planted human part ({SLOPE_UNITS})")
+        ax.set_ylabel(f"recovered human part ({SLOPE_UNITS})")
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    fig.colorbar(hb, ax=axes[0].tolist(), label="pixels per hexagon (count)")
+    return fig
+
+
+def fig_uncertainty(results, bins: int = 15):
+    """Monte Carlo draws of each headline number (``results.tables["uncertainty_draws"]``): one panel per
+    quantity with the histogram of the draws, the 90 % interval (shaded), the point estimate of the main
+    run and, on the synthetic scenario, the planted truth (from :func:`nep_core.tables.uncertainty_table`)."""
+    import textwrap
+
+    draws = results.tables.get("uncertainty_draws")
+    if draws is None or not {"key", "value"} <= set(draws.columns):
+        raise NepInputError("no Monte Carlo draws table with columns key, value",
+                            variable="uncertainty_draws")
+    summary = tables.uncertainty_table(results)
+    keys = [k for k in summary.index if k in set(draws["key"])]
+    if not keys:
+        raise NepInputError("the Monte Carlo draws table has no draw", variable="uncertainty_draws")
+    ncol = min(4, len(keys))
+    nrow = -(-len(keys) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), layout="constrained",
+                             squeeze=False)
+    for ax in axes.ravel()[len(keys):]:
+        ax.set_visible(False)
+    for ax, k in zip(axes.ravel(), keys):
+        row = summary.loc[k]
+        ax.axvspan(row["p05"], row["p95"], color=OKABE_ITO[1], alpha=0.25, lw=0, label="90 % interval")
+        ax.hist(draws.loc[draws["key"] == k, "value"], bins=bins, color=OKABE_ITO[4], alpha=0.8,
+                label="draws")
+        ax.axvline(row["point estimate"], color="black", lw=1.5, label="point estimate")
+        if "planted truth" in row and np.isfinite(row["planted truth"]):
+            ax.axvline(row["planted truth"], color=OKABE_ITO[5], lw=1.5, ls="--", label="planted truth")
+        ax.set_title(textwrap.fill(row["quantity"], 36), fontsize=8)
+        ax.set_xlabel(row["unit"], fontsize=8)
+        ax.set_ylabel("draws (count)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes.ravel()[0].legend(fontsize=6, frameon=False)
+    return fig

@@ -10,6 +10,8 @@ proportion after BH at q = 0.10 1.3-1.6 %; partial-correlation sign agreement 99
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 import os
 import shutil
@@ -494,3 +496,19 @@ def test_dask_view_slices_without_copying_the_cube():
     assert peak < big.nbytes / 10, peak
     with dask.config.set(scheduler="sync"):
         np.testing.assert_array_equal((d * 2).sum(axis=0).compute(), (a * 2).sum(axis=0))
+
+
+def test_large_store_path_keeps_rare_maps_lazy_and_tables_equal(default_results, monkeypatch):
+    """The 500 m path of ``load_maps`` (store above LOAD_WHOLE_BYTES): the corrected p-values and
+    Hurst variants stay lazy, the tables read from it equal the tables of the fully loaded store."""
+    from nep_core.pipeline import outputs
+
+    prun = importlib.import_module("nep_core.pipeline.run")   # the module, not the function run
+    res = default_results
+    monkeypatch.setattr(outputs, "LOAD_WHOLE_BYTES", 0)
+    ds = outputs.load_maps(xr.open_dataset(res.path, chunks={}))
+    assert ds["trend_p_tfpw"].chunks is not None and ds["hurst_prefix"].chunks is not None
+    assert ds["trend_slope"].chunks is None and ds["landcover"].chunks is None
+    lazy = prun._tables(dataclasses.replace(res, ds=ds))
+    for name in ("trend_sensitivity", "hurst_summary", "trend_class_shares", "province_summary"):
+        pd.testing.assert_frame_equal(lazy[name], res.tables[name], check_exact=False, rtol=1e-12)

@@ -16,36 +16,36 @@ ZONAL_TABLES = ("province_summary", "drywet_summary", "nep_series", "landcover_n
                 "nep_class_shares", "trend_class_shares", "trend_sensitivity", "cv_class_shares",
                 "landcover_areas", "landcover_shares_by_year", "landcover_changes", "landcover_nep",
                 "persistence_shares", "hurst_summary", "partial_corr_shares", "climate_trends",
-                "study_vs_reproduction", "table1_trend_categories")
+                "study_vs_reproduction", "table1_trend_categories", "attribution_by_province",
+                "attribution_by_landcover")
 COG_MAPS = ("nep_mean", "nep_class", "trend_slope", "trend_class", "cv", "cv_class", "hurst",
             "persistence_class", "persistence_class_calibrated", "pcorr_r_tmean", "pcorr_r_prcp",
-            "pcorr_r_rad")
-# 2-D variables no table or map reads: left lazy when the store is too large to load
-_UNTABULATED = {"lon", "lat", "elevation", "trend_intercept", "trend_s", "trend_var_s", "trend_tau",
-                "trend_n_valid", "trend_z", *(f"trend_z_{c}" for c in CORRECTIONS), "trend_slope_low",
-                "trend_slope_high", "trend_reason", "cv_reason", "hurst_reason"}
+            "pcorr_r_rad", "attr_class", "attr_slope_climate", "attr_slope_human")
+# 2-D variables left lazy when the store is too large to load: those no table or map reads, and
+# those one or two tables read once (the corrected trend p-values, the Hurst variants, the
+# year-controlled attribution: loading them raised the 500 m peak and saved no time)
+_LEFT_LAZY = {"lon", "lat", "elevation", "trend_intercept", "trend_s", "trend_var_s", "trend_tau",
+              "trend_n_valid", "trend_z", *(f"trend_z_{c}" for c in CORRECTIONS), "trend_slope_low",
+              "trend_slope_high", "trend_reason", "cv_reason", "hurst_reason",
+              *(f"trend_p_{c}" for c in CORRECTIONS), *(f"hurst_{m}" for m in HURST_METHODS),
+              "attr_r2", "attr_n_valid", "attr_reason", "attr_slope_total", "attr_share_climate",
+              *(f"attr_time_{v}" for v in ("slope_climate", "slope_human", "share_human", "class"))}
+
+
+#: a store smaller than this is loaded whole
+LOAD_WHOLE_BYTES = 3e9
 
 
 def load_maps(store: xr.Dataset) -> xr.Dataset:
     """``store`` in memory when under 3 GB; otherwise with its 2-D maps (and the land-cover stack)
     in memory and the yearly cubes left lazy (at 500 m the store is ~23 GB uncompressed, and the
     tables read the same ~4.5 GB of maps again and again)."""
-    if store.nbytes < 3e9:
+    if store.nbytes < LOAD_WHOLE_BYTES:
         return store.load()
     out = store.copy()
     for n, v in store.data_vars.items():    # one map at a time: all at once held every chunk twice
-        if n != "hurst" and n not in _UNTABULATED and (v.dims == ("y", "x") or n == "landcover"):
+        if n not in _LEFT_LAZY and (v.dims == ("y", "x") or n == "landcover"):
             out[n] = store[n].load()
-    # ``hurst`` is the selected ``hurst_<method>`` map stored twice: share that map's memory
-    hurst = store["hurst"].load()
-    for m in HURST_METHODS:
-        other = out.get(f"hurst_{m}")
-        if (other is not None and isinstance(other.data, np.ndarray) and other.shape == hurst.shape
-                and other.dtype == hurst.dtype
-                and np.array_equal(other.values, hurst.values, equal_nan=True)):
-            hurst = hurst.copy(data=other.values)
-            break
-    out["hurst"] = hurst
     return out
 
 

@@ -129,7 +129,7 @@ def _resolve_inputs(cfg: Config, out: Path):
 def _store(cfg: Config, a: dict, synthetic_run: bool, inputs) -> xr.Dataset:
     """The results store: the per-pixel stages' Datasets merged, with CF attributes and CRS."""
     parts = [a["static"].ds.load(), a["carbon"].ds, a["climate"].ds[["tmean", "prcp", "rad"]],
-             a["stats"].ds, a["classes"].ds]
+             a["stats"].ds, a["classes"].ds, a["attribution"].ds]
     ds = xr.merge(parts, compat="override", combine_attrs="override")
     # in-memory maps in the same chunks as the rest, as lazily sliced views (no copies)
     for name, v in list(ds.data_vars.items()):
@@ -180,6 +180,7 @@ def _tables(res: Results) -> dict:
         produced[name] = fn(res, null=res.tables["hurst_null"]) if name == "hurst_summary" else fn(res)
     if res.truth is not None:
         produced["truth_recovery"] = ntables.truth_recovery(res)
+        produced["attribution_recovery"] = ntables.attribution_recovery(res)
     return produced
 
 

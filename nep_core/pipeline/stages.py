@@ -18,7 +18,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import carbon, classify, climate, grid, reasons, stats
+from .. import attribution, carbon, classify, climate, grid, reasons, stats, uncertainty
 from .. import io as nio
 from ..config import Config
 from ..stats._common import resolve_min_valid
@@ -157,6 +157,33 @@ def _rh_sensitivity(cfg, inputs, a):
                                   a["static"].ds["cell_area"].where(region), cfg.rh, cfg.stats)
     return Artefact(tables={"rh_sensitivity": table})
 
+def _attribution(cfg, inputs, a):
+    """RESTREND split of the NEP trend (``attr_*``) and its year-controlled variant (``attr_time_*``)."""
+    c = chunks(cfg)
+    cubes = {"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}}
+    annual = xr.Dataset({v: da.chunk(_for(da, c)) for v, da in cubes.items()})
+    out = attribution.attribution_of(annual, "restrend", cfg.stats.min_valid)
+    alt = attribution.attribution_of(annual, "restrend_time", cfg.stats.min_valid, prefix="attr_time_")
+    keep = [f"attr_time_{v}" for v in ("slope_climate", "slope_human", "share_human", "class")]
+    return Artefact(ds=out.assign({k: alt[k] for k in keep}))
+
+
+def _uncertainty(cfg, inputs, a):
+    """Monte Carlo of the headline numbers over the Rh constants and the T / P interpolation error."""
+    static, u = a["static"].ds, cfg.uncertainty
+    region = static["region"].astype(bool)
+    annual = xr.Dataset({"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}})
+    point = uncertainty.headline_values(uncertainty.map_dataset(
+        a["stats"].ds["nep_mean"], a["classes"].ds["trend_class"], static["cell_area"], static["province"],
+        region, annual, a["attribution"].ds["attr_class"]))
+    step = uncertainty.sample_step(cfg.resolution_m, u.sample_spacing_m)
+    sample = uncertainty.make_sample(static, annual, a["climate"].side["stations"], cfg.rh, step, cfg.chunk_xy)
+    cv = a["climate"].tables["interpolation_cv"].set_index("variable")["loo_rmse"]
+    table, draws = uncertainty.monte_carlo(sample, point, cfg, u.interp_error_scale * float(cv["tmean"]),
+                                           u.interp_error_scale * float(cv["prcp"]))
+    return Artefact(tables={"uncertainty_headlines": table, "uncertainty_draws": draws})
+
+
 STAGES = (
     Stage("static", "grid + DEM", files=("boundaries", "dem"),
           params=lambda c: (c.resolution_m, c.checks.plausible_ranges), compute=_static),
@@ -174,4 +201,10 @@ STAGES = (
     Stage("rh_sensitivity", "Rh sensitivity", ("static", "carbon", "climate", "stats", "classes"), (),
           lambda c: (dataclasses.asdict(c.stats), dataclasses.asdict(c.rh), carbon.RH_SENSITIVITY_PCT),
           _rh_sensitivity),
+    Stage("attribution", "trend attribution", ("carbon", "climate"), (),
+          lambda c: (c.stats.min_valid, attribution.METHODS), _attribution),
+    Stage("uncertainty", "uncertainty (Monte Carlo)",
+          ("static", "carbon", "climate", "stats", "classes", "attribution"),
+          (), lambda c: (dataclasses.asdict(c.stats), dataclasses.asdict(c.rh),
+                         dataclasses.asdict(c.uncertainty), c.seed, uncertainty.STREAM), _uncertainty),
 )

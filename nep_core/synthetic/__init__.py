@@ -30,15 +30,16 @@ from pathlib import Path
 from ..config import Config, Inputs
 from ..store import atomic_path
 from ._common import LC_YEARS, SYNTHETIC_NOTE, shipped
-from .generate import NO_TREND_BOX, TARGET_MEAN, TARGET_SLOPE
+from .generate import HUMAN_REGIONS, NO_TREND_BOX, TARGET_MEAN, TARGET_SLOPE
 from .generate import generate as _generate
 from .landcover import TRANSITIONS
 
 __all__ = ["SCENARIO_VERSION", "STAMP", "SYNTHETIC_NOTE", "LC_YEARS", "TARGET_MEAN", "TARGET_SLOPE",
-           "NO_TREND_BOX", "TRANSITIONS", "ScenarioPaths", "scenario_fingerprint", "build_scenario",
+           "NO_TREND_BOX", "HUMAN_REGIONS", "TRANSITIONS",
+           "ScenarioPaths", "scenario_fingerprint", "build_scenario",
            "scenario_inputs"]
 
-SCENARIO_VERSION = "2"
+SCENARIO_VERSION = "3"
 STAMP = "scenario.json"
 
 

@@ -12,6 +12,17 @@ NEP and NPP
     steps) and the truth NEP is recomputed as decoded NPP - Rh, so ``truth.nep == truth.npp -
     truth.rh`` holds exactly. Non-vegetated pixels carry the MOD17 codes of
     :func:`~nep_core.synthetic.landcover.npp_fill_code`; outside the provinces 32767.
+Climate and human parts of the planted trend
+    ``s`` is split into a climate part, the response of the sensitivity term to the drivers' own
+    planted trends, c = base * 0.08 * (kT gT + kP gP + kR gR) with g the trends in nominal-sd units
+    (gT = local T trend / 0.5, gP = 0.005 / 0.15, gR = 5.47 / (R_clim * 0.015)), and a human
+    (non-climatic) part h = s - c; NEP is unchanged by the split (the sensitivity term responds to
+    the raw anomalies z + g t, to first order in P and R). The human part is largest in the planted
+    ``HUMAN_REGIONS`` (Loess Plateau afforestation, Xinjiang oasis cropland expansion), where the
+    slope shape is multiplied by 1 + gain * w (w in [0, 1]) before the per-province calibration,
+    so province mean slopes stay at their targets. Elsewhere h is the non-climatic background (what
+    a residual-trend method calls human: management, CO2 fertilisation, ...); inside the no-trend
+    box h = -c. ``nep_slope_planted_climate`` / ``nep_slope_planted_human`` hold c and h.
 "Planted" versus "realised"
     ``nep_slope_planted`` is ``s`` (the deterministic trend put in); ``nep_slope_ols`` is the OLS
     slope of the realised true NEP series (s plus noise). The no-trend box (lon 90-98 E, lat
@@ -53,6 +64,37 @@ NOISE_FRAC = 0.07
 SENS_FRAC = 0.08
 SD_NOMINAL = {"tmean": 0.5, "prcp": 0.15, "rad": 0.015}   # degC, ln P, fraction of radiation
 _CLASS_SLOPE = np.array([0, 2.0, 0.9, 0.7, 1.2, 1.0, 0, 0], np.float32)   # by class code
+#: planted regions of a strong human (non-climatic) trend: code -> (name, gain, classes, Gaussian
+#: centres (lon, lat, sd lon, sd lat) or None = the classes inside ``province``)
+HUMAN_REGIONS = {
+    1: ("Loess Plateau afforestation", 2.0, (1, 2), ((109.3, 37.2, 1.4, 0.9), (106.2, 36.2, 0.9, 0.6)), None),
+    2: ("Xinjiang oasis cropland expansion", 2.0, (3,), None, "Xinjiang"),
+}
+
+
+def _human_weight(c, lon, lat, prov):
+    """Weight w in [0, 1] and region code (``HUMAN_REGIONS``; 0 = none) of every pixel of class ``c``."""
+    w = np.zeros(c.size, np.float32)
+    code = np.zeros(c.size, np.int8)
+    for k, (_, _, classes, centres, province) in HUMAN_REGIONS.items():
+        if centres is not None:
+            wk = np.max([np.exp(-((lon - x0) / sx) ** 2 - ((lat - y0) / sy) ** 2)
+                         for x0, y0, sx, sy in centres], axis=0)
+        else:
+            wk = (prov == {p.name: p.code for p in PROVINCES}[province]).astype(np.float64)
+        wk = np.where(np.isin(c, classes), wk, 0.0).astype(np.float32)
+        code = np.where(wk > np.maximum(w, 0.1), np.int8(k), code)
+        w = np.maximum(w, wk)
+    return w, code
+
+
+def _slope_shape(c, smod, no_trend, lon, lat, prov):
+    """Planted slope before the province factor: class slope x smooth field x human regions."""
+    w, _ = _human_weight(c, lon, lat, prov)
+    gain = np.zeros(c.size, np.float32)
+    for k, (_, g, classes, _, _) in HUMAN_REGIONS.items():
+        gain = np.where(np.isin(c, classes), np.float32(g), gain)
+    return _CLASS_SLOPE[c] * smod * ~no_trend * (1 + gain * w)
 
 
 def _class_base(c, P):
@@ -126,7 +168,7 @@ def generate(root: Path, config: Config) -> dict:
         c = lc_at(plan, y, "c")
         veg = npp_fill_code(plan, y, mask_um) == 0
         b = _class_base(c, P)
-        s = _CLASS_SLOPE[c] * smod * ~no_trend
+        s = _slope_shape(c, smod, no_trend, lon_r, lat_r, prov_r)
         sum_b += np.bincount(prov_r[veg], b[veg], minlength=6)
         sum_s += np.bincount(prov_r[veg], s[veg], minlength=6)
         cnt += np.bincount(prov_r[veg], minlength=6)
@@ -139,6 +181,10 @@ def generate(root: Path, config: Config) -> dict:
     kP = (0.1 + 0.9 * np.clip((400 - P) / 300, 0, 1)).astype(np.float32)
     kT = (0.8 * np.clip((3 - T) / 6, 0, 1) - 0.15 * np.clip((T - 8) / 6, 0, 1)).astype(np.float32)
     kR = (-0.5 * np.clip((500 - P) / 300, 0, 1) + 0.3 * np.clip((2 - T) / 6, 0, 1)).astype(np.float32)
+    # the drivers' planted trends in nominal-sd units (the climate part of the slope, see above)
+    g_t = clim["ttrend"] / np.float32(SD_NOMINAL["tmean"])
+    g_p = np.float32(P_TREND / SD_NOMINAL["prcp"])
+    g_r = np.float32(R_TREND) / (clim["rann"] * np.float32(SD_NOMINAL["rad"]))
 
     # --- truth store + per-year products
     # stations and their faults use their own stream: the same network at every resolution
@@ -166,6 +212,8 @@ def generate(root: Path, config: Config) -> dict:
     cnt_nep_prov = np.zeros((len(years), 6))
     base_r = np.zeros(N, np.float32)
     slope_r = np.zeros(N, np.float32)
+    slope_c = np.zeros(N, np.float32)
+    region_code = np.zeros(N, np.int8)
     clim_series = []
     for iy, (year, t) in enumerate(zip(years, tc)):
         Ta, Pa, Ra, RHa = annual_climate(clim, md, coefs, iy, t, config.rh)
@@ -179,9 +227,11 @@ def generate(root: Path, config: Config) -> dict:
         code = npp_fill_code(plan, year, mask_um)
         veg = code == 0
         base = _class_base(c, P) * fb[prov_r]
-        s = _CLASS_SLOPE[c] * smod * ~no_trend * fs[prov_r]
+        s = _slope_shape(c, smod, no_trend, lon_r, lat_r, prov_r) * fs[prov_r]
         if year == 2022:
             base_r, slope_r = base, s.astype(np.float32)
+            slope_c = (base * np.float32(SENS_FRAC) * (kT * g_t + kP * g_p + kR * g_r)).astype(np.float32)
+            region_code = _human_weight(c, lon_r, lat_r, prov_r)[1]
         eta = np.random.default_rng([config.seed, 7, iy]).standard_normal(N).astype(np.float32)
         e = eta if iy == 0 else np.float32(AR1_PHI) * e + np.float32(np.sqrt(1 - AR1_PHI ** 2)) * eta
         nep = (base + s * np.float32(t) + base * np.float32(SENS_FRAC) * (kT * zT + kP * zP + kR * zR)
@@ -224,6 +274,17 @@ def generate(root: Path, config: Config) -> dict:
         "nep_slope_planted": (scatter(slope_r, np.nan, np.float32), "f4", {
             "units": SLOPE_UNITS, "long_name": "planted linear NEP trend s (2022 land cover)",
             "description": "the deterministic trend put into NEP; 0 inside the no-trend box"}),
+        "nep_slope_planted_climate": (scatter(slope_c, np.nan, np.float32), "f4", {
+            "units": SLOPE_UNITS, "long_name": "climate part c of the planted NEP trend (2022 land cover)",
+            "description": "base * 0.08 * (kT gT + kP gP + kR gR): the sensitivity term's response to the "
+                           "drivers' planted trends (g in nominal-sd units per year)"}),
+        "nep_slope_planted_human": (scatter(slope_r - slope_c, np.nan, np.float32), "f4", {
+            "units": SLOPE_UNITS, "long_name": "human (non-climatic) part h = s - c of the planted NEP trend",
+            "description": "2022 land cover; excludes the steps of planted land-cover changes"}),
+        "human_region": (scatter(region_code, 0, np.int8), "i1", {
+            "units": "1", "long_name": "planted region of a strong human NEP trend (0 = none)",
+            "flag_values": np.array(list(HUMAN_REGIONS), np.int8),
+            "flag_meanings": " ".join(v[0].replace(" ", "_") for v in HUMAN_REGIONS.values())}),
         "nep_slope_ols": (scatter(pc["slope_ols"].astype(np.float32), np.nan, np.float32), "f4", {
             "units": SLOPE_UNITS, "long_name": "OLS slope of the realised true NEP series (valid years)"}),
         "nep_n_valid": (scatter(pc["n_valid"].astype(np.int16), 0, np.int16), "i2", {"units": "1",

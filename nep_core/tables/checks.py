@@ -210,4 +210,79 @@ def study_vs_reproduction(results) -> pd.DataFrame:
     out = REFERENCE.copy()
     out[col] = [rep.get(k, np.nan) for k in out.index]
     out["difference"] = out[col] - out["study"]
-    return out[["quantity", "units", "study", col, "difference", "check"]]
+    cols = ["quantity", "units", "study", col, "difference", "check"]
+    mc = results.tables.get("uncertainty_headlines") if hasattr(results, "tables") else None
+    if mc is not None:
+        mc = mc.set_index("key")
+        for c in ("p05", "p95"):
+            out[f"Monte Carlo {c}"] = mc[c].reindex(out.index)
+        cols[4:4] = ["Monte Carlo p05", "Monte Carlo p95"]
+    return out[cols]
+
+
+def uncertainty_table(results) -> pd.DataFrame:
+    """The Monte Carlo intervals of the headline numbers (``results.tables["uncertainty_headlines"]``,
+    :mod:`nep_core.uncertainty`) and, on the synthetic scenario, the planted truth's value of each.
+
+    Columns: ``quantity``, ``unit``, ``point estimate`` (the main run), ``median``, ``p05``, ``p95``
+    (the 90 % interval), ``n_draws``; with a planted truth also ``planted truth`` (the same headline of
+    the true NEP, :func:`nep_core.uncertainty.truth_values`) and ``truth in 90 % interval``.
+    """
+    from .. import uncertainty
+    from ..config import Stats
+
+    t = results.tables.get("uncertainty_headlines")
+    if t is None:
+        raise NepInputError("no Monte Carlo table (the uncertainty stage did not run)",
+                            variable="uncertainty_headlines")
+    out = t.set_index("key")[["quantity", "unit", "point estimate", "median", "p05", "p95", "n_draws"]]
+    truth = getattr(results, "truth", None)
+    if truth is not None and "nep" in truth:
+        cfg = getattr(results, "config", None)
+        tv = uncertainty.truth_values(truth, dataset(results)["cell_area"], cfg.stats if cfg else Stats())
+        out["planted truth"] = tv["value"].reindex(out.index)
+        tru = out["planted truth"]
+        out["truth in 90 % interval"] = (out["p05"] <= tru) & (tru <= out["p95"])
+    return out
+
+
+#: planted truth of each recovered part of the NEP trend (``nep_core.attribution``)
+ATTRIBUTION_TRUTH = {"climate": "nep_slope_planted_climate", "human": "nep_slope_planted_human"}
+#: the stored variants: results-store prefix -> label
+ATTRIBUTION_VARIANTS = {"attr_": "RESTREND (drivers only)", "attr_time_": "year-controlled fit"}
+
+
+def attribution_recovery(results, truth: xr.Dataset | None = None) -> pd.DataFrame:
+    """Recovered vs planted climate and human parts of the NEP trend (synthetic scenario only).
+
+    Per stored variant (``ATTRIBUTION_VARIANTS``), part and planted region (all pixels and each of
+    ``truth.human_region``'s regions): the area-weighted planted and recovered means, bias, RMSE
+    (g C m-2 a-2), Pearson r and sign agreement of :func:`truth_recovery`. Pixels: in the region,
+    both values finite, land cover unchanged 2000-2022 (the planted parts exclude the steps of
+    land-cover change) and outside the no-trend box (where the human part only cancels the climate
+    part).
+    """
+    ds = dataset(results)
+    truth = planted_truth(results, truth, "nep_slope_planted_human")
+    lc = truth["landcover"]
+    keep = (lc.isel(lc_year=0) == lc.isel(lc_year=-1)) & (truth["no_trend_mask"] == 0)
+    region = truth["human_region"]
+    regions = {0: "all pixels", **{int(c): n.replace("_", " ") for c, n in
+                                   zip(region.attrs["flag_values"], region.attrs["flag_meanings"].split())}}
+    rows = []
+    for prefix, label in ATTRIBUTION_VARIANTS.items():
+        for part, tvar in ATTRIBUTION_TRUTH.items():
+            var = f"{prefix}slope_{part}"
+            if var not in ds:
+                continue
+            for code, rname in regions.items():
+                mask = keep if code == 0 else keep & (region == code)
+                tru = truth[tvar].where(mask)
+                ok = np.isfinite(ds[var]) & np.isfinite(tru) & in_region(ds)
+                w = ds["cell_area"].where(ok)
+                rec = truth_recovery(ds, xr.Dataset({var: tru}), var)
+                rows.append({"variant": label, "part": part, "planted region": rname,
+                             f"planted mean ({SLOPE_UNITS})": float((tru * w).sum() / w.sum()),
+                             f"recovered mean ({SLOPE_UNITS})": float((ds[var] * w).sum() / w.sum()),
+                             **rec.iloc[0].to_dict()})
+    return pd.DataFrame(rows).set_index(["variant", "part", "planted region"])

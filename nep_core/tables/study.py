@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import classify, zonal
+from .. import attribution, classify, zonal
 from ..errors import NepInputError
 from ..vocab import AREA_UNITS, DRIVERS, NEP_UNITS, REGION_NAME, SLOPE_UNITS
 from .base import (AREA, SHARE, dataset, fdr_flags, fdr_level, in_region, landcover_names, need,
@@ -382,3 +382,59 @@ def climate_trends(results) -> pd.DataFrame:
              "slope (units a-1)": float(trend.loc[v, "slope"]), "r2 (1)": float(trend.loc[v, "r2"])}
             for v, (name, units) in DRIVERS.items()]
     return pd.DataFrame(rows).set_index("driver")
+
+
+# ------------------------------------------------------------------------------ trend attribution
+def _attribution_table(ds, zone, names: dict, index_name: str) -> pd.DataFrame:
+    """Area, mean climate / human parts of the NEP trend and the six scenario shares per zone + NWC."""
+    need(ds, "attr_class", "attr_slope_climate", "attr_slope_human", "cell_area")
+    cls = ds["attr_class"].where(in_region(ds), 0)
+    zone = zone.where(cls > 0, 0)
+    ok = cls > 0
+    means = {}
+    for var, col in (("attr_slope_climate", "climate part"), ("attr_slope_human", "human part"),
+                     ("attr_time_slope_human", "human part, year-controlled fit")):
+        if var in ds:
+            means[f"mean {col} ({SLOPE_UNITS})"] = zonal.zonal_mean(ds[var].where(ok), ds["cell_area"], zone,
+                                                                    names=names, total=REGION_NAME)
+    out = pd.DataFrame({AREA: _zone_area(ds, zone, names), **means})
+    c, h = (out[f"mean {p} part ({SLOPE_UNITS})"] for p in ("climate", "human"))
+    out["human share of the mean trend (%)"] = 100.0 * h / (c + h)
+    table = attribution.ATTRIBUTION_CLASSES[attribution.ATTRIBUTION_CLASSES["code"] > 0]
+    codes, labels = table["code"].tolist(), dict(zip(table["code"], table["label"]))
+    by_zone = zonal.area_shares(cls, ds["cell_area"], groups=zone, codes=codes, labels=labels,
+                                group_names=names)
+    total = zonal.area_shares(cls, ds["cell_area"], codes=codes, labels=labels)
+    for code, label in labels.items():
+        col = by_zone.loc[by_zone["class"] == code].set_index("group")["share_pct"]
+        col[REGION_NAME] = float(total.loc[total["class"] == code, "share_pct"].iloc[0])
+        out[f"{label} (%)"] = col
+    out.index.name = index_name
+    return out
+
+
+def attribution_by_province(results) -> pd.DataFrame:
+    """Climate and human parts of the NEP trend per province and for NWC (``nep_core.attribution``).
+
+    Over the pixels with an attribution class (``attr_class`` > 0): area (km2), area-weighted mean
+    climate and human parts (g C m-2 a-2; the human part also from the year-controlled fit when
+    stored), the human share of the mean trend (100 h / (c + h), %) and the area share (%) of each
+    of the six scenarios of ``attribution.ATTRIBUTION_CLASSES``.
+    """
+    ds = dataset(results)
+    return _attribution_table(ds, ds["province"], province_names(ds), "region")
+
+
+def attribution_by_landcover(results, lc_year: int = 2022) -> pd.DataFrame:
+    """:func:`attribution_by_province` per land-cover class of ``lc_year`` (and NWC)."""
+    ds = dataset(results)
+    need(ds, "landcover")
+    lc = ds["landcover"].sel(lc_year=lc_year).where(in_region(ds), 0)
+    return _attribution_table(ds, lc, landcover_names(ds), f"land cover {lc_year}")
+
+
+def attribution_class_shares(results, var: str = "attr_class") -> pd.DataFrame:
+    """Area and share of the six scenarios of the NEP-trend attribution (``var``) over NWC."""
+    ds = dataset(results)
+    need(ds, var, "cell_area")
+    return region_shares(ds[var], ds)
