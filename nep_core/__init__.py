@@ -3,6 +3,7 @@
 The public API (trend, significance, stability, persistence, partial correlation, Rh) is importable
 from the top level; stage modules (io, grid, climate, pipeline, figures, ...) are imported by name.
 """
+from . import _numba_cache  # noqa: F401  (NUMBA_CACHE_DIR, before numba is imported)
 from .carbon import annual_rh, nep, rh_pei
 from .config import Config, load_config
 from .errors import NepConfigError, NepInputError

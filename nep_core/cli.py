@@ -9,10 +9,25 @@ Benchmarks are scripts outside the package: ``python -m benchmarks.bench_stats``
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import sys
 
-from .errors import NepInputError
+from .errors import NepEnvironmentError, NepInputError
+
+#: OS errors that are the machine's state, not a bug: reported in one line, without a traceback
+_ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                       errno.EISDIR, errno.EEXIST}
+
+
+def _message(exc: BaseException) -> str | None:
+    """The one-line message for an error the user can fix; None for anything else (a bug: its
+    traceback is shown)."""
+    if isinstance(exc, (NepInputError, NepEnvironmentError)):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)
+    return None
 
 
 def _metres(text: str) -> float:
@@ -81,8 +96,11 @@ def main(argv=None) -> int:
             from . import book as book_mod
 
             book_mod.build(out_dir=args.out)
-    except NepInputError as exc:
-        print(f"nep: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        message = _message(exc)
+        if message is None:
+            raise
+        print(f"nep: error: {message}", file=sys.stderr)
         return 2
     return 0
 

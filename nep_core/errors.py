@@ -1,6 +1,9 @@
 """Errors raised for bad input: each names *where* (file and/or variable) and *what* is wrong."""
 from __future__ import annotations
 
+import sys
+import warnings
+
 
 class NepInputError(ValueError):
     """Bad input: a file, variable or parameter that cannot be used as given.
@@ -21,12 +24,37 @@ class NepConfigError(NepInputError):
     """A configuration file or parameter is invalid (unknown key, wrong type, out of range)."""
 
 
-class NepInputWarning(UserWarning):
+class NepEnvironmentError(Exception):
+    """The machine cannot do what a run needs: the output directory is a file or not writable, the
+    disk is full. The message names the path (and the stage) and what to change."""
+
+
+class NepWarning(UserWarning):
+    """Something nep_core recovered from and the user should know about (a damaged cache file that
+    is recomputed, a fallback directory, a wait on another run's lock)."""
+
+
+def warn(message: str):
+    """Issue ``message`` as a :class:`NepWarning`; shown as one line ``nep: warning: <message>``."""
+    warnings.warn(message, NepWarning, stacklevel=2)
+
+
+class NepInputWarning(NepWarning):
     """Input used with a caveat the user must see: stations dropped, a class absent, a relaxed check."""
 
 
 def warn_input(problem: str, *, file=None, variable: str | None = None):
     """Warn (:class:`NepInputWarning`) in the words of :class:`NepInputError`: file, variable, problem."""
-    import warnings
-
     warnings.warn(str(NepInputError(problem, file=file, variable=variable)), NepInputWarning, stacklevel=3)
+
+
+def _show(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning):
+    if issubclass(category, NepWarning):
+        print(f"nep: warning: {message}", file=file or sys.stderr, flush=True)
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
+#: NepWarnings print as ``nep: warning: ...``; every other warning as before
+warnings.showwarning = _show
+

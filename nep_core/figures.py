@@ -609,7 +609,7 @@ def fig_uncertainty(results, bins: int = 15):
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), layout="constrained",
                              squeeze=False)
     for ax in axes.ravel()[len(keys):]:
-        ax.set_visible(False)
+        ax.remove()
     for ax, k in zip(axes.ravel(), keys):
         row = summary.loc[k]
         ax.axvspan(row["p05"], row["p95"], color=OKABE_ITO[1], alpha=0.25, lw=0, label="90 % interval")

@@ -10,6 +10,7 @@ written by xarray (deflate level 1 after the HDF5 byte shuffle).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -19,6 +20,8 @@ from pathlib import Path
 import dask.array as dsa
 import numpy as np
 import xarray as xr
+
+from .errors import NepEnvironmentError
 
 #: stored chunk shape of 2-D and 3-D variables along y and x (time is never chunked)
 CHUNK_XY = 256
@@ -56,6 +59,23 @@ def atomic_path(final: str | os.PathLike, *, directory: bool = False):
         if tmp.exists():
             shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def enough_space(what: str, where: str | os.PathLike, need: float | None = None):
+    """Turn "no space left on device" while writing ``what`` under ``where`` into a
+    :class:`~nep_core.errors.NepEnvironmentError` naming it, the free space and ``need`` (bytes,
+    roughly: the uncompressed size of what is written)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(exc):
+            raise
+        free = shutil.disk_usage(where).free
+        about = f"; it writes up to {need / 1e6:,.1f} MB (uncompressed)" if need else ""
+        raise NepEnvironmentError(f"{what}: no space left on the device of {where} "
+                                  f"({free / 1e6:,.1f} MB free{about}); free some space or "
+                                  "choose another out_dir") from exc
 
 
 def _public(path: Path):

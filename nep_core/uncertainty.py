@@ -328,11 +328,13 @@ def monte_carlo(sample: Sample, point: pd.DataFrame, cfg, sd_t: float, sd_p: flo
     u = cfg.uncertainty
     base = headline_values(_draw_ds(sample, {"nep": sample.nep, "tmean": sample.tmean0, "prcp": sample.prcp0,
                                              "rad": sample.rad}, cfg.stats), headlines)
+    keep = base.index.isin(point.index)     # a headline the point estimates lack (no attr_class) drops
+    base = base[keep]
     keys = list(base.index)
     s = dask.delayed(sample, pure=True, traverse=False)
     args = (cfg.seed, cfg.rh, cfg.stats, u.rh_prior_pct, sd_t, sd_p, u.error_spacing_m, headlines)
     tasks = [dask.delayed(_draw_values, pure=True)(s, i, *args) for i in range(u.draws)]
-    vals = np.array(dask.compute(*tasks), float).reshape(u.draws, len(keys))
+    vals = np.array(dask.compute(*tasks), float).reshape(u.draws, keep.size)[:, keep]
     value = point.loc[keys, "value"].to_numpy() + (vals - base["value"].to_numpy())
     params = [draw_params(draw_rng(cfg.seed, i), cfg.rh, u.rh_prior_pct) for i in range(u.draws)]
     draws = pd.DataFrame([{"draw": i, "key": k, "value": value[i, j], "a": q.a, "b": q.b, "c": q.c}

@@ -5,6 +5,15 @@
 last inside the directory before the directory is renamed into place. A directory without its
 manifest is not a cached stage. The key hashes the stage's name, the pipeline version, the keys of
 the stages it reads, the parameters it depends on and the content of its input files.
+
+The manifest lists every file of the artefact (each Zarr chunk and metadata file included) with its
+size and BLAKE2b hash; a cached artefact is used only when every listed file is there with that
+size and hash, and only the listed files are read. A damaged, truncated, deleted or edited file, an
+unreadable manifest or any error while opening the artefact is reported (``stage <name>: <file> is
+damaged (<why>); recomputing``) and the stage is recomputed. Hashes of inputs and of artefact files
+are memoised in ``input-hashes.json`` by (resolved path, size, mtime, ctime, inode): any write,
+truncation, ``touch`` or copy changes the ctime or inode and forces a rehash, so an unchanged file is
+read once, not at every run (bit rot below the file system is not caught).
 """
 from __future__ import annotations
 
@@ -19,8 +28,8 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from ..errors import NepInputError
-from ..store import atomic_path, open_zarr, write_netcdf, write_text, write_zarr
+from ..errors import NepInputError, warn
+from ..store import atomic_path, enough_space, open_zarr, write_netcdf, write_text, write_zarr
 
 STAGE_DIR = ".stages"
 MANIFEST = "manifest.json"
@@ -55,69 +64,129 @@ class Cache:
             self._memo = json.loads(self._memo_path.read_text())
         except (OSError, ValueError):
             self._memo = {}
+        self._memo_dirty = False
 
     def path(self, stage: str, key: str) -> Path:
         return self.dir / f"{stage}-{key}"
 
     def get(self, stage: str, key: str, compute, chunks: dict | None = None) -> Artefact:
         """The artefact of ``stage`` under ``key``: computed (``compute()`` -> Artefact) and written if
-        absent, then opened (the Dataset lazily, with dask ``chunks``)."""
+        absent or damaged, then opened (the Dataset lazily, with dask ``chunks``)."""
         path = self.path(stage, key)
-        if (path / MANIFEST).exists():
-            self.hits.append(stage)
-        else:
-            self.misses.append(stage)
-            art = compute()
-            with atomic_path(path, directory=True) as tmp:
-                if art.ds is not None:
-                    write_zarr(art.ds, tmp / "data.zarr", self.chunks)
-                for name, df in art.tables.items():
-                    df.to_csv(tmp / f"{name}.csv", index=False)
-                for name, ds in art.side.items():
-                    write_netcdf(ds, tmp / f"{name}.nc", self.chunks)
-                files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-                (tmp / MANIFEST).write_text(json.dumps({"stage": stage, "key": key, "files": files}))
-            self._prune(stage, path)
+        if (path / MANIFEST).exists() or path.exists():
+            try:
+                art = self._open(path, chunks)
+                self.hits.append(stage)
+                return art
+            except _Damaged as exc:
+                warn(f"stage {stage}: {exc.file} is damaged ({exc.why}); recomputing")
+            except Exception as exc:          # whatever opening a cached artefact raises: recompute
+                warn(f"stage {stage}: {path.name} is damaged (opening it raised "
+                     f"{type(exc).__name__}: {exc}); recomputing")
+        self.misses.append(stage)
+        art = compute()
+        need = sum(x.nbytes for x in [art.ds, *art.side.values()] if x is not None)
+        with enough_space(f"stage {stage}", self.dir, need), atomic_path(path, directory=True) as tmp:
+            if art.ds is not None:
+                write_zarr(art.ds, tmp / "data.zarr", self.chunks)
+            for name, df in art.tables.items():
+                df.to_csv(tmp / f"{name}.csv", index=False)
+            for name, ds in art.side.items():
+                write_netcdf(ds, tmp / f"{name}.nc", self.chunks)
+            files = {str(p.relative_to(tmp)): [p.stat().st_size, _hash_file(p)]
+                     for p in sorted(tmp.rglob("*")) if p.is_file()}
+            (tmp / MANIFEST).write_text(json.dumps({"stage": stage, "key": key, "files": files}))
+        for rel, (_, digest) in files.items():   # the files just hashed need no rehash on the next read
+            self._memo[os.path.realpath(path / rel)] = [_stamp(path / rel), digest]
+        self._memo_dirty = True
+        self._prune(stage, path)
+        self._save_memo()
+        return self._open(path, chunks)
+
+    def _open(self, path: Path, chunks: dict | None) -> Artefact:
+        """The artefact at ``path`` once every file of its manifest checks; :class:`_Damaged` if not."""
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+            files = manifest["files"]
+            if not isinstance(files, dict):
+                raise _Damaged(MANIFEST, "no checksums: written by an older nep_core")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _Damaged(MANIFEST, f"unreadable: {type(exc).__name__}: {exc}") from exc
+        for rel, (size, digest) in files.items():
+            p = path / rel
+            if not p.is_file():
+                raise _Damaged(rel, "missing")
+            if p.stat().st_size != size:
+                raise _Damaged(rel, f"{p.stat().st_size} bytes, {size} written")
+            if self._hash(p) != digest:
+                raise _Damaged(rel, "checksum differs from the manifest")
+        self._save_memo()
+        top = [Path(rel) for rel in files if "/" not in rel]
         return Artefact(
-            ds=open_zarr(path / "data.zarr", chunks) if (path / "data.zarr").exists() else None,
-            tables={p.stem: pd.read_csv(p) for p in sorted(path.glob("*.csv"))},
-            side={p.stem: _load(p) for p in sorted(path.glob("*.nc"))})
+            ds=open_zarr(path / "data.zarr", chunks) if "data.zarr/zarr.json" in files else None,
+            tables={p.stem: pd.read_csv(path / p) for p in top if p.suffix == ".csv"},
+            side={p.stem: _load(path / p) for p in top if p.suffix == ".nc"})
 
     def _prune(self, stage: str, keep: Path):
         for old in self.dir.glob(f"{stage}-{'?' * 16}"):
             if old != keep:
                 shutil.rmtree(old, ignore_errors=True)
+                gone = os.path.realpath(old) + os.sep
+                for p in [p for p in self._memo if p.startswith(gone)]:
+                    del self._memo[p]
 
     def fingerprint(self, pattern: str | None) -> list:
         """(path, content hash) of every file a path or glob names; a missing input is an error.
 
         The path is the resolved one, relative to the output directory for inputs inside it (the
         synthetic scenario), so a copied run directory keeps its keys. Content is hashed (BLAKE2b of
-        the bytes); the hash is memoised by (resolved path, size, mtime, inode), so an unchanged input
-        is read once, not at every run.
+        the bytes); the hash is memoised by (resolved path, size, mtime, ctime, inode), so an unchanged
+        input is read once, not at every run, and an edit that restores size and mtime is still seen.
         """
         if pattern is None:
             return []
         paths = sorted(glob.glob(os.path.expanduser(str(pattern))))
         if not paths:
             raise NepInputError("no file matches this path or pattern", file=pattern)
-        out, hashed = [], False
+        out = []
         for p in paths:
             real = os.path.realpath(p)
-            st = os.stat(real)
-            stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
-            memo = self._memo.get(real)
-            if memo is None or memo[0] != stamp:
-                memo = self._memo[real] = [stamp, _hash_file(real)]
-                hashed = True
             inside = Path(real).is_relative_to(self.dir.parent.resolve())
-            out.append((os.path.relpath(real, self.dir.parent) if inside else real, memo[1]))
-        if hashed:     # the memo is rewritten only when a file was (re)hashed
-            write_text(json.dumps(self._memo), self._memo_path)
+            out.append((os.path.relpath(real, self.dir.parent) if inside else real, self._hash(real)))
+        self._save_memo()
         return out
 
+    def _hash(self, path) -> str:
+        """BLAKE2b of the file at ``path``, memoised by (resolved path, size, mtime, ctime, inode)."""
+        real = os.path.realpath(path)
+        stamp = _stamp(real)
+        memo = self._memo.get(real)
+        if memo is None or memo[0] != stamp:
+            memo = self._memo[real] = [stamp, _hash_file(real)]
+            self._memo_dirty = True
+        return memo[1]
 
-def _hash_file(path: str) -> str:
+    def _save_memo(self):
+        """Rewrite the memo only when a file was (re)hashed."""
+        if self._memo_dirty:
+            write_text(json.dumps(self._memo), self._memo_path)
+            self._memo_dirty = False
+
+
+class _Damaged(Exception):
+    """A cached artefact's ``file`` is not as its manifest says (``why``)."""
+
+    def __init__(self, file: str, why: str):
+        super().__init__(f"{file}: {why}")
+        self.file, self.why = file, why
+
+
+def _stamp(path) -> list:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _hash_file(path) -> str:
     h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 24):

@@ -6,6 +6,9 @@ import dataclasses
 import json
 import os
 import shutil
+import socket
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +21,8 @@ from .. import grid, synthetic
 from .. import io as nio
 from .. import tables as ntables
 from ..config import Config, load_config
-from ..errors import NepInputError
-from ..store import write_netcdf, write_text
+from ..errors import NepEnvironmentError, NepInputError, warn
+from ..store import enough_space, write_netcdf, write_text
 from .cache import STAGE_DIR, Cache, key
 from .outputs import ZONAL_TABLES, load_maps, write_maps
 from .stages import PIPELINE_VERSION, STAGES, chunks, dask_view
@@ -75,14 +78,43 @@ class Results:
     cache_misses: list = field(default_factory=list)
 
 
+def _out_dir(cfg: Config) -> Path:
+    """The resolved output directory, made if missing; an error naming it if it is a file or cannot
+    be written (tried by creating a file: permission bits say nothing on a read-only mount)."""
+    out = Path(cfg.out_dir).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise NepEnvironmentError(f"out_dir {out} is a file, not a directory; choose another out_dir "
+                                  "(nep run --out DIR) or move the file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise NepEnvironmentError(f"out_dir {out} cannot be written ({exc.strerror}); choose another "
+                                  "out_dir (nep run --out DIR)") from exc
+    return out
+
+
 @contextlib.contextmanager
 def _lock(out: Path):
-    """One run per output directory at a time (parallel test workers, two terminals)."""
+    """One run per output directory at a time (parallel test workers, two terminals). The holder
+    writes its pid, host and start time into ``<out>/.lock``; a second run says once whose lock it
+    waits for."""
     import fcntl
 
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    with open(out / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "a run that has not yet written its pid"
+            warn(f"{out} is in use by another nep run ({holder}); waiting for it to finish")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}, started "
+                 f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+        fh.flush()
         try:
             yield
         finally:
@@ -204,14 +236,14 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
     # idle OpenMP workers of the numba kernels wait passively instead of spinning on the cores of
     # the other dask threads; must be set before the first kernel starts OpenMP (an explicit value wins)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    out = Path(cfg.out_dir).expanduser().resolve()
+    out = _out_dir(cfg)
     T = Timings()
     with _lock(out), _scheduler(cfg.scheduler, progress):
         _remove_leftovers(out)
         T.on_stage = lambda: record_timings(out, T)
         cache = Cache(out, cfg.chunk_xy)
         T.misses = cache.misses
-        with T("scenario / inputs"):
+        with T("scenario / inputs"), enough_space("scenario / inputs", out):
             had_scenario = (out / "scenario" / synthetic.STAMP).exists()
             inputs, truth_path = _resolve_inputs(cfg, out)
             if truth_path is not None and not had_scenario:
@@ -241,12 +273,12 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
                      and (out / TABLE_DIR).is_dir() and (out / MAP_DIR).is_dir())
         if fresh:
             stamp.unlink(missing_ok=True)     # outputs change from here on: no key until all are written
-            with T("write results.nc"):
+            with T("write results.nc"), enough_space("write results.nc", out, store.nbytes):
                 cache.misses.append("results")
                 write_netcdf(store, res.path, chunks={"y": cfg.chunk_xy, "x": cfg.chunk_xy})
         else:
             cache.hits.append("results")
-        with T("tables + maps"):
+        with T("tables + maps"), enough_space("tables + maps", out):
             res.ds = load_maps(store)
             res.tables = _tables(res)
             if fresh:
@@ -269,7 +301,7 @@ def _provinces(inputs) -> list:
 def scenario(cfg: Config | None = None) -> Path:
     """Build (or reuse) the synthetic scenario of ``cfg`` and return its directory."""
     cfg = cfg or Config()
-    out = Path(cfg.out_dir).expanduser().resolve()
+    out = _out_dir(cfg)
     with _lock(out):
         return synthetic.build_scenario(out / "scenario", cfg).root
 

@@ -242,7 +242,8 @@ def uncertainty_table(results) -> pd.DataFrame:
         tv = uncertainty.truth_values(truth, dataset(results)["cell_area"], cfg.stats if cfg else Stats())
         out["planted truth"] = tv["value"].reindex(out.index)
         tru = out["planted truth"]
-        out["truth in 90 % interval"] = (out["p05"] <= tru) & (tru <= out["p95"])
+        inside = (out["p05"] <= tru) & (tru <= out["p95"])
+        out["truth in 90 % interval"] = inside.astype(object).where(tru.notna())   # NaN: no planted value
     return out
 
 
