@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import reasons
 from .config import Stats
 from .errors import NepInputError
 from .stats import fdr
@@ -266,6 +267,11 @@ def classify_statistics(stats_ds: xr.Dataset, null: pd.DataFrame, st=_DEFAULTS,
         out[f"trend_sig_fdr_{c}"] = s.astype(np.int8).assign_attrs(s.attrs, variant=c)
     out["nep_class"] = nep_class(stats_ds["nep_mean"])
     cv = stats_ds["cv"].load()
+    if not np.isfinite(cv.values).any():
+        why = reasons.describe_counts(reasons.counts(stats_ds["cv_reason"].values))
+        raise NepInputError(f"Cv is masked at every pixel, nothing to classify (reason counts: {why}): is "
+                            "NEP usable (NPP all fill, or mean NEP <= stats.cv_min_mean = "
+                            f"{st.cv_min_mean:g} g C m-2 a-1 everywhere)?", variable="cv")
     edges = natural_breaks(cv, k=st.n_breaks, sample=st.breaks_sample, seed=seed)
     cc = classify_breaks(cv, edges, names=CV_CLASS_NAMES if len(CV_CLASS_NAMES) == st.n_breaks else None)
     out["cv_class"] = cc.assign_attrs(breaks=np.asarray(edges), long_name="Cv class (Fisher-Jenks)",

@@ -18,6 +18,8 @@ Example ``nep.toml`` for real data::
     alpha = 0.05
     correction = "hamed_rao"
     hurst_method = "prefix"
+    [checks]
+    station_max_km = 200
 
 ``Config.validate()`` checks every parameter; its errors name the config file and the key.
 """
@@ -91,6 +93,14 @@ class Rh:
 
 
 @dataclass(frozen=True)
+class Checks:
+    """Plausibility checks of the inputs (README, RELIABILITY: which case gives which outcome)."""
+
+    plausible_ranges: bool = True     # inputs' region median / spread within vocab.QUANTITIES; false: warn
+    station_max_km: float = 200.0     # stations farther from the region are dropped (warning with ids)
+
+
+@dataclass(frozen=True)
 class Uncertainty:
     """Monte Carlo of the headline numbers (``nep_core.uncertainty``)."""
 
@@ -116,6 +126,7 @@ class Config:
     stats: Stats = field(default_factory=Stats)
     rh: Rh = field(default_factory=Rh)
     uncertainty: Uncertainty = field(default_factory=Uncertainty)
+    checks: Checks = field(default_factory=Checks)
 
     def __post_init__(self):
         # 5000 and 5000.0 are the same resolution: normalise so fingerprints and cache keys agree
@@ -188,7 +199,7 @@ def _path(v) -> bool:
 
 def _rules(cfg: Config):
     """(key, value, test, the rule in words) for every parameter."""
-    st, rh, inp = cfg.stats, cfg.rh, cfg.inputs
+    st, rh, inp, ck = cfg.stats, cfg.rh, cfg.inputs, cfg.checks
 
     def open01(v):
         return _real(v) and 0 < v < 1
@@ -242,10 +253,12 @@ def _rules(cfg: Config):
          "a positive number of metres"),
         ("uncertainty.sample_spacing_m", cfg.uncertainty.sample_spacing_m, positive,
          "a positive number of metres"),
+        ("checks.plausible_ranges", ck.plausible_ranges, lambda v: isinstance(v, bool), "true or false"),
+        ("checks.station_max_km", ck.station_max_km, positive, "a positive number of km"),
     ]
 
 
-_SECTIONS = {"inputs": Inputs, "stats": Stats, "rh": Rh, "uncertainty": Uncertainty}
+_SECTIONS = {"inputs": Inputs, "stats": Stats, "rh": Rh, "uncertainty": Uncertainty, "checks": Checks}
 
 
 def _build(cls, data: dict, where: str, file):

@@ -39,6 +39,15 @@ def warn(message: str):
     warnings.warn(message, NepWarning, stacklevel=2)
 
 
+class NepInputWarning(NepWarning):
+    """Input used with a caveat the user must see: stations dropped, a class absent, a relaxed check."""
+
+
+def warn_input(problem: str, *, file=None, variable: str | None = None):
+    """Warn (:class:`NepInputWarning`) in the words of :class:`NepInputError`: file, variable, problem."""
+    warnings.warn(str(NepInputError(problem, file=file, variable=variable)), NepInputWarning, stacklevel=3)
+
+
 def _show(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning):
     if issubclass(category, NepWarning):
         print(f"nep: warning: {message}", file=file or sys.stderr, flush=True)
@@ -48,3 +57,4 @@ def _show(message, category, filename, lineno, file=None, line=None, _default=wa
 
 #: NepWarnings print as ``nep: warning: ...``; every other warning as before
 warnings.showwarning = _show
+

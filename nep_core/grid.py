@@ -5,6 +5,7 @@ Every raster of the pipeline lives on this grid: dims ``(y, x)``, cell centres i
 """
 from __future__ import annotations
 
+import os
 from importlib import resources
 
 import numpy as np
@@ -31,7 +32,13 @@ def _normalise_boundaries(boundaries):
         with resources.as_file(data_path(DEFAULT_BOUNDARIES)) as p:
             return read_boundaries(p)
     if isinstance(boundaries, (str, bytes)) or hasattr(boundaries, "__fspath__"):
-        return read_boundaries(boundaries)
+        out = read_boundaries(boundaries)
+        missing = [p for p in PROVINCES if p.code not in {b.code for b in out}]
+        if missing:   # every table has a row per province: a missing one would be a silent 0 km2 row
+            names = ", ".join(f"{p.name} (code {p.code}, adcode {p.adcode})" for p in missing)
+            raise NepInputError(f"no outline of {names}; the study region is the five provinces "
+                                f"{', '.join(p.name for p in PROVINCES)}", file=boundaries)
+        return out
     out = []
     for b in boundaries:
         if not isinstance(b, Boundary):
@@ -52,7 +59,8 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
     m), ``province`` (int8, 1..5, 0 outside), ``region`` (bool), ``cell_area`` (float32 km2), ``lon``,
     ``lat`` (float32 degrees), CRS via rioxarray. Provinces are burnt with ``rasterio.features.rasterize``
     (cell centre inside, in code order: a shared border cell goes to the later code); the bounding box is
-    snapped outward to whole cells, so grids of different resolutions nest.
+    snapped outward to whole cells, so grids of different resolutions nest. A province without a cell
+    raises, as does an outline file missing one of the five (every table has a row per province).
     """
     import rasterio.features
     import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -75,6 +83,14 @@ def make_grid(resolution_m: float = 5000.0, boundaries=None) -> xr.Dataset:
         [(g, code) for code, g in sorted(projected, key=lambda t: t[0])],
         out_shape=(ny, nx), transform=transform, fill=0, dtype="uint8", all_touched=False,
     ).astype(np.int8)
+    cells = np.bincount(province.ravel(), minlength=len(PROVINCES) + 1)
+    empty = [PROVINCE_NAMES[code] for code, _ in projected if cells[code] == 0]
+    if empty:
+        raise NepInputError(f"province {', '.join(empty)} has no grid cell centre inside its outline at "
+                            f"{res:g} m (outline smaller than a cell, or broken?): use a finer resolution "
+                            "or fix the outline",
+                            file=boundaries if isinstance(boundaries, (str, os.PathLike)) else None,
+                            variable="boundaries")
     x = x0 + res * (np.arange(nx) + 0.5)
     y = y1 - res * (np.arange(ny) + 0.5)
     lon, lat = np.empty((2, ny, nx), np.float32)

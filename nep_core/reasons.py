@@ -28,3 +28,13 @@ def flag_attrs(long_name: str) -> dict:
     codes = sorted(MEANINGS)
     return {"long_name": long_name, "flag_values": np.array(codes, dtype=np.int8),
             "flag_meanings": " ".join(MEANINGS[c] for c in codes), "units": "1"}
+
+
+def counts(codes) -> np.ndarray:
+    """How many of ``codes`` carry each reason code (index = code)."""
+    return np.bincount(np.ravel(codes), minlength=max(MEANINGS) + 1)
+
+
+def describe_counts(n) -> str:
+    """``"meaning count, ..."`` of reason-code counts (:func:`counts`), most frequent first, for messages."""
+    return ", ".join(f"{MEANINGS.get(c, c)} {n[c]}" for c in np.argsort(-n, kind="stable") if n[c])

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import NepInputError
+from .errors import NepInputError, warn_input
 
 Province = namedtuple("Province", "code name adcode")
 Province.__doc__ = "One province of the study region: analysis code (1..5), English name, GB/T 2260 adcode."
@@ -51,14 +51,26 @@ HURST_METHODS = ("prefix", "diff", "alp")
 
 
 @dataclass(frozen=True)
+class Plausible:
+    """Plausible values of a quantity pooled over the study region (grid cells or station records):
+    ``bounds`` maps a statistic (``median``; ``spread`` = p75 - p25; ``p95``) to its inclusive
+    ``(lo, hi)`` in the quantity's unit; ``source`` says where the bounds come from."""
+
+    bounds: dict
+    source: str
+
+
+@dataclass(frozen=True)
 class Quantity:
     """A physical quantity: its unit as written (``units[0]``), the other accepted spellings of the
-    same unit, and the units a reader converts (spelling -> (factor, offset) to ``units[0]``)."""
+    same unit, the units a reader converts (spelling -> (factor, offset) to ``units[0]``), and the
+    plausible region statistics that catch a wrong declared unit (:func:`check_plausible`)."""
 
     label: str
     units: tuple[str, ...]
     convert: dict = field(default_factory=dict)
     hint: str = ""
+    plausible: Plausible | None = None
 
 
 _CM_M = {"cm": (10.0, 0.0), "m": (1000.0, 0.0)}
@@ -67,28 +79,47 @@ _PRCP_HINT = "convert explicitly: m * 1000, or kg m-2 s-1 * seconds per step"
 _RAD_HINT = "convert explicitly: W m-2 * seconds per step / 1e6"
 _KG_C = {u: (1000.0, 0.0) for u in ("kg C m-2 a-1", "kg C m-2 yr-1", "kg C/m^2", "kg C/m2", "kg C/m^2/yr")}
 
+_NWC = "wide bounds around Northwest China"
+_STATION_CLIMATE = f"{_NWC}'s CMA station climate (the default scenario's values are inside)"
+
 #: Every quantity whose units are checked; spellings match ignoring white space. "C" is accepted for
 #: a temperature (it can only mean degC there; station CSV headers "tmean[C]"); outputs write "degC".
 QUANTITIES: dict[str, Quantity] = {
     "temperature": Quantity("air temperature", ("degC", "°C", "degree_Celsius", "celsius", "C"),
-                            {"K": (1.0, -273.15)}, "convert explicitly: K - 273.15"),
+                            {"K": (1.0, -273.15)}, "convert explicitly: K - 273.15",
+                            Plausible({"median": (-25.0, 30.0)},
+                                      f"{_STATION_CLIMATE}: annual means about -5..15 degC")),
     "precipitation_daily": Quantity("daily precipitation", ("mm d-1", "mm", "mm day-1", "mm/day"),
-                                    _CM_M, _PRCP_HINT),
+                                    _CM_M, _PRCP_HINT,
+                                    Plausible({"median": (0.0, 50.0), "p95": (0.5, 200.0)},
+                                              f"{_STATION_CLIMATE}: most days dry, wet days 1..50 mm")),
     "precipitation_monthly": Quantity("monthly precipitation",
-                                      ("mm month-1", "mm", "mm/month", "mm per month"), _CM_M, _PRCP_HINT),
+                                      ("mm month-1", "mm", "mm/month", "mm per month"), _CM_M, _PRCP_HINT,
+                                      Plausible({"median": (0.5, 300.0)},
+                                                f"{_STATION_CLIMATE}: annual totals about 20..800 mm")),
     "precipitation_annual": Quantity("annual precipitation",
                                      ("mm a-1", "mm", "mm/a", "mm/year", "mm yr-1", "mm year-1"), _CM_M,
                                      _PRCP_HINT),
     "radiation_daily": Quantity("daily global solar radiation", ("MJ m-2 d-1", "MJ m-2", "MJ m-2 day-1"),
-                                _KJ_J, _RAD_HINT),
+                                _KJ_J, _RAD_HINT,
+                                Plausible({"median": (2.0, 35.0)},
+                                          f"{_STATION_CLIMATE}: about 5..28 MJ m-2 d-1")),
     "radiation_monthly": Quantity("monthly global solar radiation", ("MJ m-2 month-1", "MJ m-2"),
-                                  _KJ_J, _RAD_HINT),
+                                  _KJ_J, _RAD_HINT,
+                                  Plausible({"median": (60.0, 1000.0)},
+                                            f"{_STATION_CLIMATE}: annual totals about 4500..7000 MJ m-2")),
     "radiation_annual": Quantity("annual global solar radiation", ("MJ m-2 a-1", "MJ m-2"), _KJ_J,
                                  _RAD_HINT),
-    "elevation": Quantity("elevation", ("m", "metre", "meter", "metres", "meters"), {"km": (1000.0, 0.0)}),
+    "elevation": Quantity("elevation", ("m", "metre", "meter", "metres", "meters"), {"km": (1000.0, 0.0)},
+                          plausible=Plausible({"median": (100.0, 5500.0), "spread": (20.0, 5000.0)},
+                                    f"{_NWC}: basins near 0..1500 m, the Tibetan Plateau near 4500 m "
+                                    "(the shipped DEM: median 1826 m, spread 2631 m)")),
     "area": Quantity("cell area", ("km2", "km^2", "km**2")),
     "carbon_flux": Quantity("annual carbon flux (NPP, Rh, NEP)", ("g C m-2 a-1",), _KG_C,
-                            "convert explicitly: kg C m-2 a-1 * 1000"),
+                            "convert explicitly: kg C m-2 a-1 * 1000",
+                            Plausible({"median": (10.0, 1500.0)},
+                                      f"{_NWC}'s MOD17A3HGF NPP of vegetated cells: about 50..600 g C "
+                                      "m-2 a-1, MOD17's valid maximum 3270")),
     "carbon_flux_monthly": Quantity("monthly carbon flux (Rh)", ("g C m-2 month-1",)),
     "carbon_trend": Quantity("trend of an annual carbon flux", ("g C m-2 a-2",)),
 }
@@ -171,4 +202,47 @@ def unit_conversion(units, quantity: str, *, file=None, variable: str | None = N
             if _squeeze(u) == key:
                 return conv
     _refuse(q, units, (*q.units, *q.convert), file=file, variable=variable, hint=False)
+
+
+#: How a user relaxes :func:`check_plausible` (named in its messages).
+RELAX_PLAUSIBLE = ("if the values are right, set `[checks] plausible_ranges = false` in the config "
+                   "(the check then warns)")
+_SAMPLE = 1_000_000
+_STATS = {"median": lambda v: np.percentile(v, 50),
+          "spread": lambda v: np.subtract(*np.percentile(v, [75, 25])),
+          "p95": lambda v: np.percentile(v, 95)}
+
+
+def check_plausible(values, quantity: str, *, file=None, variable: str | None = None, what: str = "",
+                    hint: str = "", strict: bool = True) -> dict:
+    """Raise (or warn, ``strict=False``) when a statistic of the finite ``values`` (in ``quantity``'s
+    unit, pooled over the study region) lies outside ``QUANTITIES[quantity].plausible``.
+
+    Catches a wrong declared unit that min / max checks pass (a DEM in km tagged m, g C declared
+    kg C, metres declared mm). Statistics of more than 10**6 values use an evenly strided sample.
+    The message names ``file``, ``variable``, ``what`` (e.g. the year), the statistic, the bounds,
+    their source, ``hint`` (default: the quantity's conversion hint) and :data:`RELAX_PLAUSIBLE`.
+    Returns ``{statistic: value}`` (empty when no value is finite: the caller reports that).
+    """
+    q = _quantity(quantity)
+    v = np.asarray(values).ravel()
+    v = v[np.isfinite(v)]
+    if v.size > _SAMPLE:
+        v = v[::v.size // _SAMPLE]
+    if q.plausible is None or v.size == 0:
+        return {}
+    v = v.astype(np.float64)
+    unit = q.units[0]
+    found = {}
+    for stat, (lo, hi) in q.plausible.bounds.items():
+        x = found[stat] = float(_STATS[stat](v))
+        if lo <= x <= hi:
+            continue
+        problem = (f"{what + ': ' if what else ''}{stat} {x:.4g} {unit} over the region is implausible "
+                   f"for {q.label} (expected {lo:g}..{hi:g} {unit}: {q.plausible.source}); "
+                   f"{hint or q.hint or 'check the declared unit'}; {RELAX_PLAUSIBLE}")
+        if strict:
+            raise NepInputError(problem, file=file, variable=variable)
+        warn_input(problem, file=file, variable=variable)
+    return found
 

@@ -9,7 +9,7 @@ from rasterio.transform import from_origin
 from shapely.geometry import box, mapping
 
 from nep_core import io, reasons
-from nep_core.errors import NepInputError
+from nep_core.errors import NepInputError, NepInputWarning
 from nep_core.grid import make_grid
 from nep_core.vocab import LANDCOVER_CLASSES
 
@@ -91,8 +91,14 @@ def test_hdf4_tiles_mosaic_scale_and_reasons(tmp_path, qgrid):
 def test_hdf4_out_of_range_masked(tmp_path, wgrid):
     a = np.full((N_PIX, N_PIX), 32750, np.int16)   # neither valid (<= 32700) nor a fill code
     write_hdf4(tmp_path / "MOD17A3HGF.A2005001.h25v05.061.hdf", "Npp_500m", a, 25, 5)
-    ds = io.read_npp(tmp_path / "MOD17A3HGF.A2005001.h25v05.061.hdf", wgrid, [2005])
-    assert np.all(ds.npp_reason.values[0][wgrid.region.values] == reasons.OUT_OF_RANGE)
+    with pytest.raises(NepInputError, match=r"A2005001.*NPP 2005 is all fill or masked.*value_out_of_valid"):
+        io.read_npp(tmp_path / "MOD17A3HGF.A2005001.h25v05.061.hdf", wgrid, [2005])
+    a[: N_PIX // 2] = 3000                          # the northern half valid
+    write_hdf4(tmp_path / "MOD17A3HGF.A2006001.h25v05.061.hdf", "Npp_500m", a, 25, 5)
+    with pytest.warns(NepInputWarning, match=r"NPP 2006: \d+ region cells hold values outside"):
+        ds = io.read_npp(tmp_path / "MOD17A3HGF.A2006001.h25v05.061.hdf", wgrid, [2006])
+    r = ds.npp_reason.values[0][wgrid.region.values]
+    assert set(np.unique(r)) == {reasons.VALID, reasons.OUT_OF_RANGE}
 
 
 def test_hdf4_structmetadata_must_match_tile_name(tmp_path, wgrid):
@@ -267,7 +273,10 @@ def test_igbp_table_complete():
 def test_dem(tmp_path, wgrid):
     arr = np.full((200, 200), 4000, np.int16)
     _tif(tmp_path / "dem.tif", arr, nodata=-32768, tags={"units": "m"})
-    d = io.read_dem(tmp_path / "dem.tif", wgrid)
+    with pytest.raises(NepInputError, match="dem.tif.*spread 0 m over the region is implausible"):
+        io.read_dem(tmp_path / "dem.tif", wgrid)          # a constant DEM
+    with pytest.warns(NepInputWarning, match="spread 0 m"):
+        d = io.read_dem(tmp_path / "dem.tif", wgrid, check_ranges=False)
     assert d.attrs["units"] == "m"
     np.testing.assert_allclose(d.values[wgrid.region.values], 4000.0)
     _tif(tmp_path / "dem_ft.tif", arr, tags={"units": "ft"})
@@ -383,12 +392,18 @@ def test_csv_duplicates_and_bad_values(tmp_path):
         io.read_stations(_csv(tmp_path / "d.csv", ["52001,100,36,2000-01,5"], "station,lon,lat,date,tmean[degC]"))
 
 
-def test_stations_outside_region_flagged_not_dropped(tmp_path, wgrid):
-    rows = _monthly_rows("52001", 93.0, 35.5) + _monthly_rows("99001", 80.0, 45.0)
-    ds = io.read_stations(_csv(tmp_path / "s.csv", rows), grid=wgrid)
-    assert ds.sizes["station"] == 2
+def test_stations_outside_region_flagged_far_ones_dropped(tmp_path, wgrid):
+    """Just outside (96.5 E, ~140 km from the box): kept and flagged; 80 E 45 N (> 1000 km): dropped."""
+    rows = (_monthly_rows("52001", 93.0, 35.5) + _monthly_rows("99001", 96.5, 35.5)
+            + _monthly_rows("99002", 80.0, 45.0))
+    with pytest.warns(NepInputWarning, match=r"s.csv.*1 stations farther than 200 km .*: 99002"):
+        ds = io.read_stations(_csv(tmp_path / "s.csv", rows), grid=wgrid)
+    assert ds.station.values.tolist() == ["52001", "99001"]
     assert ds.in_region.values.tolist() == [True, False]
     assert ds.station_reason.values.tolist() == [reasons.VALID, reasons.OUTSIDE_REGION]
+    assert [d["station"] for d in json.loads(ds.attrs["stations_dropped"])] == ["99002"]
+    kept = io.read_stations(tmp_path / "s.csv", grid=wgrid, max_distance_km=5000)
+    assert kept.sizes["station"] == 3
     with pytest.raises(NepInputError, match="no station lies inside"):
         io.read_stations(_csv(tmp_path / "t.csv", _monthly_rows("99001", 80.0, 45.0)), grid=wgrid)
 

@@ -15,8 +15,8 @@ import numpy as np
 import xarray as xr
 
 from .. import reasons
-from ..errors import NepInputError
-from ..vocab import LANDCOVER_CLASSES, NEP_UNITS, unit_conversion
+from ..errors import NepInputError, warn_input
+from ..vocab import LANDCOVER_CLASSES, NEP_UNITS, check_plausible, unit_conversion
 from .rasters import (UNCOVERED, Raster, check_coverage, expand_paths, files_by_year, grid_coords, mosaic,
                       read_geotiff, to_grid)
 
@@ -168,12 +168,20 @@ def _decode_npp(path) -> Raster:
     return Raster(vals, reason, transform, crs, p)
 
 
-def read_npp(paths_or_glob, grid: xr.Dataset, years) -> xr.Dataset:
+def _named(files):
+    return files[0] if len(files) == 1 else ", ".join(str(f) for f in files)
+
+
+def read_npp(paths_or_glob, grid: xr.Dataset, years, *, check_ranges: bool = True,
+             min_valid: int | None = None) -> xr.Dataset:
     """Annual MOD17A3HGF NPP on the analysis grid (:func:`nep_core.grid.make_grid`).
 
     ``paths_or_glob`` names HDF4 tiles and/or GeoTIFF exports; the year comes from the file name
     (:func:`~nep_core.io.rasters.year_of`) and a year of ``years`` without a file raises. Several
-    tiles of one year are mosaicked on their common sinusoidal grid.
+    tiles of one year are mosaicked on their common sinusoidal grid. A year whose region median lies
+    outside ``vocab.QUANTITIES["carbon_flux"].plausible`` (e.g. g C declared kg C) raises, or warns
+    with ``check_ranges=False`` (config ``checks.plausible_ranges``); with ``min_valid`` (the
+    statistics'), no region cell valid in that many years raises here, with the reason counts.
 
     Returns
     -------
@@ -184,6 +192,9 @@ def read_npp(paths_or_glob, grid: xr.Dataset, years) -> xr.Dataset:
 
     Notes
     -----
+    A year with no valid region cell raises, naming its file(s) and the reason counts. Float values
+    outside MOD17's valid range (-3000..3270 g C m-2 a-1) get ``OUT_OF_RANGE``, counted in a
+    :class:`~nep_core.errors.NepInputWarning` (after the plausibility check, which sees them).
     A file on the grid's lattice is sliced exactly; anything else is warped (GDAL via rioxarray)
     with *average* of the valid source pixels for the value and *mode* for the reason code, so a
     cell is NaN only when none of its source pixels is valid. Region cells without any source
@@ -194,6 +205,8 @@ def read_npp(paths_or_glob, grid: xr.Dataset, years) -> xr.Dataset:
     region = grid["region"].values
     npp = np.empty((len(years), *region.shape), np.float32)
     why = np.empty((len(years), *region.shape), np.int8)
+    n_valid = np.zeros(region.shape, np.int16)
+    totals = 0
     for i, y in enumerate(years):
         m = mosaic([_decode_npp(f) for f in by_year[y]])
         v = to_grid(m.values, m.transform, m.crs, grid, "average", np.float32(np.nan))
@@ -202,7 +215,14 @@ def read_npp(paths_or_glob, grid: xr.Dataset, years) -> xr.Dataset:
         r = np.where(np.isfinite(v), reasons.VALID, np.where(r == reasons.VALID, reasons.NPP_FILL, r))
         r = np.where(region, r, reasons.OUTSIDE_REGION).astype(np.int8)
         v[r != reasons.VALID] = np.nan
+        totals = totals + _check_npp_year(v, r, region, _named(by_year[y]), y, check_ranges)
         npp[i], why[i] = v, r
+        n_valid += r == reasons.VALID
+    if min_valid is not None and not (n_valid[region] >= min_valid).any():
+        raise NepInputError(
+            f"no region cell has valid NPP in {min_valid} of the {len(years)} years (the statistics' "
+            f"min_valid), so every statistic would be masked; reason counts over all years: "
+            f"{reasons.describe_counts(totals)}", file=paths_or_glob, variable="npp")
     return xr.Dataset(
         {"npp": (("year", "y", "x"), npp, {
             "units": NEP_UNITS, "long_name": "annual net primary productivity",
@@ -245,6 +265,27 @@ def _decode_lc(path) -> Raster:
     return Raster(cls, np.where(raw == fill, np.int8(UNCOVERED - 1), np.int8(0)), transform, crs, p)
 
 
+def _check_npp_year(v, r, region, file, year, check_ranges):
+    """One year's NPP on the grid, in place: the region's median / spread checked, values outside
+    MOD17's valid range masked (floats; raw codes were in decoding) and counted in a warning; no valid
+    region cell raises. Returns the reason-code counts of the region cells."""
+    check_plausible(v[region], "carbon_flux", file=file, variable="npp", what=f"NPP {year}",
+                    strict=check_ranges, hint="check the declared units (g C vs kg C: a factor of 1000)")
+    lo, hi = (c * MOD17_SCALE * 1000.0 for c in MOD17_VALID_RANGE)
+    out = (v < lo) | (v > hi)
+    v[out], r[out] = np.nan, reasons.OUT_OF_RANGE
+    n = reasons.counts(r[region])
+    if n[reasons.OUT_OF_RANGE]:
+        warn_input(f"NPP {year}: {n[reasons.OUT_OF_RANGE]} region cells hold values outside MOD17's valid "
+                   f"range {lo:g}..{hi:g} g C m-2 a-1, masked (reason "
+                   f"{reasons.MEANINGS[reasons.OUT_OF_RANGE]})", file=file, variable="npp")
+    if not n[reasons.VALID]:
+        raise NepInputError(f"NPP {year} is all fill or masked in the study region (reason counts: "
+                            f"{reasons.describe_counts(n)}); a broken or wrong file?", file=file,
+                            variable="npp")
+    return n
+
+
 def read_landcover(paths, grid: xr.Dataset, years=range(2000, 2023)) -> xr.DataArray:
     """Annual MCD12Q1 LC_Type1 recoded to the study's seven classes, on the analysis grid.
 
@@ -258,12 +299,15 @@ def read_landcover(paths, grid: xr.Dataset, years=range(2000, 2023)) -> xr.DataA
         ``landcover (lc_year, y, x)`` int8, codes 1..7 of ``nep_core.vocab.LANDCOVER_CLASSES``,
         0 = no data (fill, or outside the region). IGBP -> class with :data:`IGBP_TO_CLASS` at
         source resolution, then mode (majority) resampling; exact slicing when the file is on the
-        grid's lattice.
+        grid's lattice. A year without any classified region cell raises; a class absent from the
+        region in every year warns (:class:`~nep_core.errors.NepInputWarning`: a region may lack
+        wetland, but its zonal rows are then 0 km2).
     """
     years = [int(y) for y in years]
     by_year = files_by_year(expand_paths(paths, "land-cover files"), years, paths, "MCD12Q1 LC_Type1")
     region = grid["region"].values
     out = np.empty((len(years),) + region.shape, np.int8)
+    present = np.zeros(len(LANDCOVER_CLASSES), bool)
     for i, y in enumerate(years):
         m = mosaic([_decode_lc(f) for f in by_year[y]])
         cov = to_grid(m.reason, m.transform, m.crs, grid, "mode", np.int8(UNCOVERED))
@@ -271,6 +315,15 @@ def read_landcover(paths, grid: xr.Dataset, years=range(2000, 2023)) -> xr.DataA
         cls = np.where(m.reason == UNCOVERED, 0, m.values).astype(np.int8)
         c = to_grid(cls, m.transform, m.crs, grid, "mode", np.int8(0))
         out[i] = np.where(region, c, 0)
+        counts = np.bincount(out[i][region], minlength=len(LANDCOVER_CLASSES) + 1)
+        if not counts[1:].any():
+            raise NepInputError(f"land cover {y}: no cell of the study region has a class (every pixel fill "
+                                "or no data)", file=_named(by_year[y]), variable="LC_Type1")
+        present |= counts[1:] > 0
+    if not present.all():
+        absent = [f"{LANDCOVER_CLASSES[c]} (class {c})" for c in LANDCOVER_CLASSES if not present[c - 1]]
+        warn_input(f"land-cover classes {', '.join(absent)} have no region cell in any year read "
+                   f"({years[0]}..{years[-1]}): their zonal rows are 0 km2", file=paths, variable="LC_Type1")
     return xr.DataArray(
         out, dims=("lc_year", "y", "x"),
         coords={"lc_year": ("lc_year", np.array(years, np.int64)), **grid_coords(grid)},

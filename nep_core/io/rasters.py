@@ -13,7 +13,7 @@ import xarray as xr
 
 from ..crs import CRS_ALBERS, grid_transform
 from ..errors import NepInputError
-from ..vocab import check_units
+from ..vocab import check_plausible, check_units
 
 #: Reason code of a grid cell no source pixel covers (missing tile / no overlap); never stored: a
 #: region cell with it raises in :func:`check_coverage`.
@@ -198,11 +198,13 @@ def grid_coords(grid) -> dict:
     return {k: grid[k] for k in ("x", "y", "spatial_ref") if k in grid.coords}
 
 
-def read_dem(path, grid: xr.Dataset) -> xr.DataArray:
+def read_dem(path, grid: xr.Dataset, *, check_ranges: bool = True) -> xr.DataArray:
     """A DEM GeoTIFF (any CRS; a ``units`` tag, if any, must be metres) bilinearly onto the grid.
 
     Returns ``elevation (y, x)`` float32, m, NaN outside the DEM; region cells without an elevation,
-    or elevations outside -500..9000 m, raise.
+    or elevations outside -500..9000 m, raise, and so does a region median or spread outside
+    ``vocab.QUANTITIES["elevation"].plausible`` (a DEM in km, a constant DEM); with ``check_ranges=False``
+    (config ``checks.plausible_ranges``) that one warns.
     """
     raw, attrs, transform, crs = read_geotiff(path)
     check_units(attrs.get("units", attrs.get("band_units")), "elevation", file=path, variable="units",
@@ -222,6 +224,8 @@ def read_dem(path, grid: xr.Dataset) -> xr.DataArray:
     if np.nanmax(elev[region]) > 9000 or np.nanmin(elev[region]) < -500:
         raise NepInputError("elevations outside -500..9000 m: wrong units or nodata not declared",
                             file=path, variable="elevation")
+    check_plausible(elev[region], "elevation", file=path, variable="elevation", strict=check_ranges,
+                    hint="a DEM in km holds values near 0.1..5; a constant DEM has no spread")
     return xr.DataArray(elev, dims=("y", "x"), coords=grid_coords(grid), name="elevation",
                         attrs={"units": "m", "long_name": "elevation above sea level",
                                "description": f"DEM {Path(path).name}, bilinear onto the grid"})

@@ -11,8 +11,8 @@ import xarray as xr
 
 from .. import reasons
 from ..crs import CRS_ALBERS, grid_transform, lonlat_to_xy
-from ..errors import NepInputError
-from ..vocab import CLIMATE_QUANTITIES, unit_conversion
+from ..errors import NepInputError, warn_input
+from ..vocab import CLIMATE_QUANTITIES, check_plausible, climate_quantity, unit_conversion
 
 STATION_VARS = tuple(CLIMATE_QUANTITIES)
 #: Units of the station Dataset (totals per time step: an accepted spelling of each step's unit).
@@ -20,11 +20,8 @@ STATION_UNITS = {"tmean": "degC", "prcp": "mm", "rad": "MJ m-2"}
 _LONG_NAMES = {"tmean": ("monthly mean air temperature", "mean"),
                "prcp": ("monthly precipitation total (mm per month)", "sum"),
                "rad": ("monthly global solar radiation total (MJ m-2 per month)", "sum")}
-#: Plausible medians (canonical units) per time step; outside -> "check the declared unit".
-_PLAUSIBLE_MEDIAN = {
-    "daily": {"tmean": (-40.0, 40.0), "prcp": (0.0, 50.0), "rad": (0.0, 40.0)},
-    "monthly": {"tmean": (-40.0, 40.0), "prcp": (0.0, 600.0), "rad": (0.0, 1100.0)},
-}
+#: Default of ``checks.station_max_km``: stations farther from the region are dropped.
+STATION_MAX_KM = 200.0
 CMA_MISSING = 32766
 CMA_COLUMNS = ("station", "lat_ddmm", "lon_dddmm", "elev_01m", "year", "month", "day",
                "tmean_01C", "prcp_01mm", "rad_001MJ")
@@ -67,15 +64,11 @@ def _convert(values, var, unit, step, file):
     return values * f + o
 
 
-def _check_plausible(df, step, file, declared):
+def _check_plausible(df, step, file, declared, strict):
     for v in STATION_VARS:
-        med = float(np.nanmedian(df[v].values)) if df[v].notna().any() else np.nan
-        lo, hi = _PLAUSIBLE_MEDIAN[step][v]
-        if np.isfinite(med) and not (lo <= med <= hi):
-            raise NepInputError(
-                f"median {v} of {med:.4g} {STATION_UNITS[v]} per {step[:-2] if step == 'daily' else 'month'}"
-                f" step (declared unit {declared.get(v)!r}) is implausible (expected {lo}..{hi}); "
-                "is the declared unit right (e.g. K vs degC, m vs mm)?", file=file, variable=v)
+        check_plausible(df[v].values, climate_quantity(v, step), file=file, variable=v, strict=strict,
+                        what=f"{step} values (declared unit {declared.get(v)!r})",
+                        hint="is the declared unit right (e.g. K vs degC, m vs mm)?")
     if (df["prcp"] < 0).any():
         i = int(np.flatnonzero((df["prcp"] < 0).values)[0])
         raise NepInputError(f"negative precipitation in data row {i + 1}", file=file, variable="prcp")
@@ -93,8 +86,11 @@ def _station_meta(df, file):
     if m.isna().any().any():
         raise NepInputError("stations without lon/lat/elevation: "
                             f"{m.index[m.isna().any(axis=1)][:5].tolist()}", file=file, variable="station")
-    if ((m["lon"] < -180) | (m["lon"] > 360) | (m["lat"] < -90) | (m["lat"] > 90)).any():
-        raise NepInputError("lon/lat outside degree ranges", file=file, variable="lon/lat")
+    bad = (m["lon"] < -180) | (m["lon"] > 360) | (m["lat"] < -90) | (m["lat"] > 90)
+    if bad.any():
+        raise NepInputError(f"{int(bad.sum())} stations have lon/lat outside degree ranges (|lat| > 90: "
+                            f"lon and lat swapped?), e.g. {bad.index[bad][:5].tolist()}", file=file,
+                            variable="lon/lat")
     return m
 
 
@@ -118,8 +114,8 @@ def _to_monthly(df, step, file):
     return agg.reset_index()
 
 
-def _assemble(monthly, meta, grid, file, layout, declared):
-    """The ``(station, time)`` Dataset, stations flagged ``in_region`` when a grid is given."""
+def _assemble(monthly, meta, grid, file, layout, declared, max_km):
+    """The ``(station, time)`` Dataset, stations placed on the ``grid`` if given (:func:`_place`)."""
     stations = meta.index.astype(str).values
     times = pd.date_range(monthly["time"].min(), monthly["time"].max(), freq="MS")
     idx = pd.MultiIndex.from_product([stations, times], names=["station", "time"])
@@ -142,25 +138,50 @@ def _assemble(monthly, meta, grid, file, layout, declared):
                "aggregation": "daily -> monthly: T mean, P and radiation sums; a month is missing "
                               "unless all its days have a value"},
     )
-    if grid is None:
-        return ds
+    return ds if grid is None else _place(ds, grid, file, max_km)
+
+
+def _place(ds, grid, file, max_km):
+    """Flag stations outside the region; drop (with a warning naming them) those farther than ``max_km``."""
+    from scipy.spatial import cKDTree
+
+    x, y = ds["x"].values, ds["y"].values
     inv = ~grid_transform(grid)
     col = np.floor(inv.a * x + inv.b * y + inv.c).astype(np.int64)
     row = np.floor(inv.d * x + inv.e * y + inv.f).astype(np.int64)
-    ny, nx = grid["region"].shape
+    region = grid["region"].values
+    ny, nx = region.shape
     inside = (row >= 0) & (row < ny) & (col >= 0) & (col < nx)
-    in_region = np.zeros(len(stations), bool)
-    in_region[inside] = grid["region"].values[row[inside], col[inside]]
+    in_region = np.zeros(x.size, bool)
+    in_region[inside] = region[row[inside], col[inside]]
     if not in_region.any():
         raise NepInputError("no station lies inside the study region (wrong coordinates?)",
                             file=file, variable="lon/lat")
-    return ds.assign_coords(
-        in_region=("station", in_region, {"long_name": "station lies inside the study region"}),
-        station_reason=("station", np.where(in_region, reasons.VALID, reasons.OUTSIDE_REGION)
+    # distance to the nearest region cell centre, on a lattice of cells <= 5 km apart (enough for max_km)
+    step = max(1, int(5000.0 // float(grid.attrs.get("resolution_m", 5000.0))))
+    ry, rx = np.nonzero(region[::step, ::step])
+    tree = cKDTree(np.column_stack([grid["x"].values[::step][rx], grid["y"].values[::step][ry]]))
+    km = np.where(in_region, 0.0, tree.query(np.column_stack([x, y]))[0] / 1000.0)
+    far = km > max_km
+    if far.any():
+        ids = ds["station"].values[far].astype(str).tolist()
+        warn_input(f"{len(ids)} stations farther than {max_km:g} km from the study region dropped (not "
+                   "used for QC or interpolation; wrong lon/lat? raise `[checks] station_max_km` to keep "
+                   f"them): {', '.join(ids)}", file=file, variable="lon/lat")
+    dropped = [{"station": s, "lon": float(lo), "lat": float(la), "distance_km": round(float(d), 1)}
+               for s, lo, la, d in zip(ds["station"].values[far].astype(str), ds["lon"].values[far],
+                                       ds["lat"].values[far], km[far])]
+    keep = ~far
+    ds = ds.isel(station=keep).assign_coords(
+        in_region=("station", in_region[keep], {"long_name": "station lies inside the study region"}),
+        station_reason=("station", np.where(in_region[keep], reasons.VALID, reasons.OUTSIDE_REGION)
                         .astype(np.int8), reasons.flag_attrs("station flag")))
+    ds.attrs.update(stations_dropped=json.dumps(dropped), station_max_km=float(max_km))
+    return ds
 
 
-def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> xr.Dataset:
+def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None, *,
+                  max_distance_km: float = STATION_MAX_KM, check_ranges: bool = True) -> xr.Dataset:
     """Station climate table -> monthly ``(station, time)`` Dataset.
 
     Layout ``"csv"`` (the documented layout)
@@ -174,7 +195,8 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> 
         tmean ``degC`` or ``K``; prcp ``mm``, ``cm`` or ``m`` (totals per row's time step); rad
         ``MJ m-2``, ``kJ m-2`` or ``J m-2``; elevation ``m`` or ``km``. An undeclared unit, an
         unknown unit, or a column whose median is implausible for the declared unit (e.g.
-        temperatures near 280 declared degC) raises. Missing values: empty, ``NA`` or ``NaN``.
+        temperatures near 280 declared degC; bounds of ``nep_core.vocab.QUANTITIES``) raises.
+        Missing values: empty, ``NA`` or ``NaN``.
     Layout ``"cma"`` (CMA SURF_CLI_CHN_MUL_DAY-style daily text)
         Whitespace-separated, no header, one row per station-day, the integer columns
         ``station lat lon elev year month day tmean prcp rad`` with lat as ddmm, lon as dddmm,
@@ -183,8 +205,12 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> 
         32766 = missing; precipitation 32700 = trace (-> 0) and 30000..32699 = value + a
         30000/31000/32000 flag for snow / rain-and-snow / frost (-> the last three digits).
 
-    With a ``grid``, stations are flagged (``in_region``, ``station_reason`` = OUTSIDE_REGION), never
-    dropped (stations just outside help the interpolation); none inside raises.
+    With a ``grid``, stations outside the region are flagged (``in_region``, ``station_reason`` =
+    OUTSIDE_REGION) and kept (stations just outside help the interpolation); those farther than
+    ``max_distance_km`` (config ``checks.station_max_km``) from it are dropped, named in a
+    :class:`~nep_core.errors.NepInputWarning` and listed in the attribute ``stations_dropped``
+    (JSON); none inside raises. ``check_ranges=False`` (config ``checks.plausible_ranges``) turns
+    the implausible-median errors into warnings.
 
     Returns
     -------
@@ -264,9 +290,9 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None) -> 
     else:
         raise NepInputError(f"unknown station layout {layout!r}; use 'csv' or 'cma'",
                             variable="station_layout")
-    _check_plausible(df, step, path, declared)
+    _check_plausible(df, step, path, declared, check_ranges)
     meta = _station_meta(df, path)
-    return _assemble(_to_monthly(df, step, path), meta, grid, path, layout, declared)
+    return _assemble(_to_monthly(df, step, path), meta, grid, path, layout, declared, max_distance_km)
 
 
 def write_stations_csv(ds: xr.Dataset, path, decimals: int = 2):

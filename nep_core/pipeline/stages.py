@@ -9,16 +9,19 @@ name the results; they compute nothing themselves.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from .. import attribution, carbon, classify, climate, grid, reasons, stats, uncertainty
 from .. import io as nio
 from ..config import Config
+from ..stats._common import resolve_min_valid
 from ..vocab import DRIVERS
 from ..store import dask_view
 from .cache import Artefact
@@ -64,7 +67,8 @@ def _static(cfg, inputs, a):
     ds = g.drop_vars("spatial_ref", errors="ignore")
     ds["region"] = ds["region"].astype(np.int8).assign_attrs(ds["region"].attrs, units="1")
     ds["cell_area"] = xr.DataArray(np.array(g["cell_area"].values), dims=("y", "x"), attrs=g["cell_area"].attrs)
-    ds["elevation"] = nio.read_dem(inputs.dem, g).assign_attrs(
+    dem = nio.read_dem(inputs.dem, g, check_ranges=cfg.checks.plausible_ranges)
+    ds["elevation"] = dem.assign_attrs(
         units="m", long_name="elevation (DEM, bilinear to the grid)")
     return Artefact(ds=ds)
 
@@ -72,7 +76,9 @@ def _static(cfg, inputs, a):
 def _climate(cfg, inputs, a):
     """Station QC/fill -> surfaces -> annual tmean, prcp, rad and Rh (and the Rh of the sensitivity sets)."""
     static = a["static"].ds.load()
-    st = nio.read_stations(inputs.stations, inputs.station_layout, grid_of(static))
+    ck = cfg.checks
+    st = nio.read_stations(inputs.stations, inputs.station_layout, grid_of(static),
+                           max_distance_km=ck.station_max_km, check_ranges=ck.plausible_ranges)
     region = static["region"].astype(bool)
     # elevation NaN outside the region: blocks wholly outside it are not computed
     cr = climate.prepare_climate(st, static["x"].values, static["y"].values,
@@ -91,15 +97,20 @@ def _climate(cfg, inputs, a):
     out.attrs["stations_used"] = int(cr.annual_stations.sizes["station"])
     ms = cr.monthly_stations
     keep = [v for v in ms.data_vars if set(ms[v].dims) == {"station", "time"}]
-    return Artefact(ds=out, side={"stations": ms[keep]},
-                    tables={"qc_summary": cr.qc.reset_index(),
-                            "interpolation_cv": cr.cv.reset_index() if cr.cv.index.name else cr.cv})
+    tables = {"qc_summary": cr.qc.reset_index(),
+              "interpolation_cv": cr.cv.reset_index() if cr.cv.index.name else cr.cv}
+    dropped = json.loads(st.attrs["stations_dropped"])
+    if dropped:     # stations farther than checks.station_max_km: listed, never used
+        tables["stations_dropped"] = pd.DataFrame(dropped)
+    return Artefact(ds=out, side={"stations": ms[keep]}, tables=tables)
 
 
 def _carbon(cfg, inputs, a):
     static = a["static"].ds.load()
     g = grid_of(static)
-    npp = nio.read_npp(inputs.npp, g, cfg.years)
+    min_valid, _ = resolve_min_valid(cfg.stats.min_valid, len(cfg.years), 1, "NPP")
+    npp = nio.read_npp(inputs.npp, g, cfg.years, check_ranges=cfg.checks.plausible_ranges,
+                       min_valid=min_valid)
     lc = nio.read_landcover(inputs.landcover, g, [y for y in cfg.years if y <= 2022])
     # the readers' numpy cubes enter the graph as lazily sliced views: no whole-cube copies
     out = xr.Dataset()
@@ -174,11 +185,13 @@ def _uncertainty(cfg, inputs, a):
 
 
 STAGES = (
-    Stage("static", "grid + DEM", files=("boundaries", "dem"), params=lambda c: c.resolution_m, compute=_static),
+    Stage("static", "grid + DEM", files=("boundaries", "dem"),
+          params=lambda c: (c.resolution_m, c.checks.plausible_ranges), compute=_static),
     Stage("climate", "climate + Rh", ("static",), ("stations",),
-          lambda c: (c.inputs.station_layout, c.years, dataclasses.asdict(c.rh), c.chunk_xy), _climate),
+          lambda c: (c.inputs.station_layout, c.years, dataclasses.asdict(c.rh), c.chunk_xy,
+                     dataclasses.asdict(c.checks)), _climate),
     Stage("carbon", "NPP + NEP + land cover", ("static", "climate"), ("npp", "landcover"),
-          lambda c: c.years, _carbon),
+          lambda c: (c.years, c.stats.min_valid, c.checks.plausible_ranges), _carbon),
     Stage("stats", "per-pixel statistics", ("carbon", "climate"), (),
           lambda c: dataclasses.asdict(c.stats), _stats),
     Stage("hurst_null", "Hurst null", (), (),
