@@ -507,8 +507,9 @@ def test_large_store_path_keeps_rare_maps_lazy_and_tables_equal(default_results,
     res = default_results
     monkeypatch.setattr(outputs, "LOAD_WHOLE_BYTES", 0)
     ds = outputs.load_maps(xr.open_dataset(res.path, chunks={}))
-    assert ds["trend_p_tfpw"].chunks is not None and ds["hurst_prefix"].chunks is not None
+    assert all(ds[v].chunks is not None for v in ("trend_p_tfpw", "hurst_prefix", "attr_slope_human"))
     assert ds["trend_slope"].chunks is None and ds["landcover"].chunks is None
     lazy = prun._tables(dataclasses.replace(res, ds=ds))
-    for name in ("trend_sensitivity", "hurst_summary", "trend_class_shares", "province_summary"):
+    for name in ("trend_sensitivity", "hurst_summary", "trend_class_shares", "province_summary",
+                 "attribution_by_province", "attribution_by_landcover"):
         pd.testing.assert_frame_equal(lazy[name], res.tables[name], check_exact=False, rtol=1e-12)

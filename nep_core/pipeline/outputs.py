@@ -23,12 +23,13 @@ COG_MAPS = ("nep_mean", "nep_class", "trend_slope", "trend_class", "cv", "cv_cla
             "pcorr_r_rad", "attr_class", "attr_slope_climate", "attr_slope_human")
 # 2-D variables left lazy when the store is too large to load: those no table or map reads, and
 # those one or two tables read once (the corrected trend p-values, the Hurst variants, the
-# year-controlled attribution: loading them raised the 500 m peak and saved no time)
+# attribution: loading them raised the 500 m peak and saved no time)
 _LEFT_LAZY = {"lon", "lat", "elevation", "trend_intercept", "trend_s", "trend_var_s", "trend_tau",
               "trend_n_valid", "trend_z", *(f"trend_z_{c}" for c in CORRECTIONS), "trend_slope_low",
               "trend_slope_high", "trend_reason", "cv_reason", "hurst_reason",
               *(f"trend_p_{c}" for c in CORRECTIONS), *(f"hurst_{m}" for m in HURST_METHODS),
               "attr_r2", "attr_n_valid", "attr_reason", "attr_slope_total", "attr_share_climate",
+              "attr_slope_climate", "attr_slope_human", "attr_share_human",
               *(f"attr_time_{v}" for v in ("slope_climate", "slope_human", "share_human", "class"))}
 
 
