@@ -73,7 +73,7 @@ class Cache:
         """The artefact of ``stage`` under ``key``: computed (``compute()`` -> Artefact) and written if
         absent or damaged, then opened (the Dataset lazily, with dask ``chunks``)."""
         path = self.path(stage, key)
-        if (path / MANIFEST).exists() or path.exists():
+        if path.exists():                      # damaged or not: _open checks the manifest
             try:
                 art = self._open(path, chunks)
                 self.hits.append(stage)
