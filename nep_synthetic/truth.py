@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..crs import CRS_ALBERS
+from nep_core.crs import CRS_ALBERS
 from ._common import LC_YEARS, SYNTHETIC_NOTE
 
 

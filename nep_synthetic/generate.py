@@ -11,7 +11,7 @@ NEP and NPP
     12 months; NPP = NEP + Rh (floored at 1 g C m-2 a-1), encoded as MOD17A3HGF int16 (0.1 g C
     steps) and the truth NEP is recomputed as decoded NPP - Rh, so ``truth.nep == truth.npp -
     truth.rh`` holds exactly. Non-vegetated pixels carry the MOD17 codes of
-    :func:`~nep_core.synthetic.landcover.npp_fill_code`; outside the provinces 32767.
+    :func:`~nep_synthetic.landcover.npp_fill_code`; outside the provinces 32767.
 Climate and human parts of the planted trend
     ``s`` is split into a climate part, the response of the sensitivity term to the drivers' own
     planted trends, c = base * 0.08 * (kT gT + kP gP + kR gR) with g the trends in nominal-sd units
@@ -40,12 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io as nio
-from .. import reasons
-from ..config import Config
-from ..errors import NepInputError
-from ..grid import make_grid
-from ..vocab import AREA_UNITS, DRIVERS, LANDCOVER_CLASSES, NEP_UNITS, PROVINCES, SLOPE_UNITS
+from nep_core import io as nio
+from nep_core import reasons
+from nep_core.config import Config
+from nep_core.errors import NepInputError
+from nep_core.grid import make_grid
+from nep_core.vocab import AREA_UNITS, DRIVERS, LANDCOVER_CLASSES, NEP_UNITS, PROVINCES, SLOPE_UNITS
 from . import truth
 from ._common import LC_YEARS, SYNTHETIC_NOTE, shipped
 from .climate import P_TREND, R_TREND, Coefs, Smooth, annual_climate, climatology, modes

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..grid import data_path
+from nep_core.grid import data_path
 
 SYNTHETIC_NOTE = ("SYNTHETIC data of the nep_core embedded scenario (seeded); not observations. "
-                  "See nep_core.synthetic and truth.nc.")
+                  "See nep_synthetic and truth.nc.")
 LC_YEARS = list(range(2000, 2023))
 
 
