@@ -219,9 +219,8 @@ def fig7_persistence_map(results, provinces=None):
     for i, (var, col) in enumerate(zip(("persistence_class", "persistence_class_calibrated"), cols)):
         ax = map_ax(fig, 1, 2, i + 1)
         sh = shares[["class", "label"]].assign(**{"share (%)": shares[col]})
-        class_map(ax, ds, var, sh, col.replace(": share (%)", ""), "class, share of area", provinces)
-        ax.get_legend().set_bbox_to_anchor((0.0, -0.02))
-        ax.get_legend().set_loc("upper left")
+        class_map(ax, ds, var, sh, col.replace(": share (%)", ""), "class, share of area", provinces,
+                  legend_below=True)
     return fig
 
 
@@ -245,8 +244,7 @@ def fig8_climate(results, provinces=None):
         ax.grid(alpha=0.3)
         ax.set_title(f"NWC mean {name}", fontsize=10)
         mx = map_ax(fig, 2, 3, i + 4)
-        img = imshow(mx, ds, np.where(inside(ds), zonal.multi_year_mean(ds[v]).values, np.nan),
-                      cmap=cmaps[v])
+        img = imshow(mx, ds, np.where(inside(ds), ds[v].mean("year").values, np.nan), cmap=cmaps[v])
         outlines(mx, ds, provinces)
         fig.colorbar(img, ax=mx, orientation="horizontal", shrink=0.8, pad=0.02,
                      label=f"mean {name} ({units})")
