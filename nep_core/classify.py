@@ -210,19 +210,14 @@ def _direction(trend, direction, alpha, eps):
 def persistence_class(trend, hurst: xr.DataArray, threshold: float = 0.5,
                       direction: str = "sign", alpha: float = _DEFAULTS.alpha,
                       eps: float = _DEFAULTS.stable_eps) -> xr.DataArray:
-    """Trend x Hurst persistence classes (Fig 7, ``PERSISTENCE_CLASSES``, codes 0..5).
+    """Trend x Hurst persistence classes (Fig 7, ``PERSISTENCE_CLASSES``, codes 0..5) of a ``sen_mk``
+    Dataset (``slope``; ``p`` for direction="significant") or a Table-1 class map ``trend``.
 
-    Parameters
-    ----------
-    trend : xarray.Dataset or int DataArray
-        A ``sen_mk`` result (``slope``; ``p`` for direction="significant") or a Table-1 class map.
-    threshold : float
-        H > threshold is persistent, H < threshold anti-persistent, H == threshold undetermined.
-        0.5 is the study's rule; a calibrated threshold is a null quantile from
-        ``nep_core.stats.hurst_null_quantiles`` (H under iid noise is far above 0.5 at n = 24).
-    direction : {"sign", "significant"}
-        "sign" (the study's shares): direction = sign of the Sen slope, |slope| < eps = no trend.
-        "significant": only MK p < alpha (Dataset) or |Z| > 1.960 (codes 1, 2, 8, 9) has a direction.
+    H > ``threshold`` is persistent, H < threshold anti-persistent, H == threshold undetermined: 0.5
+    is the study's rule, a calibrated threshold a null quantile of ``nep_core.stats.hurst_null_quantiles``
+    (H under iid noise is far above 0.5 at n = 24). ``direction="sign"`` (the study's shares): the
+    sign of the Sen slope, |slope| < eps = no trend; ``"significant"``: only MK p < alpha (Dataset)
+    or |Z| > 1.960 (codes 1, 2, 8, 9) has a direction.
     """
     if direction not in ("sign", "significant"):
         raise NepInputError(f"direction must be 'sign' or 'significant', got {direction!r}", variable="direction")
@@ -274,10 +269,10 @@ def classify_statistics(stats_ds: xr.Dataset, null: pd.DataFrame, st=_DEFAULTS,
                             f"{st.cv_min_mean:g} g C m-2 a-1 everywhere)?", variable="cv")
     edges = natural_breaks(cv, k=st.n_breaks, sample=st.breaks_sample, seed=seed)
     cc = classify_breaks(cv, edges, names=CV_CLASS_NAMES if len(CV_CLASS_NAMES) == st.n_breaks else None)
-    out["cv_class"] = cc.assign_attrs(breaks=np.asarray(edges), long_name="Cv class (Fisher-Jenks)",
-                                      description=f"Fisher-Jenks natural breaks (exact least-squares optimum, jenkspy), "
-                                                  f"k = {st.n_breaks}, fitted on a seeded sample of <= "
-                                                  f"{st.breaks_sample} pixels")
+    out["cv_class"] = cc.assign_attrs(
+        long_name="Cv class (Fisher-Jenks)",
+        description=f"Fisher-Jenks natural breaks (exact least-squares optimum, jenkspy), k = {st.n_breaks}, "
+                    f"fitted on a seeded sample of <= {st.breaks_sample} pixels")
     h = stats_ds["hurst"]
     out["persistence_class"] = persistence_class(tr, h, threshold=0.5, eps=st.stable_eps)
     row = null[(null["method"] == st.hurst_method) & np.isclose(null["quantile"], st.hurst_null_q)]
