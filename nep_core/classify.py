@@ -92,12 +92,12 @@ def _trend_codes(slope, z, eps, thr):
 
 
 def trend_class(result: xr.Dataset, eps: float = _DEFAULTS.stable_eps,
-                thresholds=Z_THRESHOLDS, z: str = "z") -> xr.DataArray:
+                thresholds=Z_THRESHOLDS) -> xr.DataArray:
     """Table 1 trend classes (``TREND_CLASSES``, codes 0..9) of a ``sen_mk`` Dataset's ``slope`` and
     ``z`` variable: stable is |slope| < ``eps`` (slope units, default 0.5 g C m-2 a-2), significance
     levels are three increasing critical |Z| ``thresholds`` (strict >)."""
-    if not isinstance(result, xr.Dataset) or "slope" not in result or z not in result:
-        raise NepInputError(f"need a sen_mk Dataset with 'slope' and {z!r}", variable="result")
+    if not isinstance(result, xr.Dataset) or "slope" not in result or "z" not in result:
+        raise NepInputError("need a sen_mk Dataset with 'slope' and 'z'", variable="result")
     thr = tuple(float(x) for x in thresholds)
     if len(thr) != 3 or not (0 < thr[0] < thr[1] < thr[2]):
         raise NepInputError(f"thresholds must be three increasing positive values, got {thresholds}",
@@ -105,8 +105,9 @@ def trend_class(result: xr.Dataset, eps: float = _DEFAULTS.stable_eps,
     if not (np.isfinite(eps) and eps >= 0):
         raise NepInputError(f"eps must be finite and >= 0, got {eps!r}", variable="eps")
     slope = _as_float(result["slope"], "slope")
-    out = xr.apply_ufunc(_trend_codes, slope, _as_float(result[z], z), kwargs=dict(eps=float(eps), thr=thr),
-                         dask="parallelized", output_dtypes=[np.int8])
+    z = _as_float(result["z"], "z")
+    out = xr.apply_ufunc(_trend_codes, slope, z, kwargs=dict(eps=float(eps), thr=thr), dask="parallelized",
+                         output_dtypes=[np.int8])
     return out.rename("trend_class").assign_attrs(flag_attrs(
         TREND_CLASSES, "Mann-Kendall trend class (Table 1)", eps=float(eps),
         eps_units=slope.attrs.get("units", ""), thresholds=np.array(thr),

@@ -34,12 +34,6 @@ def albers():
     return ccrs.AlbersEqualArea(central_longitude=105, central_latitude=0, standard_parallels=(25, 47))
 
 
-def __getattr__(name):  # ALBERS built lazily so that importing this module stays cheap
-    if name == "ALBERS":
-        return albers()
-    raise AttributeError(name)
-
-
 def panel_axes(fig) -> list:
     """The figure's panels: its axes without colourbars (used by the tests and the book)."""
     return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]

@@ -69,7 +69,7 @@ def fig_rh_sensitivity(table: pd.DataFrame):
     metrics = [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table[c])]
     if not metrics:
         raise NepInputError("Rh sensitivity table has no metric column", variable="rh_sensitivity")
-    ncol = min(len(metrics), 2 if len(metrics) > 3 else len(metrics))
+    ncol = 2 if len(metrics) > 3 else len(metrics)
     nrow = -(-len(metrics) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(5 * ncol, 3.6 * nrow), layout="constrained",
                              squeeze=False)
