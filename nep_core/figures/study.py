@@ -39,8 +39,7 @@ def fig1_study_area(results, stations=None, provinces=None):
                    edgecolor="k", linewidth=0.3, transform=albers(), zorder=5)
         handles.append(plt.Line2D([], [], marker="^", color="#D55E00", ls="",
                                   label=f"climate stations (n = {stations.sizes['station']})"))
-    leg = ax.legend(handles=handles, loc="lower left", fontsize=7, facecolor="0.85")
-    leg.get_frame().set_alpha(0.9)
+    ax.legend(handles=handles, loc="lower left", fontsize=7, facecolor="0.85", framealpha=0.9)
     gridlines(ax)
     area = tables.province_summary(ds)[tables.AREA]
     ax.set_title("Northwest China: elevation, provinces, dry/wet zones and stations\n"
