@@ -94,9 +94,9 @@ def interpolation_table(results, truth: xr.Dataset | None = None) -> pd.DataFram
             if v in truth and v in ds:
                 d = (ds[v] - truth[v]).where(inside)
                 ww = w.where(np.isfinite(d))
-                n = ww.sum() * d.sizes["year"]
-                out.loc[v, "annual grid RMSE vs planted truth"] = float(np.sqrt((d ** 2 * ww).sum() / n))
-                out.loc[v, "annual grid bias vs planted truth"] = float((d * ww).sum() / n)
+                total = ww.sum()                        # over (year, y, x): already counts every year
+                out.loc[v, "annual grid RMSE vs planted truth"] = float(np.sqrt((d ** 2 * ww).sum() / total))
+                out.loc[v, "annual grid bias vs planted truth"] = float((d * ww).sum() / total)
                 out.loc[v, "annual units"] = ds[v].attrs.get("units", "")
     out.index.name = "variable"
     return out
