@@ -92,12 +92,12 @@ def _trend_codes(slope, z, eps, thr):
 
 
 def trend_class(result: xr.Dataset, eps: float = _DEFAULTS.stable_eps,
-                thresholds=Z_THRESHOLDS, z: str = "z") -> xr.DataArray:
+                thresholds=Z_THRESHOLDS) -> xr.DataArray:
     """Table 1 trend classes (``TREND_CLASSES``, codes 0..9) of a ``sen_mk`` Dataset's ``slope`` and
     ``z`` variable: stable is |slope| < ``eps`` (slope units, default 0.5 g C m-2 a-2), significance
     levels are three increasing critical |Z| ``thresholds`` (strict >)."""
-    if not isinstance(result, xr.Dataset) or "slope" not in result or z not in result:
-        raise NepInputError(f"need a sen_mk Dataset with 'slope' and {z!r}", variable="result")
+    if not isinstance(result, xr.Dataset) or "slope" not in result or "z" not in result:
+        raise NepInputError("need a sen_mk Dataset with 'slope' and 'z'", variable="result")
     thr = tuple(float(x) for x in thresholds)
     if len(thr) != 3 or not (0 < thr[0] < thr[1] < thr[2]):
         raise NepInputError(f"thresholds must be three increasing positive values, got {thresholds}",
@@ -105,8 +105,9 @@ def trend_class(result: xr.Dataset, eps: float = _DEFAULTS.stable_eps,
     if not (np.isfinite(eps) and eps >= 0):
         raise NepInputError(f"eps must be finite and >= 0, got {eps!r}", variable="eps")
     slope = _as_float(result["slope"], "slope")
-    out = xr.apply_ufunc(_trend_codes, slope, _as_float(result[z], z), kwargs=dict(eps=float(eps), thr=thr),
-                         dask="parallelized", output_dtypes=[np.int8])
+    z = _as_float(result["z"], "z")
+    out = xr.apply_ufunc(_trend_codes, slope, z, kwargs=dict(eps=float(eps), thr=thr), dask="parallelized",
+                         output_dtypes=[np.int8])
     return out.rename("trend_class").assign_attrs(flag_attrs(
         TREND_CLASSES, "Mann-Kendall trend class (Table 1)", eps=float(eps),
         eps_units=slope.attrs.get("units", ""), thresholds=np.array(thr),
@@ -210,19 +211,14 @@ def _direction(trend, direction, alpha, eps):
 def persistence_class(trend, hurst: xr.DataArray, threshold: float = 0.5,
                       direction: str = "sign", alpha: float = _DEFAULTS.alpha,
                       eps: float = _DEFAULTS.stable_eps) -> xr.DataArray:
-    """Trend x Hurst persistence classes (Fig 7, ``PERSISTENCE_CLASSES``, codes 0..5).
+    """Trend x Hurst persistence classes (Fig 7, ``PERSISTENCE_CLASSES``, codes 0..5) of a ``sen_mk``
+    Dataset (``slope``; ``p`` for direction="significant") or a Table-1 class map ``trend``.
 
-    Parameters
-    ----------
-    trend : xarray.Dataset or int DataArray
-        A ``sen_mk`` result (``slope``; ``p`` for direction="significant") or a Table-1 class map.
-    threshold : float
-        H > threshold is persistent, H < threshold anti-persistent, H == threshold undetermined.
-        0.5 is the study's rule; a calibrated threshold is a null quantile from
-        ``nep_core.stats.hurst_null_quantiles`` (H under iid noise is far above 0.5 at n = 24).
-    direction : {"sign", "significant"}
-        "sign" (the study's shares): direction = sign of the Sen slope, |slope| < eps = no trend.
-        "significant": only MK p < alpha (Dataset) or |Z| > 1.960 (codes 1, 2, 8, 9) has a direction.
+    H > ``threshold`` is persistent, H < threshold anti-persistent, H == threshold undetermined: 0.5
+    is the study's rule, a calibrated threshold a null quantile of ``nep_core.stats.hurst_null_quantiles``
+    (H under iid noise is far above 0.5 at n = 24). ``direction="sign"`` (the study's shares): the
+    sign of the Sen slope, |slope| < eps = no trend; ``"significant"``: only MK p < alpha (Dataset)
+    or |Z| > 1.960 (codes 1, 2, 8, 9) has a direction.
     """
     if direction not in ("sign", "significant"):
         raise NepInputError(f"direction must be 'sign' or 'significant', got {direction!r}", variable="direction")
@@ -274,10 +270,10 @@ def classify_statistics(stats_ds: xr.Dataset, null: pd.DataFrame, st=_DEFAULTS,
                             f"{st.cv_min_mean:g} g C m-2 a-1 everywhere)?", variable="cv")
     edges = natural_breaks(cv, k=st.n_breaks, sample=st.breaks_sample, seed=seed)
     cc = classify_breaks(cv, edges, names=CV_CLASS_NAMES if len(CV_CLASS_NAMES) == st.n_breaks else None)
-    out["cv_class"] = cc.assign_attrs(breaks=np.asarray(edges), long_name="Cv class (Fisher-Jenks)",
-                                      description=f"Fisher-Jenks natural breaks (exact least-squares optimum, jenkspy), "
-                                                  f"k = {st.n_breaks}, fitted on a seeded sample of <= "
-                                                  f"{st.breaks_sample} pixels")
+    out["cv_class"] = cc.assign_attrs(
+        long_name="Cv class (Fisher-Jenks)",
+        description=f"Fisher-Jenks natural breaks (exact least-squares optimum, jenkspy), k = {st.n_breaks}, "
+                    f"fitted on a seeded sample of <= {st.breaks_sample} pixels")
     h = stats_ds["hurst"]
     out["persistence_class"] = persistence_class(tr, h, threshold=0.5, eps=st.stable_eps)
     row = null[(null["method"] == st.hurst_method) & np.isclose(null["quantile"], st.hurst_null_q)]

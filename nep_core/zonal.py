@@ -195,24 +195,14 @@ def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
                 group_names=None) -> pd.DataFrame:
     """Area (km2) and percent of the classified area per class, optionally per group.
 
-    Parameters
-    ----------
-    classes : DataArray or ndarray, (..., y, x)
-        Integer class codes; 0 or NaN = no class.
-    cell_area : DataArray or ndarray, (y, x)
-        Cell areas, km2 (broadcast over the leading dims of ``classes``).
-    groups : DataArray or ndarray, optional
-        Group codes (e.g. ``province``), shaped like ``classes`` or (y, x); 0 or NaN = outside
-        (not counted at all).
-    codes : sequence of int, optional
-        The classes to report (absent ones get 0 km2 / 0 %); unlisted codes count as unclassified.
-        Default: the ``flag_values`` of ``classes``, else every code present.
-    labels, group_names : dict, optional
-        Code -> label (default the CF flag meanings, else the code) and group code -> name.
+    ``classes``: integer codes (..., y, x), 0 / NaN = no class; ``cell_area``: (y, x) in km2,
+    broadcast over the leading dims; ``groups`` (e.g. ``province``): codes shaped like ``classes`` or
+    (y, x), 0 / NaN = outside (not counted at all). ``codes``: the classes to report (absent ones get
+    0 km2 / 0 %; unlisted codes count as unclassified), default the ``flag_values`` of ``classes``,
+    else every code present. ``labels`` / ``group_names``: code -> name (default the CF flag
+    meanings, else the code).
 
-    Returns
-    -------
-    pandas.DataFrame with columns (``group``,) ``class``, ``label``, ``area_km2``, ``share_pct``
+    Returns a DataFrame with columns (``group``,) ``class``, ``label``, ``area_km2``, ``share_pct``
     (sums to 100 over the classified area of each group); ``attrs["unclassified_km2"]`` and
     ``attrs["classified_km2"]`` (a float, or a dict per group): area inside without / with a class.
     """
@@ -255,25 +245,15 @@ def area_shares(classes, cell_area, groups=None, codes=None, labels=None,
 
 def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
                dim: str = "year"):
-    """Area-weighted mean of ``da`` per group, ignoring NaN pixels.
+    """Area-weighted mean ``sum(a * x) / sum(a)`` of ``da`` over the finite pixels of each group.
 
-    Parameters
-    ----------
-    da : DataArray, (y, x) or (dim, y, x)
-    cell_area : DataArray or ndarray, (y, x)
-        Cell areas, km2 (the weights).
-    groups : DataArray, (y, x) or (dim, y, x), optional
-        Integer group codes, 0 / NaN = outside; with the ``dim`` axis pixels change group year by
-        year. Default: one group.
-    names : dict, optional
-        Group code -> row name; unlisted codes are dropped. Default: every code present.
-    total : str, optional
-        Name of an extra row: the mean over all pixels inside any group.
+    ``da``: (y, x) or (dim, y, x); ``cell_area``: (y, x) in km2 (the weights); ``groups``: integer
+    codes (y, x) or (dim, y, x) (pixels changing group year by year), 0 / NaN = outside, default one
+    group; ``names``: code -> row name, unlisted codes dropped (default every code present);
+    ``total``: name of an extra row, the mean over all pixels inside any group.
 
-    Returns
-    -------
-    pandas.Series (a (y, x) map; index = group) or DataFrame (group x ``dim``) of ``sum(a * x) /
-    sum(a)`` over the finite pixels of each group, in the units of ``da`` (``attrs["units"]``).
+    Returns a Series (a (y, x) map; index = group) or a DataFrame (group x ``dim``), in the units
+    of ``da`` (``attrs["units"]``).
     """
     if not isinstance(da, xr.DataArray):
         raise NepInputError("zonal_mean needs a DataArray with named dims")
@@ -317,20 +297,13 @@ def zonal_mean(da, cell_area, groups=None, names=None, total: str | None = None,
     return out
 
 
-def multi_year_mean(da: xr.DataArray, dim: str = "year") -> xr.DataArray:
-    """Per-pixel mean over ``dim`` (NaN-skipping), keeping units and recording ``cell_methods``."""
-    return da.mean(dim, skipna=True).assign_attrs({**da.attrs, "cell_methods": f"{dim}: mean"})
+def linear_trend(df: pd.DataFrame) -> pd.DataFrame:
+    """Ordinary least-squares fit of each row of a group x year table against the years (columns),
+    skipping NaN: the trend lines of Figs 2 / 6 / 8, not the per-pixel Theil-Sen slope.
 
-
-def linear_trend(series, x=None) -> pd.DataFrame:
-    """Ordinary least-squares fit of each row of a group x year table (or of a year-indexed Series)
-    against ``x`` (default the years), skipping NaN: the trend lines of Figs 2 / 6 / 8, not the
-    per-pixel Theil-Sen slope.
-
-    Returns a DataFrame, one row per group: ``slope`` (units per year), ``intercept`` (x = 0), ``r2``.
+    Returns a DataFrame, one row per group: ``slope`` (units per year), ``intercept`` (year 0), ``r2``.
     """
-    df = series.to_frame().T if isinstance(series, pd.Series) else series
-    xv = np.asarray(df.columns if x is None else x, dtype=float)
+    xv = np.asarray(df.columns, dtype=float)
     y = df.to_numpy(dtype=float)
     ok = np.isfinite(y)
     n = ok.sum(axis=1)

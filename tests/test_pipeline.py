@@ -471,6 +471,15 @@ def test_qc_and_fill_scored_against_planted_faults(default_results):
     it = tables.interpolation_table(default_results)
     assert it.loc["tmean", "annual grid RMSE vs planted truth"] < it.loc["tmean", "LOO RMSE"] * 5
     assert abs(it.loc["prcp", "annual grid bias vs planted truth"]) < 5.0     # mm a-1
+    # the grid errors are area-weighted over every (year, pixel) pair: against a direct numpy count
+    ds, inside = default_results.ds, default_results.ds["province"].values > 0
+    for v in ("tmean", "prcp"):
+        d = (ds[v] - default_results.truth[v]).transpose("year", ...).values[:, inside].astype(float)
+        w = np.broadcast_to(ds["cell_area"].values[inside], d.shape)
+        ok = np.isfinite(d)
+        rmse, bias = np.sqrt(np.sum(w[ok] * d[ok] ** 2) / w[ok].sum()), np.sum(w[ok] * d[ok]) / w[ok].sum()
+        assert it.loc[v, "annual grid RMSE vs planted truth"] == pytest.approx(rmse, rel=1e-5)
+        assert it.loc[v, "annual grid bias vs planted truth"] == pytest.approx(bias, rel=1e-5)
 
 
 def test_dask_view_slices_without_copying_the_cube():

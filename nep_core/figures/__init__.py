@@ -10,7 +10,6 @@ What they share (palettes, map axes, outlines, the class-map legend) is in ``fig
 from __future__ import annotations
 
 from ._common import ATTRIBUTION_COLORS, LC_COLORS, NODATA_COLOR, NODATA_LABEL, OKABE_ITO, PROVINCE_COLORS
-from ._common import __getattr__  # noqa: F401  (ALBERS, built lazily)
 from ._common import panel_axes
 from .beyond import (fig_attribution_maps, fig_attribution_recovery, fig_hurst_null, fig_rh_sensitivity,
                      fig_trend_sensitivity, fig_truth_vs_recovered, fig_uncertainty)

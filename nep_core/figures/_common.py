@@ -34,12 +34,6 @@ def albers():
     return ccrs.AlbersEqualArea(central_longitude=105, central_latitude=0, standard_parallels=(25, 47))
 
 
-def __getattr__(name):  # ALBERS built lazily so that importing this module stays cheap
-    if name == "ALBERS":
-        return albers()
-    raise AttributeError(name)
-
-
 def panel_axes(fig) -> list:
     """The figure's panels: its axes without colourbars (used by the tests and the book)."""
     return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
@@ -124,9 +118,9 @@ def _class_colors(var: str, labels: dict) -> dict:
 
 
 def class_map(ax, ds, var: str, shares: pd.DataFrame, title: str, legend_title: str,
-               provinces=None, labels=None):
-    """Categorical map of a stored class variable with a legend that prints each class's share
-    (legend labels: ``labels``, default the variable's flag meanings)."""
+              provinces=None, labels=None, legend_below: bool = False):
+    """Categorical map of a stored class variable with a legend (right of the map, or below it) that
+    prints each class's share (legend labels: ``labels``, default the variable's flag meanings)."""
     da = ds[var]
     labels = labels or zonal.class_labels(da)
     if not labels:
@@ -146,8 +140,9 @@ def class_map(ax, ds, var: str, shares: pd.DataFrame, title: str, legend_title: 
     if nodata_share > 0:
         handles.append(Patch(facecolor=NODATA_COLOR, edgecolor="0.4", linewidth=0.3,
                              label=f"{NODATA_LABEL}: {nodata_share:.2f} % of the region"))
-    ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-              fontsize=7, title_fontsize=8, frameon=False)
+    ax.legend(handles=handles, title=legend_title, loc="upper left",
+              bbox_to_anchor=(0.0, -0.02) if legend_below else (1.02, 1.0), fontsize=7, title_fontsize=8,
+              frameon=False)
 
 
 def gridlines(ax):

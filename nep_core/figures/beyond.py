@@ -69,7 +69,7 @@ def fig_rh_sensitivity(table: pd.DataFrame):
     metrics = [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table[c])]
     if not metrics:
         raise NepInputError("Rh sensitivity table has no metric column", variable="rh_sensitivity")
-    ncol = min(len(metrics), 2 if len(metrics) > 3 else len(metrics))
+    ncol = 2 if len(metrics) > 3 else len(metrics)
     nrow = -(-len(metrics) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(5 * ncol, 3.6 * nrow), layout="constrained",
                              squeeze=False)
@@ -96,17 +96,21 @@ def fig_truth_vs_recovered(results, truth=None, var: str = "trend_slope", gridsi
     tru = truth[var].values[inside(ds)]
     ok = np.isfinite(est) & np.isfinite(tru)
     fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
-    hb = ax.hexbin(tru[ok], est[ok], gridsize=gridsize, mincnt=1, cmap="viridis", bins="log")
+    hb = _recovery_hexbin(ax, tru[ok], est[ok], gridsize, summary.iloc[0], fontsize=8)
     fig.colorbar(hb, ax=ax, label="pixels per hexagon (count)")
-    lo, hi = np.nanmin(np.r_[tru[ok], est[ok]]), np.nanmax(np.r_[tru[ok], est[ok]])
-    ax.plot([lo, hi], [lo, hi], color="#D55E00", lw=1.2, label="1:1")
-    row = summary.iloc[0]
-    ax.text(0.02, 0.98, "\n".join(f"{k}: {v:.3g}" for k, v in row.items()), transform=ax.transAxes,
-            va="top", fontsize=8, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
     ax.set(xlabel=f"planted {var} ({units})", ylabel=f"recovered {var} ({units})")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
     return fig
 
+
+def _recovery_hexbin(ax, tru, est, gridsize: int, numbers: pd.Series, fontsize: float):
+    """Hexbin of recovered against planted values, the 1:1 line and the recovery ``numbers``."""
+    hb = ax.hexbin(tru, est, gridsize=gridsize, mincnt=1, cmap="viridis", bins="log")
+    lo, hi = np.nanmin(np.r_[tru, est]), np.nanmax(np.r_[tru, est])
+    ax.plot([lo, hi], [lo, hi], color="#D55E00", lw=1.2, label="1:1")
+    ax.text(0.02, 0.98, "\n".join(f"{k}: {v:.3g}" for k, v in numbers.items()), transform=ax.transAxes,
+            va="top", fontsize=fontsize, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    return hb
 
 
 def fig_attribution_maps(results, provinces=None, prefix: str = "attr_"):
@@ -118,17 +122,14 @@ def fig_attribution_maps(results, provinces=None, prefix: str = "attr_"):
     fig = plt.figure(figsize=(13, 10), layout="constrained")
     ax = map_ax(fig, 2, 2, 1)
     class_map(ax, ds, f"{prefix}class", tables.attribution_class_shares(ds, f"{prefix}class"),
-               "Dominant driver of the NEP trend", "scenario, share of area", provinces)
-    ax.get_legend().set_bbox_to_anchor((0.0, -0.02))
-    ax.get_legend().set_loc("upper left")
+              "Dominant driver of the NEP trend", "scenario, share of area", provinces, legend_below=True)
     parts = [ds[f"{prefix}slope_{p}"].where(ds["province"] > 0) for p in ("climate", "human")]
     lim = float(np.nanquantile(np.abs(np.concatenate([p.values.ravel() for p in parts])), 0.98))
     share = ds[f"{prefix}share_human"].where(ds["province"] > 0)
-    panels = [(parts[0], "climate part of the NEP trend", dict(cmap="BrBG", vmin=-lim, vmax=lim),
-               f"Theil-Sen slope ({SLOPE_UNITS})"),
-              (parts[1], "human part of the NEP trend", dict(cmap="BrBG", vmin=-lim, vmax=lim),
-               f"Theil-Sen slope ({SLOPE_UNITS})"),
-              (share, "human contribution to the NEP trend", dict(cmap="cividis", vmin=0, vmax=100),
+    slope = {"cmap": "BrBG", "vmin": -lim, "vmax": lim}
+    panels = [(parts[0], "climate part of the NEP trend", slope, f"Theil-Sen slope ({SLOPE_UNITS})"),
+              (parts[1], "human part of the NEP trend", slope, f"Theil-Sen slope ({SLOPE_UNITS})"),
+              (share, "human contribution to the NEP trend", {"cmap": "cividis", "vmin": 0, "vmax": 100},
                "human contribution (%)")]
     for i, (da, title, style, label) in enumerate(panels):
         ax = map_ax(fig, 2, 2, 2 + i)
@@ -157,16 +158,11 @@ def fig_attribution_recovery(results, truth=None, gridsize: int = 40):
     for ax, (prefix, label) in zip(axes[0], variants):
         est = ds[f"{prefix}slope_human"].values
         ok = keep & np.isfinite(est) & np.isfinite(tru_all)
-        hb = ax.hexbin(tru_all[ok], est[ok], gridsize=gridsize, mincnt=1, cmap="viridis", bins="log")
-        lo, hi = np.nanmin(np.r_[tru_all[ok], est[ok]]), np.nanmax(np.r_[tru_all[ok], est[ok]])
-        ax.plot([lo, hi], [lo, hi], color="#D55E00", lw=1.2, label="1:1")
-        row = rec.loc[(label, "human", "all pixels")]
-        ax.text(0.02, 0.98, "\n".join(f"{k}: {v:.3g}" for k, v in row.items()), transform=ax.transAxes,
-                va="top", fontsize=7, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
+        hb = _recovery_hexbin(ax, tru_all[ok], est[ok], gridsize, rec.loc[(label, "human", "all pixels")],
+                              fontsize=7)
         ax.set_title(label, fontsize=10)
         ax.set_xlabel(f"planted human part ({SLOPE_UNITS})")
         ax.set_ylabel(f"recovered human part ({SLOPE_UNITS})")
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
     fig.colorbar(hb, ax=axes[0].tolist(), label="pixels per hexagon (count)")
     return fig
 

@@ -39,8 +39,7 @@ def fig1_study_area(results, stations=None, provinces=None):
                    edgecolor="k", linewidth=0.3, transform=albers(), zorder=5)
         handles.append(plt.Line2D([], [], marker="^", color="#D55E00", ls="",
                                   label=f"climate stations (n = {stations.sizes['station']})"))
-    leg = ax.legend(handles=handles, loc="lower left", fontsize=7, facecolor="0.85")
-    leg.get_frame().set_alpha(0.9)
+    ax.legend(handles=handles, loc="lower left", fontsize=7, facecolor="0.85", framealpha=0.9)
     gridlines(ax)
     area = tables.province_summary(ds)[tables.AREA]
     ax.set_title("Northwest China: elevation, provinces, dry/wet zones and stations\n"
@@ -219,9 +218,8 @@ def fig7_persistence_map(results, provinces=None):
     for i, (var, col) in enumerate(zip(("persistence_class", "persistence_class_calibrated"), cols)):
         ax = map_ax(fig, 1, 2, i + 1)
         sh = shares[["class", "label"]].assign(**{"share (%)": shares[col]})
-        class_map(ax, ds, var, sh, col.replace(": share (%)", ""), "class, share of area", provinces)
-        ax.get_legend().set_bbox_to_anchor((0.0, -0.02))
-        ax.get_legend().set_loc("upper left")
+        class_map(ax, ds, var, sh, col.replace(": share (%)", ""), "class, share of area", provinces,
+                  legend_below=True)
     return fig
 
 
@@ -245,8 +243,7 @@ def fig8_climate(results, provinces=None):
         ax.grid(alpha=0.3)
         ax.set_title(f"NWC mean {name}", fontsize=10)
         mx = map_ax(fig, 2, 3, i + 4)
-        img = imshow(mx, ds, np.where(inside(ds), zonal.multi_year_mean(ds[v]).values, np.nan),
-                      cmap=cmaps[v])
+        img = imshow(mx, ds, np.where(inside(ds), ds[v].mean("year").values, np.nan), cmap=cmaps[v])
         outlines(mx, ds, provinces)
         fig.colorbar(img, ax=mx, orientation="horizontal", shrink=0.8, pad=0.02,
                      label=f"mean {name} ({units})")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import zonal
 from ..errors import NepInputError
 from ..grid import data_path
 from ..vocab import DRIVERS, NEP_UNITS, REGION_NAME, SLOPE_UNITS
@@ -16,6 +17,7 @@ from .base import (AREA, SHARE, dataset, fdr_flags, fdr_level, in_region, is_syn
 from .study import (climate_trends, cv_class_shares, hurst_summary, landcover_areas, landcover_changes,
                     landcover_nep, nep_class_shares, partial_corr_shares, persistence_shares,
                     province_summary, trend_class_shares)
+
 
 def qc_table(results) -> pd.DataFrame:
     """Station QC flag counts per variable with readable column names (``results.tables["qc_summary"]``)."""
@@ -37,14 +39,13 @@ def qc_validation(results, faults: pd.DataFrame | None = None) -> pd.DataFrame:
         raise NepInputError("no planted station faults (only the synthetic scenario has them)",
                             variable="station_faults")
     st = results.stations
-    times = pd.DatetimeIndex(st["time"].values).strftime("%Y-%m")
-    t_index = {t: i for i, t in enumerate(times)}
-    s_index = {str(s): i for i, s in enumerate(st["station"].values)}
+    times = pd.Index(pd.DatetimeIndex(st["time"].values).strftime("%Y-%m"))
+    stations = pd.Index([str(s) for s in st["station"].values])
     rows = {}
     for var in ("tmean", "prcp", "rad"):
         f = faults[faults["variable"] == var]
-        si = np.array([s_index.get(str(s), -1) for s in f["station"]])
-        ti = np.array([t_index.get(str(d), -1) for d in f["date"]])
+        si = stations.get_indexer([str(s) for s in f["station"]])          # -1: not in the station set
+        ti = times.get_indexer([str(d) for d in f["date"]])
         ok = (si >= 0) & (ti >= 0)
         f, si, ti = f[ok], si[ok], ti[ok]
         flag = st[f"{var}_flag"].transpose("station", "time").values
@@ -93,9 +94,9 @@ def interpolation_table(results, truth: xr.Dataset | None = None) -> pd.DataFram
             if v in truth and v in ds:
                 d = (ds[v] - truth[v]).where(inside)
                 ww = w.where(np.isfinite(d))
-                n = ww.sum() * d.sizes["year"]
-                out.loc[v, "annual grid RMSE vs planted truth"] = float(np.sqrt((d ** 2 * ww).sum() / n))
-                out.loc[v, "annual grid bias vs planted truth"] = float((d * ww).sum() / n)
+                total = ww.sum()                        # over (year, y, x): already counts every year
+                out.loc[v, "annual grid RMSE vs planted truth"] = float(np.sqrt((d ** 2 * ww).sum() / total))
+                out.loc[v, "annual grid bias vs planted truth"] = float((d * ww).sum() / total)
                 out.loc[v, "annual units"] = ds[v].attrs.get("units", "")
     out.index.name = "variable"
     return out
@@ -268,8 +269,7 @@ def attribution_recovery(results, truth: xr.Dataset | None = None) -> pd.DataFra
     lc = truth["landcover"]
     keep = (lc.isel(lc_year=0) == lc.isel(lc_year=-1)) & (truth["no_trend_mask"] == 0)
     region = truth["human_region"]
-    regions = {0: "all pixels", **{int(c): n.replace("_", " ") for c, n in
-                                   zip(region.attrs["flag_values"], region.attrs["flag_meanings"].split())}}
+    regions = {0: "all pixels", **zonal.class_labels(region)}
     rows = []
     for prefix, label in ATTRIBUTION_VARIANTS.items():
         for part, tvar in ATTRIBUTION_TRUTH.items():

@@ -106,12 +106,12 @@ def _zone_area(ds, zone, names: dict) -> pd.Series:
     return col
 
 
-def _zone_means(ds, zone, names: dict, total=REGION_NAME) -> dict:
-    """Area-weighted zonal means of the per-pixel mean NEP and Sen slope, by column name."""
+def _zone_means(ds, zone, names: dict) -> dict:
+    """Area-weighted zonal means (and NWC) of the per-pixel mean NEP and Sen slope, by column name."""
     return {f"mean NEP ({NEP_UNITS})": zonal.zonal_mean(ds["nep_mean"], ds["cell_area"], zone,
-                                                        names=names, total=total),
+                                                        names=names, total=REGION_NAME),
             f"mean Sen slope ({SLOPE_UNITS})": zonal.zonal_mean(ds["trend_slope"], ds["cell_area"], zone,
-                                                                names=names, total=total)}
+                                                                names=names, total=REGION_NAME)}
 
 
 def drywet_summary(results, alpha: float = 0.05) -> pd.DataFrame:
@@ -156,24 +156,18 @@ def nep_class_shares(results) -> pd.DataFrame:
 
 def _fdr_classes(ds) -> xr.DataArray:
     """Trend classes, pixels failing map-level FDR moved to ``non significant increase/decrease``."""
-    lab = zonal.class_labels(ds["trend_class"])
+    cls = ds["trend_class"]
+    lab = zonal.class_labels(cls)
     if not lab:
         raise NepInputError("trend_class without flag_values / flag_meanings attributes",
                             variable="trend_class")
     by_label = {v: k for k, v in lab.items()}
-    cls = ds["trend_class"]
-    keep = ds["trend_sig_fdr"].astype(bool)
-    out = cls.copy()
+    out = cls
     for code, label in lab.items():
-        if "significant" in label and not label.startswith("non"):
-            direction = "increase" if label.endswith("increase") else "decrease"
-            target = by_label.get(f"non significant {direction}")
-            if target is None:
-                raise NepInputError(f"no 'non significant {direction}' class in trend_class flags",
-                                    variable="trend_class")
-            out = xr.where((cls == code) & ~keep, target, out)
-    out.attrs = dict(cls.attrs)
-    return out.astype(cls.dtype)
+        if "significant" in label and not label.startswith("non"):     # direction: the last word
+            target = by_label[f"non significant {label.split()[-1]}"]
+            out = xr.where((cls == code) & ~ds["trend_sig_fdr"].astype(bool), target, out)
+    return out.astype(cls.dtype).assign_attrs(cls.attrs)
 
 
 def trend_class_shares(results) -> pd.DataFrame:
@@ -288,13 +282,11 @@ def landcover_nep(results, lc_year: int = 2022) -> pd.DataFrame:
     ds = dataset(results)
     names = landcover_names(ds)
     lc = ds["landcover"].sel(lc_year=lc_year).where(in_region(ds), 0)
-    area = zonal.area_shares(lc, ds["cell_area"], codes=list(names), labels=names)
-    return pd.DataFrame({
-        AREA: area["area_km2"].to_numpy(),
-        **{col: mean.to_numpy() for col, mean in _zone_means(ds, lc, names, total=None).items()},
-        f"OLS slope of mean series ({SLOPE_UNITS})":
-            zonal.linear_trend(landcover_nep_series(ds, lc_year))["slope"].to_numpy(),
-    }, index=pd.Index(list(names.values()), name=f"land cover {lc_year}"))
+    out = pd.DataFrame({AREA: _zone_area(ds, lc, names), **_zone_means(ds, lc, names)}).drop(REGION_NAME)
+    out[f"OLS slope of mean series ({SLOPE_UNITS})"] = zonal.linear_trend(
+        landcover_nep_series(ds, lc_year))["slope"]
+    out.index.name = f"land cover {lc_year}"
+    return out
 
 
 def persistence_shares(results) -> pd.DataFrame:
@@ -402,13 +394,12 @@ def _attribution_table(ds, zone, names: dict, index_name: str) -> pd.DataFrame:
     out["human share of the mean trend (%)"] = 100.0 * h / (c + h)
     table = attribution.ATTRIBUTION_CLASSES[attribution.ATTRIBUTION_CLASSES["code"] > 0]
     codes, labels = table["code"].tolist(), dict(zip(table["code"], table["label"]))
-    by_zone = zonal.area_shares(cls, ds["cell_area"], groups=zone, codes=codes, labels=labels,
-                                group_names=names)
-    total = zonal.area_shares(cls, ds["cell_area"], codes=codes, labels=labels)
+    shares = zonal.area_shares(cls, ds["cell_area"], groups=zone, codes=codes, group_names=names).pivot(
+        index="group", columns="class", values="share_pct")
+    total = zonal.area_shares(cls, ds["cell_area"], codes=codes)
+    shares.loc[REGION_NAME] = total.set_index("class")["share_pct"]
     for code, label in labels.items():
-        col = by_zone.loc[by_zone["class"] == code].set_index("group")["share_pct"]
-        col[REGION_NAME] = float(total.loc[total["class"] == code, "share_pct"].iloc[0])
-        out[f"{label} (%)"] = col
+        out[f"{label} (%)"] = shares[code]
     out.index.name = index_name
     return out
 
