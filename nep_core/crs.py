@@ -32,13 +32,7 @@ def project_geometry(geom, src: str = "EPSG:4326", dst: str = CRS_ALBERS):
     """Reproject a shapely geometry (vectorised over its coordinates with ``shapely.transform``)."""
     import shapely
 
-    tr = transformer(src, dst)
-
-    def f(coords):
-        x, y = tr.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geom, f)
+    return shapely.transform(geom, transformer(src, dst).transform, interleaved=False)
 
 
 def grid_transform(grid):

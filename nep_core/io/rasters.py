@@ -25,8 +25,7 @@ def expand_paths(paths_or_glob, what: str = "files") -> list[Path]:
     items = [paths_or_glob] if isinstance(paths_or_glob, (str, os.PathLike)) else list(paths_or_glob)
     out = set()
     for item in items:
-        s = os.path.expanduser(str(item))
-        hits = sorted(_glob.glob(s)) if any(c in s for c in "*?[") else ([s] if os.path.exists(s) else [])
+        hits = _glob.glob(os.path.expanduser(str(item)))        # a plain path: itself, if it exists
         if not hits:
             raise NepInputError(f"no {what} match this path or pattern", file=item)
         out.update(Path(h) for h in hits)
