@@ -58,11 +58,9 @@ def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
     return out
 
 
-def annual(ds: xr.Dataset | xr.DataArray):
+def annual(ds: xr.Dataset) -> xr.Dataset:
     """Monthly to annual (station or gridded): T mean of 12 months, P and rad sums on dim ``year``;
     every year needs 12 months, and a NaN month gives a NaN year (no partial sums)."""
-    if isinstance(ds, xr.DataArray):
-        return annual(ds.to_dataset(name=ds.name))[ds.name]
     year = complete_years(ds).rename("year")
     out = xr.Dataset(coords={c: ds[c] for c in ds.coords if "time" not in ds[c].dims})
     for v in [v for v in VARIABLES if v in ds]:

@@ -46,14 +46,13 @@ def _robust_scale(a, axis, floor):
     return med, np.where(np.isfinite(s), np.maximum(s, floor), np.nan)
 
 
-def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=None,
-                rad_range=None, k_neighbours: int = 8, spike_z: float = 5.0,
+def qc_stations(ds: xr.Dataset, variables=None, *, k_neighbours: int = 8, spike_z: float = 5.0,
                 clim_z: float = 6.0, min_years: int = 8) -> xr.Dataset:
     """Flag missing, out-of-range, spiky and climatologically implausible station values.
 
     ``ds``: daily or monthly ``(station, time)`` data with coords ``x``, ``y`` (Albers m) and
-    ``elevation`` (m). ``*_range``: inclusive physical ranges (default ``MONTHLY_RANGES`` or
-    ``DAILY_RANGES`` by time step); ``spike_z``, ``clim_z``: robust z thresholds of codes 3 and 4;
+    ``elevation`` (m); physical ranges (code 2) are ``MONTHLY_RANGES`` or ``DAILY_RANGES`` by time
+    step. ``spike_z``, ``clim_z``: robust z thresholds of codes 3 and 4;
     ``min_years``: fewest valid values per station and calendar month for codes 3/4 to be tested.
     Returns ``ds`` with ``<var>_flag`` (int8, station x time) added; values unchanged.
     """
@@ -61,10 +60,7 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
     step = check_station_ds(ds, variables)
     if step == "annual":
         raise NepInputError("QC expects daily or monthly data", variable="time")
-    ranges = dict(MONTHLY_RANGES if step == "monthly" else DAILY_RANGES)
-    for name, r in (("tmean", tmean_range), ("prcp", prcp_range), ("rad", rad_range)):
-        if r is not None:
-            ranges[name] = tuple(map(float, r))
+    ranges = MONTHLY_RANGES if step == "monthly" else DAILY_RANGES
     x, y, _ = station_xy(ds)
     n_st = x.size
     k = min(k_neighbours, n_st - 1)
