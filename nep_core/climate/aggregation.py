@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from ..errors import NepInputError
@@ -30,18 +29,13 @@ def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
         return out
     if step != "daily":
         raise NepInputError(f"aggregate expects daily or monthly data, got {step}", variable="time")
-    t = pd.DatetimeIndex(ds["time"].values)
-    months = t.to_period("M").unique()
-    ndays_expected = xr.DataArray(np.array([m.days_in_month for m in months]), dims="time",
-                                  coords={"time": months.to_timestamp()})
-    coords = {c: ds[c] for c in ds.coords if ds[c].dims == ("station",)}
-    out = xr.Dataset(coords=coords)
+    out = xr.Dataset(coords={c: ds[c] for c in ds.coords if ds[c].dims == ("station",)})
     for v in variables:
         da = ds[v]
         r = da.resample(time="MS")
         agg = r.mean() if _HOW[v] == "mean" else r.sum(min_count=1)
         count = da.notnull().resample(time="MS").sum()
-        complete = (count == ndays_expected).transpose(*agg.dims)
+        complete = (count == count["time"].dt.days_in_month).transpose(*agg.dims)
         if require_complete and not bool(complete.all()):
             bad = (~complete).sum().item()
             raise NepInputError(f"{bad} station-months without complete daily data", variable=v)
@@ -67,7 +61,6 @@ def annual(ds: xr.Dataset) -> xr.Dataset:
         check_variable_units(ds, v, "monthly")
         g = ds[v].groupby(year)
         agg = g.mean("time", skipna=False) if _HOW[v] == "mean" else g.sum("time", skipna=False)
-        out[v] = agg
-        out[v].attrs = dict(ds[v].attrs, units=OUT_UNITS["annual"][v],
-                            cell_methods=f"time: {_HOW[v]} of 12 monthly values")
+        out[v] = agg.assign_attrs(dict(ds[v].attrs, units=OUT_UNITS["annual"][v],
+                                       cell_methods=f"time: {_HOW[v]} of 12 monthly values"))
     return out

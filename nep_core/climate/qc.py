@@ -72,7 +72,6 @@ def qc_stations(ds: xr.Dataset, variables=None, *, k_neighbours: int = 8, spike_
     out = ds.copy()
     for var in variables:
         v = np.asarray(ds[var].transpose("station", "time").values, dtype=float)
-        flag = np.zeros(v.shape, np.int8)
         lo, hi = ranges.get(var, (-np.inf, np.inf))
         missing = np.isnan(v)
         bad_range = ~missing & ((v < lo) | (v > hi) | ~np.isfinite(v))
@@ -112,11 +111,8 @@ def qc_stations(ds: xr.Dataset, variables=None, *, k_neighbours: int = 8, spike_
         clim = (usable & enough & (np.abs(np.nan_to_num(zc)) > clim_z)
                 & (np.abs(np.nan_to_num(nb_zc)) < clim_z / 2))
         n_untested = int((usable & ~enough).sum())
-        flag[clim] = CLIM_OUTLIER
-        flag[spike] = SPIKE
-        flag[bad_range] = OUT_OF_RANGE
-        flag[missing] = MISSING
-        out[f"{var}_flag"] = (("station", "time"), flag)
+        flag = np.select([missing, bad_range, spike, clim], [MISSING, OUT_OF_RANGE, SPIKE, CLIM_OUTLIER], OK)
+        out[f"{var}_flag"] = (("station", "time"), flag.astype(np.int8))
         out[f"{var}_flag"].attrs = {
             "long_name": f"QC flag of {var}", "units": "1",
             "flag_values": np.array(sorted(FLAG_MEANINGS), dtype=np.int8),
@@ -126,8 +122,7 @@ def qc_stations(ds: xr.Dataset, variables=None, *, k_neighbours: int = 8, spike_
                 f"the anomaly minus the median anomaly of the {k} nearest stations; climatology: "
                 f"|robust z| > {clim_z} vs the station's calendar-month median/MAD while the "
                 f"neighbours' median z < {clim_z / 2}"
-                + ("; precipitation tested as log(1 + P)"
-                   if var == "prcp" else "")
+                + ("; precipitation tested as log(1 + P)" if var == "prcp" else "")
                 + f"; spike and climatology tests need >= {min_years} valid values per station and "
                   f"calendar month ({n_untested} values could not be tested)"),
             "n_untested": n_untested,

@@ -18,10 +18,9 @@ them. The reported LOO RMSE is at the selected lam (selection not nested: slight
 
 Evaluation on the grid: f is evaluated on a coarse lattice (every ``coarse_factor``-th row/column,
 last row/column always included; default spacing ``DEFAULT_COARSE_SPACING_M`` = 10 km) and resampled
-bilinearly to the full grid; beta * elevation is added at full resolution. The resampling error grows
-as the square of the spacing; at 10 km the measured max |error| (0.0027 degC, 0.051 mm month-1, 350
-stations, 500 m window) is < 1 % of the LOO error. The output is a dask array with time in ONE chunk
-and space in ``chunks`` x ``chunks`` blocks; the fits and the coarse field are computed eagerly once.
+bilinearly to the full grid (its error: chapters/02-data.qmd, Climate surfaces); beta * elevation
+is added at full resolution. The output is a dask array with time in ONE chunk and space in
+``chunks`` x ``chunks`` blocks; the fits and the coarse field are computed eagerly once.
 """
 from __future__ import annotations
 

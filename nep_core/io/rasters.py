@@ -71,16 +71,14 @@ def read_geotiff(path):
 
     try:
         with rasterio.open(path) as src:
-            if src.crs is None:
-                raise NepInputError("raster has no CRS; cannot place it on the grid", file=path,
-                                    variable="crs")
             attrs = {**src.tags(), **{f"band_{k}": v for k, v in src.tags(1).items()},
                      "_nodata": src.nodata, "_scale": src.scales[0], "_offset": src.offsets[0]}
-            return src.read(1), attrs, src.transform, src.crs.to_wkt()
-    except NepInputError:
-        raise
+            raw, transform, crs = src.read(1), src.transform, src.crs
     except Exception as exc:
         raise NepInputError(f"cannot read raster (corrupt or truncated?): {exc}", file=path) from exc
+    if crs is None:
+        raise NepInputError("raster has no CRS; cannot place it on the grid", file=path, variable="crs")
+    return raw, attrs, transform, crs.to_wkt()
 
 
 def mosaic(rasters: list[Raster]) -> Raster:
