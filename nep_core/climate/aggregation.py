@@ -5,8 +5,8 @@ import numpy as np
 import xarray as xr
 
 from ..errors import NepInputError
-from ._common import (OUT_UNITS, VARIABLES, check_station_ds, check_variable_units, complete_years,
-                      variables_of)
+from ..vocab import check_units, climate_quantity
+from ._common import OUT_UNITS, VARIABLES, check_station_ds, complete_years, variables_of
 from .qc import MISSING, OK
 
 _HOW = {"tmean": "mean", "prcp": "sum", "rad": "sum"}
@@ -58,7 +58,7 @@ def annual(ds: xr.Dataset) -> xr.Dataset:
     year = complete_years(ds).rename("year")
     out = xr.Dataset(coords={c: ds[c] for c in ds.coords if "time" not in ds[c].dims})
     for v in [v for v in VARIABLES if v in ds]:
-        check_variable_units(ds, v, "monthly")
+        check_units(ds[v], climate_quantity(v, "monthly"), variable=v)
         g = ds[v].groupby(year)
         agg = g.mean("time", skipna=False) if _HOW[v] == "mean" else g.sum("time", skipna=False)
         out[v] = agg.assign_attrs(dict(ds[v].attrs, units=OUT_UNITS["annual"][v],

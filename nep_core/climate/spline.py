@@ -284,8 +284,7 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
     variables = variables_of(station_ds, variables)
     tdim = time_dim(station_ds)
     step = check_station_ds(station_ds, variables)
-    gx = np.asarray(grid_x, float)
-    gy = np.asarray(grid_y, float)
+    gx, gy = (np.asarray(g, float) for g in (grid_x, grid_y))
     if gx.ndim != 1 or gy.ndim != 1 or gx.size < 2 or gy.size < 2:
         raise NepInputError("grid_x and grid_y must be 1-D cell-centre coordinates (>= 2 each)")
     for name, g in (("grid_x", gx), ("grid_y", gy)):
@@ -302,11 +301,8 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
     f = int(coarse_factor) if coarse_factor is not None else default_coarse_factor(gx)
     if f < 1:
         raise NepInputError("coarse_factor must be >= 1", variable="coarse_factor")
-    cy_edge, cx_edge = (chunks, chunks) if isinstance(chunks, int) or chunks is None else chunks
-    cy_edge, cx_edge = cy_edge or 256, cx_edge or 256
-    elev_d = elev if isinstance(elev, da.Array) else da.from_array(np.asarray(elev, float),
-                                                                   chunks=(cy_edge, cx_edge))
-    elev_d = elev_d.astype(float).rechunk((cy_edge, cx_edge))
+    edges = (chunks, chunks) if isinstance(chunks, int) or chunks is None else chunks
+    elev_d = da.asarray(elev).astype(float).rechunk(tuple(e or 256 for e in edges))
     # every f-th row/column plus the last one
     iy, ix = (np.unique(np.append(np.arange(0, m, f), m - 1)) for m in (gy.size, gx.size))
     WY, WX = (dask.delayed(_bilinear_weights(g.size, i), pure=True) for g, i in ((gy, iy), (gx, ix)))
