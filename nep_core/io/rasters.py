@@ -139,16 +139,11 @@ def _aligned_window(src_transform, src_crs, grid):
     """Row/col offsets if the source is on the grid's own lattice (same CRS and cell), else None."""
     from pyproj import CRS
 
-    gt = grid_transform(grid)
-    if not CRS.from_user_input(src_crs).equals(CRS.from_user_input(CRS_ALBERS)):
-        return None
-    if abs(src_transform.a - gt.a) > 1e-6 or abs(src_transform.e - gt.e) > 1e-6:
-        return None
-    if src_transform.b != 0 or src_transform.d != 0:
-        return None
-    cx = (gt.c - src_transform.c) / gt.a
-    cy = (gt.f - src_transform.f) / gt.e
-    if abs(cx - round(cx)) > 1e-6 or abs(cy - round(cy)) > 1e-6:
+    gt, st = grid_transform(grid), src_transform
+    cx, cy = (gt.c - st.c) / gt.a, (gt.f - st.f) / gt.e
+    if (abs(st.a - gt.a) > 1e-6 or abs(st.e - gt.e) > 1e-6 or st.b != 0 or st.d != 0
+            or abs(cx - round(cx)) > 1e-6 or abs(cy - round(cy)) > 1e-6
+            or not CRS.from_user_input(src_crs).equals(CRS.from_user_input(CRS_ALBERS))):
         return None
     return int(round(cy)), int(round(cx))
 
