@@ -18,6 +18,8 @@ calendar-month climatology.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -131,15 +133,10 @@ def qc_stations(ds: xr.Dataset, variables=None, *, k_neighbours: int = 8, spike_
 
 
 def _nanmedian(a, axis, keepdims=False):
-    """NaN-aware median by sorting; an all-NaN slice (expected: no valid January) gives NaN without a
-    warning. Same values as ``np.nanmedian``, about 3x faster on the QC arrays."""
-    a = np.sort(np.moveaxis(a, axis, -1), axis=-1)          # NaNs sort last
-    n = np.sum(~np.isnan(a), axis=-1)
-    lo = np.clip((n - 1) // 2, 0, None)[..., None]
-    hi = np.clip(n // 2, 0, None)[..., None]
-    med = 0.5 * (np.take_along_axis(a, lo, -1) + np.take_along_axis(a, hi, -1))[..., 0]
-    med = np.where(n > 0, med, np.nan)
-    return np.expand_dims(med, axis) if keepdims else med
+    """``np.nanmedian`` without the warning of an all-NaN slice (expected: no valid January)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(a, axis=axis, keepdims=keepdims)
 
 
 def qc_summary(ds: xr.Dataset) -> pd.DataFrame:
