@@ -32,7 +32,8 @@ def project_geometry(geom, src: str = "EPSG:4326", dst: str = CRS_ALBERS):
     """Reproject a shapely geometry (vectorised over its coordinates with ``shapely.transform``)."""
     import shapely
 
-    return shapely.transform(geom, transformer(src, dst).transform, interleaved=False)
+    tr = transformer(src, dst)
+    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 
 def grid_transform(grid):

@@ -226,15 +226,14 @@ def cv_scores(station_ds: xr.Dataset, variables=None, smoothing="loocv") -> pd.D
 
 
 def _bilinear_weights(n, cidx):
-    """(n, len(cidx)) matrix interpolating linearly in index space from nodes cidx to 0..n-1."""
+    """(n, len(cidx)) matrix interpolating linearly in index space from nodes cidx (>= 2) to 0..n-1."""
     pos = np.interp(np.arange(n), cidx, np.arange(cidx.size))
-    i0 = np.clip(np.floor(pos).astype(int), 0, max(cidx.size - 2, 0))
+    i0 = np.clip(np.floor(pos).astype(int), 0, cidx.size - 2)
     frac = pos - i0
     W = np.zeros((n, cidx.size))
     rows = np.arange(n)
     W[rows, i0] += 1.0 - frac
-    if cidx.size > 1:
-        W[rows, i0 + 1] += frac
+    W[rows, i0 + 1] += frac
     return W
 
 
