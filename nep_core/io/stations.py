@@ -85,12 +85,11 @@ def _to_monthly(df, step, file):
     if step == "monthly":
         return df
     g = df.groupby(["station", "time"], sort=True)
-    n = g["date"].count()
     agg = pd.DataFrame({"tmean": g["tmean"].mean(), "prcp": g["prcp"].sum(min_count=1),
                         "rad": g["rad"].sum(min_count=1)})
-    full = n.index.get_level_values("time").days_in_month
+    full = agg.index.get_level_values("time").days_in_month     # dates are unique per station
     for v in STATION_VARS:
-        agg.loc[~((g[v].count().values == full) & (n.values == full)), v] = np.nan
+        agg.loc[g[v].count().values != full, v] = np.nan
     return agg.reset_index()
 
 
@@ -126,7 +125,9 @@ def _place(ds, grid, file, max_km):
     from scipy.spatial import cKDTree
 
     x, y = ds["x"].values, ds["y"].values
-    col, row = (np.floor(v).astype(np.int64) for v in ~grid_transform(grid) * (x, y))
+    inv = ~grid_transform(grid)
+    col = np.floor(inv.a * x + inv.b * y + inv.c).astype(np.int64)
+    row = np.floor(inv.d * x + inv.e * y + inv.f).astype(np.int64)
     region = grid["region"].values
     ny, nx = region.shape
     inside = (row >= 0) & (row < ny) & (col >= 0) & (col < nx)
