@@ -33,12 +33,7 @@ def project_geometry(geom, src: str = "EPSG:4326", dst: str = CRS_ALBERS):
     import shapely
 
     tr = transformer(src, dst)
-
-    def f(coords):
-        x, y = tr.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geom, f)
+    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 
 def grid_transform(grid):

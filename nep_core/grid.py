@@ -41,9 +41,7 @@ def _normalise_boundaries(boundaries):
         return out
     out = []
     for b in boundaries:
-        if not isinstance(b, Boundary):
-            code, name, geom = b[0], b[1], b[-1]
-            b = Boundary(int(code), str(name), None, geom)
+        b = b if isinstance(b, Boundary) else Boundary(int(b[0]), str(b[1]), None, b[-1])
         if b.code not in PROVINCE_NAMES:
             raise NepInputError(f"province code {b.code} not in 1..5", variable="boundaries")
         out.append(b)

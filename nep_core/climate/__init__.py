@@ -26,10 +26,8 @@ from ..errors import NepInputError
 from ._common import VARIABLES, check_station_ds, time_step
 from .aggregation import aggregate, annual
 from .fill import fill_kriging
-from .qc import (CLIM_OUTLIER, DAILY_RANGES, FLAG_MEANINGS, MISSING, MONTHLY_RANGES, OK, OUT_OF_RANGE, SPIKE,
-                 qc_stations, qc_summary)
-from .spline import (DEFAULT_COARSE_SPACING_M, SplineFit, cv_scores, default_coarse_factor, fit_surface,
-                     surfaces)
+from .qc import MISSING, OK, qc_stations, qc_summary
+from .spline import SplineFit, cv_scores, fit_surface, surfaces  # noqa: F401
 
 
 @dataclass

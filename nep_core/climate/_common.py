@@ -62,16 +62,11 @@ def check_station_ds(ds, variables) -> str:
             raise NepInputError("non-finite station coordinate", variable=c)
     step = time_step(ds)
     for v in variables:
-        check_variable_units(ds, v, step)
+        if v not in ds:
+            raise NepInputError("variable not in the station Dataset", variable=v)
+        if v in CLIMATE_QUANTITIES:
+            check_units(ds[v], climate_quantity(v, step), variable=v)
     return step
-
-
-def check_variable_units(ds, var, step):
-    """The units of ``ds[var]`` must spell the quantity of ``var`` at ``step`` (nep_core.vocab)."""
-    if var not in ds:
-        raise NepInputError("variable not in the station Dataset", variable=var)
-    if var in CLIMATE_QUANTITIES:
-        check_units(ds[var], climate_quantity(var, step), variable=var)
 
 
 def variables_of(ds, variables) -> list:

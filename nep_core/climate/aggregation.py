@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from ..errors import NepInputError
-from ._common import (OUT_UNITS, VARIABLES, check_station_ds, check_variable_units, complete_years,
-                      variables_of)
+from ..vocab import check_units, climate_quantity
+from ._common import OUT_UNITS, VARIABLES, check_station_ds, complete_years, variables_of
 from .qc import MISSING, OK
 
 _HOW = {"tmean": "mean", "prcp": "sum", "rad": "sum"}
@@ -30,18 +29,13 @@ def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
         return out
     if step != "daily":
         raise NepInputError(f"aggregate expects daily or monthly data, got {step}", variable="time")
-    t = pd.DatetimeIndex(ds["time"].values)
-    months = t.to_period("M").unique()
-    ndays_expected = xr.DataArray(np.array([m.days_in_month for m in months]), dims="time",
-                                  coords={"time": months.to_timestamp()})
-    coords = {c: ds[c] for c in ds.coords if ds[c].dims == ("station",)}
-    out = xr.Dataset(coords=coords)
+    out = xr.Dataset(coords={c: ds[c] for c in ds.coords if ds[c].dims == ("station",)})
     for v in variables:
         da = ds[v]
         r = da.resample(time="MS")
         agg = r.mean() if _HOW[v] == "mean" else r.sum(min_count=1)
         count = da.notnull().resample(time="MS").sum()
-        complete = (count == ndays_expected).transpose(*agg.dims)
+        complete = (count == count["time"].dt.days_in_month).transpose(*agg.dims)
         if require_complete and not bool(complete.all()):
             bad = (~complete).sum().item()
             raise NepInputError(f"{bad} station-months without complete daily data", variable=v)
@@ -58,18 +52,15 @@ def aggregate(ds: xr.Dataset, *, require_complete: bool = False) -> xr.Dataset:
     return out
 
 
-def annual(ds: xr.Dataset | xr.DataArray):
+def annual(ds: xr.Dataset) -> xr.Dataset:
     """Monthly to annual (station or gridded): T mean of 12 months, P and rad sums on dim ``year``;
     every year needs 12 months, and a NaN month gives a NaN year (no partial sums)."""
-    if isinstance(ds, xr.DataArray):
-        return annual(ds.to_dataset(name=ds.name))[ds.name]
     year = complete_years(ds).rename("year")
     out = xr.Dataset(coords={c: ds[c] for c in ds.coords if "time" not in ds[c].dims})
     for v in [v for v in VARIABLES if v in ds]:
-        check_variable_units(ds, v, "monthly")
+        check_units(ds[v], climate_quantity(v, "monthly"), variable=v)
         g = ds[v].groupby(year)
         agg = g.mean("time", skipna=False) if _HOW[v] == "mean" else g.sum("time", skipna=False)
-        out[v] = agg
-        out[v].attrs = dict(ds[v].attrs, units=OUT_UNITS["annual"][v],
-                            cell_methods=f"time: {_HOW[v]} of 12 monthly values")
+        out[v] = agg.assign_attrs(dict(ds[v].attrs, units=OUT_UNITS["annual"][v],
+                                       cell_methods=f"time: {_HOW[v]} of 12 monthly values"))
     return out

@@ -1,7 +1,7 @@
 """Gap filling of station data by ordinary kriging of the other stations at the same time step.
 
 Ordinary kriging (``pykrige.ok.OrdinaryKriging``, coordinates in km) per variable and time step, only
-for time steps that have something to fill. Default is *residual kriging*: an OLS line on station
+for time steps that have something to fill, as *residual kriging*: an OLS line on station
 elevation is fitted at each time step, its residuals are kriged and the line is added back. The
 variogram (exponential by default) is fitted by pykrige's least squares on ``nlags`` distance bins.
 ``<var>_krige_var`` is the kriging variance of the residual (units squared; the uncertainty of the
@@ -20,12 +20,11 @@ from .qc import CLIM_OUTLIER, MISSING, OUT_OF_RANGE, SPIKE
 
 
 def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE, SPIKE, CLIM_OUTLIER),
-                 detrend=None, variogram_model: str = "exponential", nlags: int = 8,
+                 variogram_model: str = "exponential", nlags: int = 8,
                  min_stations: int = 10, n_closest: int | None = 48) -> xr.Dataset:
     """Replace missing and flagged station values by ordinary kriging of the same time step.
 
     ``flags``: QC codes replaced (default all non-zero; without ``<var>_flag`` only NaN is filled).
-    ``detrend``: per variable ``"elevation"`` (residual kriging, default) or ``"none"``.
     ``variogram_model``: pykrige model fitted per time step. ``min_stations``: fewest valid stations
     a time step needs. ``n_closest``: moving-window kriging from the nearest valid stations (pykrige
     ``n_closest_points``, ``backend="loop"``; variogram still fitted on all), ``None`` = all stations.
@@ -36,15 +35,11 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
 
     variables = variables_of(ds, variables)
     step = check_station_ds(ds, variables)
-    detrend = {v: "elevation" for v in variables} | dict(detrend or {})
     x, y, z = station_xy(ds)
     xk, yk = x / 1000.0, y / 1000.0
     times = ds[time_dim(ds)].values
     out = ds.copy()
     for var in variables:
-        if detrend[var] not in ("elevation", "none"):
-            raise NepInputError(f"detrend must be 'elevation' or 'none', got {detrend[var]!r}",
-                                variable=var)
         da = ds[var].transpose("station", ...)
         v = np.asarray(da.values, dtype=float)
         bad = ~np.isfinite(v)
@@ -60,11 +55,8 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
                     f"only {n_good} valid stations at {fmt_time(times[t])}; kriging needs at "
                     f"least {min_stations}", variable=var)
             tgt = bad[:, t]
-            if detrend[var] == "elevation":
-                A = np.column_stack([np.ones(n_good), z[good]])
-                coef = np.linalg.lstsq(A, v[good, t], rcond=None)[0]
-            else:
-                coef = np.array([0.0, 0.0])
+            A = np.column_stack([np.ones(n_good), z[good]])
+            coef = np.linalg.lstsq(A, v[good, t], rcond=None)[0]
             resid = v[good, t] - coef[0] - coef[1] * z[good]
             trend_t = coef[0] + coef[1] * z[tgt]
             if np.ptp(resid) <= 1e-9 * max(1.0, np.abs(resid).max()):
@@ -83,8 +75,7 @@ def fill_kriging(ds: xr.Dataset, variables=None, *, flags=(MISSING, OUT_OF_RANGE
         method = (f"ordinary kriging (pykrige, {variogram_model} variogram fitted per time step, "
                   f"{nlags} lags) of the other valid stations at the same time step"
                   + (f" (moving window: the {n_closest} nearest)" if n_closest else "")
-                  + (", residuals of a per-time-step OLS line on elevation (residual kriging)"
-                     if detrend[var] == "elevation" else ""))
+                  + ", residuals of a per-time-step OLS line on elevation (residual kriging)")
         out[f"{var}_original"] = da.copy()
         out[var] = (dims, filled, dict(ds[var].attrs))
         out[var].attrs["description"] = (

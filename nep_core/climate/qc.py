@@ -18,6 +18,8 @@ calendar-month climatology.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -46,14 +48,13 @@ def _robust_scale(a, axis, floor):
     return med, np.where(np.isfinite(s), np.maximum(s, floor), np.nan)
 
 
-def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=None,
-                rad_range=None, k_neighbours: int = 8, spike_z: float = 5.0,
+def qc_stations(ds: xr.Dataset, variables=None, *, k_neighbours: int = 8, spike_z: float = 5.0,
                 clim_z: float = 6.0, min_years: int = 8) -> xr.Dataset:
     """Flag missing, out-of-range, spiky and climatologically implausible station values.
 
     ``ds``: daily or monthly ``(station, time)`` data with coords ``x``, ``y`` (Albers m) and
-    ``elevation`` (m). ``*_range``: inclusive physical ranges (default ``MONTHLY_RANGES`` or
-    ``DAILY_RANGES`` by time step); ``spike_z``, ``clim_z``: robust z thresholds of codes 3 and 4;
+    ``elevation`` (m); physical ranges (code 2) are ``MONTHLY_RANGES`` or ``DAILY_RANGES`` by time
+    step. ``spike_z``, ``clim_z``: robust z thresholds of codes 3 and 4;
     ``min_years``: fewest valid values per station and calendar month for codes 3/4 to be tested.
     Returns ``ds`` with ``<var>_flag`` (int8, station x time) added; values unchanged.
     """
@@ -61,10 +62,7 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
     step = check_station_ds(ds, variables)
     if step == "annual":
         raise NepInputError("QC expects daily or monthly data", variable="time")
-    ranges = dict(MONTHLY_RANGES if step == "monthly" else DAILY_RANGES)
-    for name, r in (("tmean", tmean_range), ("prcp", prcp_range), ("rad", rad_range)):
-        if r is not None:
-            ranges[name] = tuple(map(float, r))
+    ranges = MONTHLY_RANGES if step == "monthly" else DAILY_RANGES
     x, y, _ = station_xy(ds)
     n_st = x.size
     k = min(k_neighbours, n_st - 1)
@@ -76,7 +74,6 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
     out = ds.copy()
     for var in variables:
         v = np.asarray(ds[var].transpose("station", "time").values, dtype=float)
-        flag = np.zeros(v.shape, np.int8)
         lo, hi = ranges.get(var, (-np.inf, np.inf))
         missing = np.isnan(v)
         bad_range = ~missing & ((v < lo) | (v > hi) | ~np.isfinite(v))
@@ -116,11 +113,8 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
         clim = (usable & enough & (np.abs(np.nan_to_num(zc)) > clim_z)
                 & (np.abs(np.nan_to_num(nb_zc)) < clim_z / 2))
         n_untested = int((usable & ~enough).sum())
-        flag[clim] = CLIM_OUTLIER
-        flag[spike] = SPIKE
-        flag[bad_range] = OUT_OF_RANGE
-        flag[missing] = MISSING
-        out[f"{var}_flag"] = (("station", "time"), flag)
+        flag = np.select([missing, bad_range, spike, clim], [MISSING, OUT_OF_RANGE, SPIKE, CLIM_OUTLIER], OK)
+        out[f"{var}_flag"] = (("station", "time"), flag.astype(np.int8))
         out[f"{var}_flag"].attrs = {
             "long_name": f"QC flag of {var}", "units": "1",
             "flag_values": np.array(sorted(FLAG_MEANINGS), dtype=np.int8),
@@ -130,8 +124,7 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
                 f"the anomaly minus the median anomaly of the {k} nearest stations; climatology: "
                 f"|robust z| > {clim_z} vs the station's calendar-month median/MAD while the "
                 f"neighbours' median z < {clim_z / 2}"
-                + ("; precipitation tested as log(1 + P)"
-                   if var == "prcp" else "")
+                + ("; precipitation tested as log(1 + P)" if var == "prcp" else "")
                 + f"; spike and climatology tests need >= {min_years} valid values per station and "
                   f"calendar month ({n_untested} values could not be tested)"),
             "n_untested": n_untested,
@@ -140,15 +133,10 @@ def qc_stations(ds: xr.Dataset, variables=None, *, tmean_range=None, prcp_range=
 
 
 def _nanmedian(a, axis, keepdims=False):
-    """NaN-aware median by sorting; an all-NaN slice (expected: no valid January) gives NaN without a
-    warning. Same values as ``np.nanmedian``, about 3x faster on the QC arrays."""
-    a = np.sort(np.moveaxis(a, axis, -1), axis=-1)          # NaNs sort last
-    n = np.sum(~np.isnan(a), axis=-1)
-    lo = np.clip((n - 1) // 2, 0, None)[..., None]
-    hi = np.clip(n // 2, 0, None)[..., None]
-    med = 0.5 * (np.take_along_axis(a, lo, -1) + np.take_along_axis(a, hi, -1))[..., 0]
-    med = np.where(n > 0, med, np.nan)
-    return np.expand_dims(med, axis) if keepdims else med
+    """``np.nanmedian`` without the warning of an all-NaN slice (expected: no valid January)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(a, axis=axis, keepdims=keepdims)
 
 
 def qc_summary(ds: xr.Dataset) -> pd.DataFrame:

@@ -78,7 +78,8 @@ def _struct_metadata(text: str, file):
 
 
 def _read_hdf4(path, sds_name):
-    """``(raw, attrs, transform, crs)`` of one SDS of a MODIS HDF4-EOS tile."""
+    """``(raw, attrs, transform, crs)`` of one SDS of a MODIS HDF4-EOS tile, ``attrs`` holding
+    ``_nodata`` (its ``_FillValue``) and ``_scale`` (None) as :func:`~.rasters.read_geotiff` does."""
     from affine import Affine
     from pyhdf.SD import SD, SDC
     from pyhdf.error import HDF4Error
@@ -98,6 +99,7 @@ def _read_hdf4(path, sds_name):
         sds = sd.select(sds_name)
         try:
             attrs = sds.attributes()
+            attrs.update(_nodata=attrs.get("_FillValue"), _scale=None)
             raw = sds.get()
         except HDF4Error as exc:
             raise NepInputError(f"cannot read the data (corrupt or truncated?): {exc}", file=path,
@@ -124,30 +126,24 @@ def _read_hdf4(path, sds_name):
 def _decode_npp(path) -> Raster:
     """One NPP file as g C m-2 a-1 (NaN where masked) with reason codes."""
     p = Path(path)
-    if p.suffix.lower() in _HDF4:
-        raw, attrs, transform, crs = _read_hdf4(p, "Npp_500m")
-        scale = float(np.ravel(attrs.get("scale_factor", MOD17_SCALE))[0])
-        vr = attrs.get("valid_range", MOD17_VALID_RANGE)
-        fill = attrs.get("_FillValue", 32767)
-        units = attrs.get("units", "kg C/m^2")
-    else:
-        raw, attrs, transform, crs = read_geotiff(p)
-        units = attrs.get("units", attrs.get("band_units"))
-        if np.issubdtype(raw.dtype, np.floating):
-            if not units:
-                raise NepInputError("float NPP raster with undeclared unit; declare units 'g C m-2 a-1' "
-                                    "or 'kg C m-2 a-1' in the GeoTIFF tags", file=p, variable="units")
-            f, _ = unit_conversion(units, "carbon_flux", file=p, variable="units")
-            vals = raw.astype(np.float32) * np.float32(f)
-            bad = ~np.isfinite(vals)
-            if attrs["_nodata"] is not None:
-                bad |= raw == attrs["_nodata"]
-            reason = np.where(bad, reasons.NPP_FILL, reasons.VALID).astype(np.int8)
-            return Raster(np.where(bad, np.nan, vals).astype(np.float32), reason, transform, crs, p)
-        scale = float(attrs.get("scale_factor", attrs["_scale"] if attrs["_scale"] not in (None, 1.0)
-                                else MOD17_SCALE))
-        vr = MOD17_VALID_RANGE
-        fill = attrs["_nodata"] if attrs["_nodata"] is not None else 32767
+    hdf4 = p.suffix.lower() in _HDF4
+    raw, attrs, transform, crs = _read_hdf4(p, "Npp_500m") if hdf4 else read_geotiff(p)
+    units = attrs.get("units", attrs.get("band_units"))
+    if np.issubdtype(raw.dtype, np.floating):
+        if not units:
+            raise NepInputError("float NPP raster with undeclared unit; declare units 'g C m-2 a-1' "
+                                "or 'kg C m-2 a-1' in the GeoTIFF tags", file=p, variable="units")
+        f, _ = unit_conversion(units, "carbon_flux", file=p, variable="units")
+        vals = raw.astype(np.float32) * np.float32(f)
+        bad = ~np.isfinite(vals)
+        if attrs["_nodata"] is not None:
+            bad |= raw == attrs["_nodata"]
+        reason = np.where(bad, reasons.NPP_FILL, reasons.VALID).astype(np.int8)
+        return Raster(np.where(bad, np.nan, vals).astype(np.float32), reason, transform, crs, p)
+    scale = float(np.ravel(attrs.get("scale_factor", attrs["_scale"] if attrs["_scale"] not in (None, 1.0)
+                                     else MOD17_SCALE))[0])
+    vr = attrs.get("valid_range", MOD17_VALID_RANGE) if hdf4 else MOD17_VALID_RANGE
+    fill = np.ravel(attrs["_nodata"] if attrs["_nodata"] is not None else 32767)[0]
     if raw.dtype != np.int16:
         raise NepInputError(f"MOD17A3HGF Npp_500m must be int16 raw codes, got {raw.dtype}",
                             file=p, variable="Npp_500m")
@@ -207,7 +203,9 @@ def read_npp(paths_or_glob, grid: xr.Dataset, years, *, check_ranges: bool = Tru
     why = np.empty((len(years), *region.shape), np.int8)
     n_valid = np.zeros(region.shape, np.int16)
     totals = 0
+    lo, hi = (c * MOD17_SCALE * 1000.0 for c in MOD17_VALID_RANGE)
     for i, y in enumerate(years):
+        named = _named(by_year[y])
         m = mosaic([_decode_npp(f) for f in by_year[y]])
         v = to_grid(m.values, m.transform, m.crs, grid, "average", np.float32(np.nan))
         r = to_grid(m.reason, m.transform, m.crs, grid, "mode", np.int8(UNCOVERED))
@@ -215,7 +213,20 @@ def read_npp(paths_or_glob, grid: xr.Dataset, years, *, check_ranges: bool = Tru
         r = np.where(np.isfinite(v), reasons.VALID, np.where(r == reasons.VALID, reasons.NPP_FILL, r))
         r = np.where(region, r, reasons.OUTSIDE_REGION).astype(np.int8)
         v[r != reasons.VALID] = np.nan
-        totals = totals + _check_npp_year(v, r, region, _named(by_year[y]), y, check_ranges)
+        check_plausible(v[region], "carbon_flux", file=named, variable="npp", what=f"NPP {y}",
+                        strict=check_ranges, hint="check the declared units (g C vs kg C: a factor of 1000)")
+        out = (v < lo) | (v > hi)           # floats only: raw codes were range-checked in decoding
+        v[out], r[out] = np.nan, reasons.OUT_OF_RANGE
+        n = reasons.counts(r[region])
+        if n[reasons.OUT_OF_RANGE]:
+            warn_input(f"NPP {y}: {n[reasons.OUT_OF_RANGE]} region cells hold values outside MOD17's valid "
+                       f"range {lo:g}..{hi:g} g C m-2 a-1, masked (reason "
+                       f"{reasons.MEANINGS[reasons.OUT_OF_RANGE]})", file=named, variable="npp")
+        if not n[reasons.VALID]:
+            raise NepInputError(f"NPP {y} is all fill or masked in the study region (reason counts: "
+                                f"{reasons.describe_counts(n)}); a broken or wrong file?", file=named,
+                                variable="npp")
+        totals = totals + n
         npp[i], why[i] = v, r
         n_valid += r == reasons.VALID
     if min_valid is not None and not (n_valid[region] >= min_valid).any():
@@ -246,12 +257,8 @@ def encode_npp(npp_g: np.ndarray, fill_code: np.ndarray | None = None) -> np.nda
 def _decode_lc(path) -> Raster:
     """One LC_Type1 file as study classes (0 at the fill) with the fill marked ``UNCOVERED - 1``."""
     p = Path(path)
-    if p.suffix.lower() in _HDF4:
-        raw, attrs, transform, crs = _read_hdf4(p, "LC_Type1")
-        fill = int(np.ravel(attrs.get("_FillValue", LC_FILL))[0])
-    else:
-        raw, attrs, transform, crs = read_geotiff(p)
-        fill = LC_FILL if attrs["_nodata"] is None else int(attrs["_nodata"])
+    raw, attrs, transform, crs = _read_hdf4(p, "LC_Type1") if p.suffix.lower() in _HDF4 else read_geotiff(p)
+    fill = LC_FILL if attrs["_nodata"] is None else int(np.ravel(attrs["_nodata"])[0])
     if raw.dtype != np.uint8:
         raise NepInputError(f"LC_Type1 must be uint8 IGBP codes, got {raw.dtype}", file=p,
                             variable="LC_Type1")
@@ -263,27 +270,6 @@ def _decode_lc(path) -> Raster:
     cls = _LUT[raw]
     cls[raw == fill] = 0
     return Raster(cls, np.where(raw == fill, np.int8(UNCOVERED - 1), np.int8(0)), transform, crs, p)
-
-
-def _check_npp_year(v, r, region, file, year, check_ranges):
-    """One year's NPP on the grid, in place: the region's median / spread checked, values outside
-    MOD17's valid range masked (floats; raw codes were in decoding) and counted in a warning; no valid
-    region cell raises. Returns the reason-code counts of the region cells."""
-    check_plausible(v[region], "carbon_flux", file=file, variable="npp", what=f"NPP {year}",
-                    strict=check_ranges, hint="check the declared units (g C vs kg C: a factor of 1000)")
-    lo, hi = (c * MOD17_SCALE * 1000.0 for c in MOD17_VALID_RANGE)
-    out = (v < lo) | (v > hi)
-    v[out], r[out] = np.nan, reasons.OUT_OF_RANGE
-    n = reasons.counts(r[region])
-    if n[reasons.OUT_OF_RANGE]:
-        warn_input(f"NPP {year}: {n[reasons.OUT_OF_RANGE]} region cells hold values outside MOD17's valid "
-                   f"range {lo:g}..{hi:g} g C m-2 a-1, masked (reason "
-                   f"{reasons.MEANINGS[reasons.OUT_OF_RANGE]})", file=file, variable="npp")
-    if not n[reasons.VALID]:
-        raise NepInputError(f"NPP {year} is all fill or masked in the study region (reason counts: "
-                            f"{reasons.describe_counts(n)}); a broken or wrong file?", file=file,
-                            variable="npp")
-    return n
 
 
 def read_landcover(paths, grid: xr.Dataset, years=range(2000, 2023)) -> xr.DataArray:

@@ -25,8 +25,7 @@ def expand_paths(paths_or_glob, what: str = "files") -> list[Path]:
     items = [paths_or_glob] if isinstance(paths_or_glob, (str, os.PathLike)) else list(paths_or_glob)
     out = set()
     for item in items:
-        s = os.path.expanduser(str(item))
-        hits = sorted(_glob.glob(s)) if any(c in s for c in "*?[") else ([s] if os.path.exists(s) else [])
+        hits = _glob.glob(os.path.expanduser(str(item)))        # a plain path: itself, if it exists
         if not hits:
             raise NepInputError(f"no {what} match this path or pattern", file=item)
         out.update(Path(h) for h in hits)
@@ -72,16 +71,14 @@ def read_geotiff(path):
 
     try:
         with rasterio.open(path) as src:
-            if src.crs is None:
-                raise NepInputError("raster has no CRS; cannot place it on the grid", file=path,
-                                    variable="crs")
             attrs = {**src.tags(), **{f"band_{k}": v for k, v in src.tags(1).items()},
                      "_nodata": src.nodata, "_scale": src.scales[0], "_offset": src.offsets[0]}
-            return src.read(1), attrs, src.transform, src.crs.to_wkt()
-    except NepInputError:
-        raise
+            raw, transform, crs = src.read(1), src.transform, src.crs
     except Exception as exc:
         raise NepInputError(f"cannot read raster (corrupt or truncated?): {exc}", file=path) from exc
+    if crs is None:
+        raise NepInputError("raster has no CRS; cannot place it on the grid", file=path, variable="crs")
+    return raw, attrs, transform, crs.to_wkt()
 
 
 def mosaic(rasters: list[Raster]) -> Raster:
@@ -142,16 +139,11 @@ def _aligned_window(src_transform, src_crs, grid):
     """Row/col offsets if the source is on the grid's own lattice (same CRS and cell), else None."""
     from pyproj import CRS
 
-    gt = grid_transform(grid)
-    if not CRS.from_user_input(src_crs).equals(CRS.from_user_input(CRS_ALBERS)):
-        return None
-    if abs(src_transform.a - gt.a) > 1e-6 or abs(src_transform.e - gt.e) > 1e-6:
-        return None
-    if src_transform.b != 0 or src_transform.d != 0:
-        return None
-    cx = (gt.c - src_transform.c) / gt.a
-    cy = (gt.f - src_transform.f) / gt.e
-    if abs(cx - round(cx)) > 1e-6 or abs(cy - round(cy)) > 1e-6:
+    gt, st = grid_transform(grid), src_transform
+    cx, cy = (gt.c - st.c) / gt.a, (gt.f - st.f) / gt.e
+    if (abs(st.a - gt.a) > 1e-6 or abs(st.e - gt.e) > 1e-6 or st.b != 0 or st.d != 0
+            or abs(cx - round(cx)) > 1e-6 or abs(cy - round(cy)) > 1e-6
+            or not CRS.from_user_input(src_crs).equals(CRS.from_user_input(CRS_ALBERS))):
         return None
     return int(round(cy)), int(round(cx))
 

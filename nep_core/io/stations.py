@@ -54,26 +54,6 @@ def _numeric(s, name, file):
     return out.astype(float)
 
 
-def _convert(values, var, unit, step, file):
-    """``values`` from the declared ``unit`` to the canonical unit of ``var`` (vocab.QUANTITIES)."""
-    if unit is None:
-        raise NepInputError(f"no unit declared for {var}; write the header as "
-                            f"'{var}[{STATION_UNITS.get(var, 'm')}]'", file=file, variable=var)
-    quantity = {**CLIMATE_QUANTITIES, "elevation": "elevation"}[var].format(step=step)
-    f, o = unit_conversion(unit, quantity, file=file, variable=var)
-    return values * f + o
-
-
-def _check_plausible(df, step, file, declared, strict):
-    for v in STATION_VARS:
-        check_plausible(df[v].values, climate_quantity(v, step), file=file, variable=v, strict=strict,
-                        what=f"{step} values (declared unit {declared.get(v)!r})",
-                        hint="is the declared unit right (e.g. K vs degC, m vs mm)?")
-    if (df["prcp"] < 0).any():
-        i = int(np.flatnonzero((df["prcp"] < 0).values)[0])
-        raise NepInputError(f"negative precipitation in data row {i + 1}", file=file, variable="prcp")
-
-
 def _station_meta(df, file):
     """lon, lat, elevation per station, which must agree across its rows."""
     meta = df.groupby("station", sort=True)[["lon", "lat", "elevation"]]
@@ -105,12 +85,11 @@ def _to_monthly(df, step, file):
     if step == "monthly":
         return df
     g = df.groupby(["station", "time"], sort=True)
-    n = g["date"].count()
     agg = pd.DataFrame({"tmean": g["tmean"].mean(), "prcp": g["prcp"].sum(min_count=1),
                         "rad": g["rad"].sum(min_count=1)})
-    full = n.index.get_level_values("time").days_in_month
+    full = agg.index.get_level_values("time").days_in_month     # dates are unique per station
     for v in STATION_VARS:
-        agg.loc[~((g[v].count().values == full) & (n.values == full)), v] = np.nan
+        agg.loc[g[v].count().values != full, v] = np.nan
     return agg.reset_index()
 
 
@@ -256,7 +235,13 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None, *,
                                 variable="date")
         df["date"] = parsed
         for v in ("elevation", *STATION_VARS):
-            df[v] = _convert(_numeric(df[v], v, path), v, declared.get(v), step, path)
+            vals = _numeric(df[v], v, path)
+            if v not in declared:
+                raise NepInputError(f"no unit declared for {v}; write the header as "
+                                    f"'{v}[{STATION_UNITS.get(v, 'm')}]'", file=path, variable=v)
+            quantity = "elevation" if v == "elevation" else climate_quantity(v, step)
+            f, o = unit_conversion(declared[v], quantity, file=path, variable=v)
+            df[v] = vals * f + o
     elif layout == "cma":
         try:
             raw = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, comment="#")
@@ -266,13 +251,12 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None, *,
             raise NepInputError(f"expected {len(CMA_COLUMNS)} columns {CMA_COLUMNS}, found {raw.shape[1]}",
                                 file=path)
         raw.columns = CMA_COLUMNS
-        num = {c: _numeric(raw[c], c, path) for c in CMA_COLUMNS[1:]}
+        num = {c: _numeric(raw[c], c, path).replace(CMA_MISSING, np.nan) for c in CMA_COLUMNS[1:]}
         for c in ("lat_ddmm", "lon_dddmm", "elev_01m", "year", "month", "day"):
-            if (num[c] == CMA_MISSING).any() or num[c].isna().any():
+            if num[c].isna().any():
                 raise NepInputError("missing station coordinate or date", file=path, variable=c)
         e = num["elev_01m"]
-        p = num["prcp_01mm"].where(num["prcp_01mm"] != CMA_MISSING)
-        p = p.where(p != 32700, 0.0)
+        p = num["prcp_01mm"].where(num["prcp_01mm"] != 32700, 0.0)
         p = p.where(~((p >= 30000) & (p < 32700)), p % 1000) / 10.0
         try:
             date = pd.to_datetime(pd.DataFrame({k: num[k] for k in ("year", "month", "day")}))
@@ -283,14 +267,19 @@ def read_stations(path, layout: str = "csv", grid: xr.Dataset | None = None, *,
             "lon": np.floor(num["lon_dddmm"] / 100) + (num["lon_dddmm"] % 100) / 60.0,
             "lat": np.floor(num["lat_ddmm"] / 100) + (num["lat_ddmm"] % 100) / 60.0,
             "elevation": np.where(e >= 100000, e - 100000, e) / 10.0, "date": date,
-            "tmean": num["tmean_01C"].where(num["tmean_01C"] != CMA_MISSING) / 10.0, "prcp": p,
-            "rad": num["rad_001MJ"].where(num["rad_001MJ"] != CMA_MISSING) / 100.0})
+            "tmean": num["tmean_01C"] / 10.0, "prcp": p, "rad": num["rad_001MJ"] / 100.0})
         step = "daily"
         declared = {"tmean": "0.1 degC", "prcp": "0.1 mm", "rad": "0.01 MJ m-2", "elevation": "0.1 m"}
     else:
         raise NepInputError(f"unknown station layout {layout!r}; use 'csv' or 'cma'",
                             variable="station_layout")
-    _check_plausible(df, step, path, declared, check_ranges)
+    for v in STATION_VARS:
+        check_plausible(df[v].values, climate_quantity(v, step), file=path, variable=v, strict=check_ranges,
+                        what=f"{step} values (declared unit {declared.get(v)!r})",
+                        hint="is the declared unit right (e.g. K vs degC, m vs mm)?")
+    if (df["prcp"] < 0).any():
+        i = int(np.flatnonzero((df["prcp"] < 0).values)[0])
+        raise NepInputError(f"negative precipitation in data row {i + 1}", file=path, variable="prcp")
     meta = _station_meta(df, path)
     return _assemble(_to_monthly(df, step, path), meta, grid, path, layout, declared, max_distance_km)
 
