@@ -34,9 +34,8 @@ import pandas as pd
 import xarray as xr
 
 from . import attribution, carbon, climate
-from .classify import trend_class
+from .carbon import per_pixel_maps
 from .errors import NepInputError
-from .stats import sen_mk
 from .vocab import NEP_UNITS, PROVINCES, REGION_NAME
 
 #: the random stream of this Monte Carlo, mixed into the seed so its draws differ from other Monte Carlos
@@ -64,12 +63,8 @@ class Headline:
     compute: Callable
 
 
-def _weights(ds):
-    return ds["cell_area"].astype(np.float64).where(np.isfinite(ds["nep_mean"]), 0.0)
-
-
 def _mean_nep(ds):
-    w = _weights(ds)
+    w = ds["cell_area"].astype(np.float64).where(np.isfinite(ds["nep_mean"]), 0.0)
     out = {"nwc_mean": (f"{REGION_NAME} mean NEP", (w * ds["nep_mean"].fillna(0)).sum() / w.sum())}
     for p in PROVINCES:
         wp = w.where(ds["province"] == p.code, 0.0)
@@ -119,16 +114,6 @@ def headline_values(ds: xr.Dataset, headlines=HEADLINES) -> pd.DataFrame:
     return pd.DataFrame({"quantity": [q for _, q, _, _ in items], "units": [u for _, _, u, _ in items],
                          "value": [float(v) for v in vals]},
                         index=pd.Index([k for k, *_ in items], name="key"))
-
-
-def per_pixel_maps(nep: xr.DataArray, st) -> xr.Dataset:
-    """``nep_mean`` (mean of the finite years) and ``trend_class`` (``sen_mk`` + Table 1 classes with
-    the settings ``st`` of the main run) of an annual NEP cube."""
-    count = np.isfinite(nep).sum("year")
-    mean = nep.astype(np.float64).sum("year") / count.where(count > 0)
-    tr = sen_mk(nep.assign_attrs(units=NEP_UNITS), dim="year", alpha=st.alpha, correction=st.correction,
-                min_valid=st.min_valid)
-    return xr.Dataset({"nep_mean": mean, "trend_class": trend_class(tr, eps=st.stable_eps)})
 
 
 def map_dataset(nep_mean, trend_class, cell_area, province, region, annual=None,
@@ -224,8 +209,8 @@ def make_sample(static: xr.Dataset, annual: xr.Dataset, stations: xr.Dataset, pa
 
 # ------------------------------------------------------------------------------------------ draws
 def _bilinear(coord, spacing_m):
-    """``(points, nodes)`` bilinear weights of lattice nodes every ``spacing_m`` from ``coord.min()``,
-    each row divided by its root sum of squares (unit variance for iid unit node values)."""
+    """``(points, nodes)`` bilinear weights of nodes every ``spacing_m`` from ``coord.min()``, rows
+    divided by their root sum of squares."""
     f = (np.asarray(coord, float) - np.min(coord)) / spacing_m
     i = np.floor(f).astype(int)
     w = np.zeros((f.size, int(i.max()) + 2))
@@ -235,12 +220,9 @@ def _bilinear(coord, spacing_m):
 
 
 def error_field(rng: np.random.Generator, x, y, n: int, spacing_m: float) -> np.ndarray:
-    """``n`` spatially correlated standard normal fields on the grid with axes ``y``, ``x`` (m).
-
-    iid N(0, 1) on a lattice of ``spacing_m`` covering the grid, bilinear interpolation (separable:
-    ``Wy @ nodes @ Wx.T``), each point divided by the root of its summed squared weights so that its
-    marginal SD is exactly 1. Returns float32 ``(n, y, x)``.
-    """
+    """``n`` spatially correlated standard normal fields (float32 ``(n, y, x)``) on the grid with axes
+    ``y``, ``x`` (m), as the module docstring states; the bilinear interpolation is separable
+    (``Wy @ nodes @ Wx.T``)."""
     wy, wx = _bilinear(y, spacing_m).astype(np.float32), _bilinear(x, spacing_m).astype(np.float32)
     nodes = rng.standard_normal((n, wy.shape[1], wx.shape[1]), dtype=np.float32)
     g = (nodes.reshape(-1, wx.shape[1]) @ wx.T).reshape(n, wy.shape[1], wx.shape[0])   # along x
@@ -261,12 +243,25 @@ def draw_params(rng: np.random.Generator, params, prior_pct: float):
                                c=params.c * (1 + u[2]))
 
 
-def draw(sample: Sample, i: int, seed: int, params, prior_pct: float, sd_t: float, sd_p: float,
-         spacing_m: float) -> dict:
-    """Draw ``i``: its Rh constants and error fields, and the NEP, T and P on the sample (numpy).
+def _draw_ds(sample: Sample, nep, tmean, prcp, st) -> xr.Dataset:
+    """The headline Dataset of a draw's ``(pixel, year)`` numpy NEP, T and P on the sample (eager; the
+    per-pixel trend test runs through dask's synchronous scheduler, so its numba kernel uses this
+    task's thread only)."""
+    cubes = {"nep": nep, "tmean": tmean, "prcp": prcp, "rad": sample.rad}
+    ds = xr.Dataset({v: xr.DataArray(a, dims=("pixel", "year"), coords={"year": sample.years})
+                     for v, a in cubes.items()})
+    ds = ds.merge(per_pixel_maps(ds["nep"].chunk(), st).compute(scheduler="sync"))
+    ds["attr_class"] = attribution.attribution_of(ds, min_valid=st.min_valid)["attr_class"]
+    ds["cell_area"] = ("pixel", sample.cell_area)
+    ds["province"] = ("pixel", sample.province)
+    return ds
 
-    Returns ``{"nep", "tmean", "prcp", "rad"}`` as ``(pixel, year)`` float32. The constants are the
-    first use of the draw's generator: ``draw_params(draw_rng(seed, i), params, prior_pct)``.
+
+def draw(sample: Sample, i: int, seed: int, params, st, prior_pct: float, sd_t: float, sd_p: float,
+         spacing_m: float, headlines) -> np.ndarray:
+    """One dask task: draw ``i`` (its Rh constants, then its T and P error fields) and its headline
+    values on the sample, in the order of :func:`headline_values`. The constants are the first use
+    of the draw's generator: ``draw_params(draw_rng(seed, i), params, prior_pct)``.
     """
     rng = draw_rng(seed, i)
     q = draw_params(rng, params, prior_pct)
@@ -281,70 +276,40 @@ def draw(sample: Sample, i: int, seed: int, params, prior_pct: float, sd_t: floa
         rh, tm, pa = sample.rh0, sample.tmean0, sample.prcp0
     else:
         rh, tm, pa = _annual(tmon, pmon, sample.time, q)
-    return {"nep": sample.nep - (rh - sample.rh0), "tmean": tm, "prcp": pa, "rad": sample.rad}
-
-
-def _draw_ds(sample: Sample, cubes: dict, st) -> xr.Dataset:
-    """The headline Dataset of a draw's ``(pixel, year)`` numpy cubes on the sample (eager; the
-    per-pixel trend test runs through dask's synchronous scheduler, so its numba kernel uses this
-    task's thread only)."""
-    ds = xr.Dataset({v: xr.DataArray(cubes[v], dims=("pixel", "year"), coords={"year": sample.years})
-                     for v in ("nep", "tmean", "prcp", "rad")})
-    ds = ds.merge(per_pixel_maps(ds["nep"].chunk(), st).compute(scheduler="sync"))
-    ds["attr_class"] = attribution.attribution_of(ds, min_valid=st.min_valid)["attr_class"]
-    ds["cell_area"] = ("pixel", sample.cell_area)
-    ds["province"] = ("pixel", sample.province)
-    return ds
-
-
-def _draw_values(sample: Sample, i: int, seed: int, params, st, prior_pct: float, sd_t: float, sd_p: float,
-                 spacing_m: float, headlines) -> np.ndarray:
-    """One dask task: draw ``i`` and its headline values (in the order of :func:`headline_values`)."""
-    cubes = draw(sample, i, seed, params, prior_pct, sd_t, sd_p, spacing_m)
-    return headline_values(_draw_ds(sample, cubes, st), headlines)["value"].to_numpy()
+    ds = _draw_ds(sample, sample.nep - (rh - sample.rh0), tm, pa, st)
+    return headline_values(ds, headlines)["value"].to_numpy()
 
 
 def monte_carlo(sample: Sample, point: pd.DataFrame, cfg, sd_t: float, sd_p: float,
                 headlines=HEADLINES) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``cfg.uncertainty.draws`` draws, one dask task each, with the active dask scheduler.
 
-    Parameters
-    ----------
-    sample : Sample
-    point : DataFrame
-        :func:`headline_values` of the main run on the full grid (the point estimates).
-    cfg : nep_core.config.Config
-        ``seed``, ``rh``, ``stats`` and ``uncertainty``.
-    sd_t, sd_p : float
-        SD of the monthly T (degC) and P (mm) error fields (``interp_error_scale`` x LOO RMSE).
-
-    Returns
-    -------
-    (headlines table, draws table): the headlines with ``point estimate``, ``sample point estimate``,
-    ``median``, ``p05``, ``p95`` (5th / 95th percentiles: the 90 % interval), ``n_draws``, ``prior``
-    and ``sampling``; the draws long (``draw``, ``key``, ``value`` = point + sampled change, and the
-    draw's ``a``, ``b``, ``c``).
+    ``point``: :func:`headline_values` of the main run on the full grid (the point estimates);
+    ``sd_t``, ``sd_p``: SD of the monthly T (degC) and P (mm) error fields (``interp_error_scale`` x
+    LOO RMSE). Returns (headlines table, draws table): the headlines with ``point estimate``,
+    ``sample point estimate``, ``median``, ``p05``, ``p95`` (5th / 95th percentiles: the 90 %
+    interval), ``n_draws``, ``prior`` and ``sampling``; the draws long (``draw``, ``key``, ``value`` =
+    point + sampled change, and the draw's ``a``, ``b``, ``c``).
     """
     u = cfg.uncertainty
-    base = headline_values(_draw_ds(sample, {"nep": sample.nep, "tmean": sample.tmean0, "prcp": sample.prcp0,
-                                             "rad": sample.rad}, cfg.stats), headlines)
+    base = headline_values(_draw_ds(sample, sample.nep, sample.tmean0, sample.prcp0, cfg.stats), headlines)
     keep = base.index.isin(point.index)     # a headline the point estimates lack (no attr_class) drops
     base = base[keep]
     keys = list(base.index)
     s = dask.delayed(sample, pure=True, traverse=False)
     args = (cfg.seed, cfg.rh, cfg.stats, u.rh_prior_pct, sd_t, sd_p, u.error_spacing_m, headlines)
-    tasks = [dask.delayed(_draw_values, pure=True)(s, i, *args) for i in range(u.draws)]
+    tasks = [dask.delayed(draw, pure=True)(s, i, *args) for i in range(u.draws)]
     vals = np.array(dask.compute(*tasks), float).reshape(u.draws, keep.size)[:, keep]
-    value = point.loc[keys, "value"].to_numpy() + (vals - base["value"].to_numpy())
+    pt = point.loc[keys]
+    value = pt["value"].to_numpy() + (vals - base["value"].to_numpy())
     params = [draw_params(draw_rng(cfg.seed, i), cfg.rh, u.rh_prior_pct) for i in range(u.draws)]
     draws = pd.DataFrame([{"draw": i, "key": k, "value": value[i, j], "a": q.a, "b": q.b, "c": q.c}
                           for i, q in enumerate(params) for j, k in enumerate(keys)],
                          columns=["draw", "key", "value", "a", "b", "c"])
     prior = PRIOR_NOTE.format(w=u.rh_prior_pct, L=u.error_spacing_m / 1000, s=u.interp_error_scale)
     q = np.percentile(value, [50, 5, 95], axis=0) if u.draws else np.full((3, len(keys)), np.nan)
-    table = pd.DataFrame({"key": keys, "quantity": point.loc[keys, "quantity"].to_numpy(),
-                          "unit": point.loc[keys, "units"].to_numpy(),
-                          "point estimate": point.loc[keys, "value"].to_numpy(),
+    table = pd.DataFrame({"key": keys, "quantity": pt["quantity"].to_numpy(), "unit": pt["units"].to_numpy(),
+                          "point estimate": pt["value"].to_numpy(),
                           "sample point estimate": base["value"].to_numpy(),
                           "median": q[0], "p05": q[1], "p95": q[2], "n_draws": u.draws, "prior": prior,
                           "sampling": f"one pixel in {sample.step} x {sample.step} "
