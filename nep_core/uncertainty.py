@@ -1,26 +1,15 @@
 """Monte Carlo uncertainty of the headline numbers: the Rh constants and the climate interpolation error.
 
-Each draw ``i`` (``numpy.random.default_rng(SeedSequence([seed, STREAM, i]))``) takes
-
-* the constants ``a, b, c`` of Pei et al. (2009), each ``x (1 + u)`` with ``u`` uniform in
-  ``+-rh_prior_pct`` % and independent (the study and its source text give no standard errors, so the
-  prior is stated, not published);
-* an error field of temperature (degC) and of precipitation (mm) for every month: iid standard
-  normal values on a coarse lattice of ``error_spacing_m`` node spacing, interpolated bilinearly to
-  the pixels and divided by the root of the summed squared bilinear weights (so the marginal SD is 1
-  everywhere), times ``interp_error_scale`` x the leave-one-out RMSE of that monthly variable
-  (``interpolation_cv``). Fields are independent between months (each month's surface is a separate
-  spline fit) and between T and P; perturbed precipitation is clipped at 0 mm.
-
-Rh of the draw is the Pei et al. monthly model summed to years (:func:`nep_core.carbon.annual_rh_sets`)
-on the monthly T and P re-evaluated (same stations, same thin-plate-spline method,
-:func:`nep_core.climate.surfaces`) on a systematic sample of pixels: every ``k``-th row and column,
-``k = round(sample_spacing_m / resolution)``. The draw's NEP is the main run's NEP minus the change of
-Rh, ``NEP_i = NEP - (Rh_i - Rh_0)`` (``Rh_0``: the point constants on the unperturbed sample), so a
-draw with no perturbation is the main run exactly. Each headline (:data:`HEADLINES`) is computed on
-the sample for every draw and for the unperturbed sample; its interval is the full-grid point estimate
-plus the sampled changes, ``h_full + (h_i - h_0)``, reported as median and 5th / 95th percentiles
-(numpy's linear interpolation) over the draws.
+Draw ``i`` (generator ``default_rng(SeedSequence([seed, STREAM, i]))``) multiplies each Pei et al.
+(2009) constant a, b, c by an independent ``1 + u``, ``u ~ U(+-rh_prior_pct %)`` (a stated prior: no
+published standard errors), and adds to the monthly T (degC) and P (mm, clipped at 0) of every month
+an independent Gaussian field: iid N(0, 1) nodes every ``error_spacing_m``, bilinear, rescaled to SD 1
+at every pixel, times ``interp_error_scale`` x that month's LOO RMSE (``interpolation_cv``). On a
+systematic sample of pixels (every ``k``-th row and column, ``k = round(sample_spacing_m /
+resolution)``), with T and P re-evaluated by :func:`nep_core.climate.surfaces`, the draw's NEP is
+``NEP - (Rh_i - Rh_0)`` (Rh by :func:`nep_core.carbon.annual_rh_sets`; a draw without perturbation
+is the main run exactly) and each headline (:data:`HEADLINES`) is ``h_full + (h_i - h_0)``: median
+and 5th / 95th percentiles over the draws. Equations: the methods chapter, sec-m-uncertainty.
 """
 from __future__ import annotations
 
@@ -84,10 +73,11 @@ def _attribution_shares(ds):
         return {}
     cls = ds["attr_class"]
     rule = "RESTREND scenarios of nep_core.attribution, of the area with a scenario"
-    return {**_area_share(ds, "attr_human_dominant", f"human-dominant share of the NEP trend ({rule}: 3, 6)",
-                          cls.isin([3, 6]), cls > 0),
-            **_area_share(ds, "attr_climate_dominant",
-                          f"climate-dominant share of the NEP trend ({rule}: 2, 5)", cls.isin([2, 5]), cls > 0)}
+    out = {}
+    for who, (c1, c2) in (("human", (3, 6)), ("climate", (2, 5))):
+        out.update(_area_share(ds, f"attr_{who}_dominant", f"{who}-dominant share of the NEP trend ({rule}: "
+                               f"{c1}, {c2})", cls.isin([c1, c2]), cls > 0))
+    return out
 
 
 #: The headline numbers. Adding one is one ``Headline(units, f)`` entry with ``f(ds)`` returning
