@@ -1,27 +1,19 @@
 """Attribution of the NEP trend to climate and to human activity (residual-trend method, RESTREND).
 
-Method (per pixel, over the valid years t)
-    1. Multiple OLS of annual NEP on the annual drivers with an intercept,
-       NEP_t = b0 + b_T T_t + b_P P_t + b_R R_t + e_t (``method="restrend"``: Evans & Geerken 2004,
-       Wessels et al. 2007), or with the year as a further regressor, NEP_t = b0 + b.D_t + g t + e_t,
-       so the sensitivities b are estimated from the year-to-year variation not aligned with the
-       trend (``method="restrend_time"``). Listwise deletion: a year counts when NEP and every driver
-       are finite.
-    2. Climate-predicted NEP_CC,t = b0 + b.D_t (the time term, if any, is not part of it);
-       residual NEP_HA,t = NEP_t - NEP_CC,t.
-    3. S_CC = Theil-Sen slope of NEP_CC (climate part), S_HA = Theil-Sen slope of NEP_HA (human
-       part), both by :func:`nep_core.stats.sen_mk` in g C m-2 a-2; S = S_CC + S_HA (the Sen slope is
-       not additive, so S differs slightly from the Sen slope of NEP itself).
-    4. The six-case scenario table of Xu et al. (2010) (``ATTRIBUTION_CLASSES``): for S > 0 both
-       promote (S_CC > 0, S_HA > 0), climate dominant (S_HA <= 0) or human dominant (S_CC <= 0); for
-       S < 0 both inhibit, climate dominant (S_HA >= 0) or human dominant (S_CC >= 0). Contribution
-       of the human part (%): 100 S_HA / S when both parts share the sign of S, 100 when only S_HA
-       does, 0 when only S_CC does; the climate contribution is 100 minus it.
+Per pixel, over the years where NEP and every driver D are finite (listwise deletion):
 
-RESTREND calls "human" every trend the drivers do not explain: land management and land-cover
-change, and also CO2 fertilisation or nitrogen deposition. With ``"restrend"``, a non-climatic trend
-that is collinear with the drivers' own trends is partly attributed to climate (the book's
-planted-truth check measures how much); ``"restrend_time"`` removes that part.
+1. OLS NEP_t = b0 + b.D_t + e_t (``"restrend"``: Evans & Geerken 2004, Wessels et al. 2007), or with
+   the year as a further regressor, NEP_t = b0 + b.D_t + g t + e_t (``"restrend_time"``: b from the
+   year-to-year variation not aligned with the trend).
+2. Climate-predicted NEP_CC,t = b0 + b.D_t (without the time term); residual NEP_HA,t = NEP_t - NEP_CC,t.
+3. S_CC, S_HA = Theil-Sen slopes (:func:`nep_core.stats.sen_mk`, g C m-2 a-2) of NEP_CC and NEP_HA;
+   S = S_CC + S_HA (the Sen slope is not additive: S differs slightly from the Sen slope of NEP).
+4. The scenario of Xu et al. (2010) (rules in ``ATTRIBUTION_CLASSES``) and the human contribution
+   (%, the ``share_human`` description); the climate contribution is 100 minus it.
+
+"Human" is every trend the drivers do not explain (CO2 fertilisation and N deposition too); with
+``"restrend"`` a non-climatic trend collinear with the drivers' own trends partly goes to climate
+(the methods chapter, sec-m-attribution, and the book's planted-truth check).
 
 References
 ----------
@@ -64,14 +56,15 @@ ATTRIBUTION_CLASSES = pd.DataFrame([
 """The six scenarios of Xu et al. (2010) for the residual-trend split; S = S_CC + S_HA."""
 
 
-def _fit_rows(y, *x, with_time: bool, t: np.ndarray, min_fit: int):
-    """Climate-predicted series of each row: OLS of ``y`` (npix, n) on the rows of ``x`` (+ ``t``).
+def _fit_block(y, *x, with_time: bool, t: np.ndarray, min_fit: int):
+    """Climate-predicted series of each pixel: OLS of ``y`` (..., n) on the ``x`` (+ ``t``).
 
     Returns the predicted series (float64, NaN outside the listwise-valid years and at failed
     pixels), the number of years used (int16), R^2 of the full fit and a reason code (int8).
     """
-    y = np.asarray(y, np.float64)
-    X = np.stack([np.asarray(v, np.float64) for v in x])                        # (k, npix, n)
+    shape = y.shape[:-1]
+    y = np.asarray(y, np.float64).reshape(-1, y.shape[-1])
+    X = np.stack([np.asarray(v, np.float64).reshape(y.shape) for v in x])      # (k, npix, n)
     npix, n = y.shape
     fin_y, fin_x = np.isfinite(y), np.isfinite(X)
     nonfinite = (np.isinf(y).any(-1) | np.isinf(X).any(-1).any(0))
@@ -107,22 +100,13 @@ def _fit_rows(y, *x, with_time: bool, t: np.ndarray, min_fit: int):
     full = np.einsum("pnm,pm->pn", Zc, beta)
     with np.errstate(invalid="ignore", divide="ignore"):
         r2 = 1.0 - ((yc - full) ** 2).sum(-1) / (yc ** 2).sum(-1)
-    pred = np.where(ok & fit[:, None], pred, np.nan)
+    pred = np.where(ok & fit[:, None], pred, np.nan).reshape(shape + (n,))
     r2 = np.where(fit, r2, np.nan)
-    return pred, n_ok.astype(np.int16), r2, reason
-
-
-def _fit_block(y, *x, **kw):
-    """:func:`_fit_rows` on a block (..., n): rows flattened, outputs reshaped back."""
-    shape = y.shape[:-1]
-    outs = _fit_rows(y.reshape(-1, y.shape[-1]), *(v.reshape(-1, y.shape[-1]) for v in x), **kw)
-    return tuple(o.reshape(shape + o.shape[1:]) for o in outs)
+    return pred, *(a.reshape(shape) for a in (n_ok.astype(np.int16), r2, reason))
 
 
 def _classes(s_cc, s_ha):
     """Scenario code (``ATTRIBUTION_CLASSES``) and human contribution (%) from the two slopes."""
-    s_cc = np.asarray(s_cc, np.float64)
-    s_ha = np.asarray(s_ha, np.float64)
     s = s_cc + s_ha
     up, down = s > 0, s < 0
     code = np.select([up & (s_cc > 0) & (s_ha > 0), up & (s_ha <= 0), up & (s_cc <= 0),
@@ -146,7 +130,6 @@ def attribution(nep: xr.DataArray, drivers: dict, dim: str = "year", method: str
     drivers : dict of str -> xarray.DataArray
         The annual drivers (``tmean``, ``prcp``, ``rad``), same dims and coordinates as ``nep``.
     method : {"restrend", "restrend_time"}
-        See the module docstring.
     min_valid : int, optional
         Fewest listwise-valid years for the two Sen slopes (the rule of :func:`nep_core.stats.sen_mk`;
         default ceil(0.8 n)); the fit itself needs k + 3 years (k regressors).
@@ -165,16 +148,12 @@ def attribution(nep: xr.DataArray, drivers: dict, dim: str = "year", method: str
     if not drivers:
         raise NepInputError("no drivers given", variable="drivers")
     names = list(drivers)
-    drv = []
-    for nm in names:
-        d = drivers[nm]
-        if not isinstance(d, xr.DataArray) or set(d.dims) != set(nep.dims) or d.shape != nep.transpose(
-                *d.dims).shape:
+    for nm, d in drivers.items():
+        if not isinstance(d, xr.DataArray) or d.sizes != nep.sizes:
             raise NepInputError(f"driver dims/shape differ from NEP's {dict(nep.sizes)}", variable=nm)
-        drv.append(d.transpose(*nep.dims))
+    drv = [drivers[nm].transpose(*nep.dims) for nm in names]
     if nep.chunks is not None or any(d.chunks is not None for d in drv):
-        c = {dm: (-1 if dm == dim else None) for dm in nep.dims}
-        nep = nep.chunk({k: v for k, v in c.items() if v is not None})
+        nep = nep.chunk({dim: -1})
         drv = [d.chunk(nep.chunksizes) for d in drv]
     t = np.asarray(nep[dim].values, np.float64)
     t = t - t.mean()
@@ -184,15 +163,13 @@ def attribution(nep: xr.DataArray, drivers: dict, dim: str = "year", method: str
         output_core_dims=[[dim], [], [], []], dask="parallelized",
         output_dtypes=[np.float64, np.int16, np.float64, np.int8],
         kwargs=dict(with_time=method == "restrend_time", t=t, min_fit=min_fit))
-    pred = pred.transpose(*nep.dims)
     units = nep.attrs.get("units", "")
-    pred = pred.assign_attrs(units=units)
+    pred = pred.transpose(*nep.dims).assign_attrs(units=units)
     resid = (nep - pred).assign_attrs(units=units)
     sc = sen_mk(pred, dim=dim, min_valid=min_valid)
     sh = sen_mk(resid, dim=dim, min_valid=min_valid)
     code, share = xr.apply_ufunc(_classes, sc["slope"], sh["slope"], output_core_dims=[[], []],
-                                 dask="parallelized",
-                                 output_dtypes=[np.int8, np.float64])
+                                 dask="parallelized", output_dtypes=[np.int8, np.float64])
     reason = xr.where(fit_reason != reasons.VALID, fit_reason,
                       xr.where(sc["reason"] != reasons.VALID, sc["reason"], sh["reason"])).astype(np.int8)
     mv = {k: sc["reason"].attrs[k] for k in ("min_valid", "min_valid_rule") if k in sc["reason"].attrs}
@@ -223,8 +200,7 @@ def attribution(nep: xr.DataArray, drivers: dict, dim: str = "year", method: str
         "n_valid": n_ok.assign_attrs(units="1", long_name="years used (NEP and every driver finite)"),
         "reason": reason.assign_attrs(reasons.flag_attrs("reason code of the trend attribution"), **mv),
     }
-    return xr.Dataset(out, attrs={"method": method, "method_description": DESCRIPTIONS[method],
-                                  "drivers": " ".join(names), **mv})
+    return xr.Dataset(out, attrs=common)
 
 
 def attribution_of(annual: xr.Dataset, method: str = "restrend", min_valid: int | None = None,

@@ -116,12 +116,9 @@ def annual_rh_sets(t: xr.DataArray, p: xr.DataArray, params_list, time_dim: str 
     coords = {d: tt[d] for d in others if d in tt.coords}
     coords["year"] = year_vals
     stacked = xr.DataArray(data, dims=("rh_set", "year", *others), coords=coords)
-    out = []
-    for k, q in enumerate(params_list, start=2):
-        da = stacked.isel(rh_set=k, drop=True).rename("rh")
-        da.attrs = dict(_rh_attrs(q, NEP_UNITS, "annual soil heterotrophic respiration"),
-                        cell_methods=f"{time_dim}: sum of 12 monthly values")
-        out.append(da)
+    out = [stacked.isel(rh_set=k, drop=True).rename("rh").assign_attrs(
+        _rh_attrs(q, NEP_UNITS, "annual soil heterotrophic respiration"),
+        cell_methods=f"{time_dim}: sum of 12 monthly values") for k, q in enumerate(params_list, start=2)]
     if not with_climate:
         return out
     tm = stacked.isel(rh_set=0, drop=True).rename(t.name or "tmean").assign_attrs(
@@ -164,10 +161,25 @@ def nep(npp: xr.DataArray, rh: xr.DataArray) -> xr.DataArray:
 RH_SENSITIVITY_PCT = (-10.0, 10.0)
 
 
+def _variant_name(k: str, p: float) -> str:
+    return f"rh_{k}_{'m' if p < 0 else 'p'}{abs(p):g}"
+
+
 def rh_variant_sets(params: RhParams, pct=RH_SENSITIVITY_PCT) -> dict:
     """Rh constants with ``b`` or ``c`` moved by each of ``pct`` percent, by name (``rh_b_m10``, ...)."""
-    return {f"rh_{k}_{'m' if p < 0 else 'p'}{abs(p):g}": dataclasses.replace(
-        params, **{k: getattr(params, k) * (1 + p / 100)}) for k in ("b", "c") for p in pct}
+    return {_variant_name(k, p): dataclasses.replace(params, **{k: getattr(params, k) * (1 + p / 100)})
+            for k in ("b", "c") for p in pct}
+
+
+def per_pixel_maps(nep: xr.DataArray, st) -> xr.Dataset:
+    """``nep_mean`` (mean of the finite years), ``trend_slope`` and ``trend_class`` (``sen_mk`` + Table 1
+    classes with the settings ``st``, a ``nep_core.config.Stats``) of an annual NEP cube."""
+    count = np.isfinite(nep).sum("year")
+    mean = nep.astype(np.float64).sum("year") / count.where(count > 0)
+    tr = sen_mk(nep.assign_attrs(units=NEP_UNITS), dim="year", alpha=st.alpha, correction=st.correction,
+                min_valid=st.min_valid)
+    return xr.Dataset({"nep_mean": mean, "trend_slope": tr["slope"],
+                       "trend_class": trend_class(tr, eps=st.stable_eps)})
 
 
 def rh_sensitivity(nep: xr.DataArray, rh: xr.DataArray, rh_variants: dict, base: xr.Dataset,
@@ -186,15 +198,12 @@ def rh_sensitivity(nep: xr.DataArray, rh: xr.DataArray, rh_variants: dict, base:
     sums = []
     for k, p in cases:
         if p == 0:
-            mean, slope, cls = base["nep_mean"], base["trend_slope"], base["trend_class"]
+            maps = base
+        elif k == "a":
+            maps = per_pixel_maps(nep - rh * np.float32(p / 100), st)
         else:
-            name = f"rh_{k}_{'m' if p < 0 else 'p'}{abs(p):g}"
-            dif = rh * np.float32(p / 100) if k == "a" else rh_variants[name] - rh
-            y = (nep - dif).assign_attrs(units=NEP_UNITS)
-            count = np.isfinite(y).sum("year")
-            mean = y.astype(np.float64).sum("year") / count.where(count > 0)
-            tr = sen_mk(y, dim="year", alpha=st.alpha, correction=st.correction, min_valid=st.min_valid)
-            slope, cls = tr["slope"], trend_class(tr, eps=st.stable_eps)
+            maps = per_pixel_maps(nep - (rh_variants[_variant_name(k, p)] - rh), st)
+        mean, slope, cls = maps["nep_mean"], maps["trend_slope"], maps["trend_class"]
         w = cell_area.astype(np.float64).where(np.isfinite(mean), 0.0)
         ws = cell_area.astype(np.float64).where(np.isfinite(slope), 0.0)
         sums.append([w.sum(), (w * mean.fillna(0)).sum(), w.where(mean > 0, 0).sum(),

@@ -1,26 +1,15 @@
 """Monte Carlo uncertainty of the headline numbers: the Rh constants and the climate interpolation error.
 
-Each draw ``i`` (``numpy.random.default_rng(SeedSequence([seed, STREAM, i]))``) takes
-
-* the constants ``a, b, c`` of Pei et al. (2009), each ``x (1 + u)`` with ``u`` uniform in
-  ``+-rh_prior_pct`` % and independent (the study and its source text give no standard errors, so the
-  prior is stated, not published);
-* an error field of temperature (degC) and of precipitation (mm) for every month: iid standard
-  normal values on a coarse lattice of ``error_spacing_m`` node spacing, interpolated bilinearly to
-  the pixels and divided by the root of the summed squared bilinear weights (so the marginal SD is 1
-  everywhere), times ``interp_error_scale`` x the leave-one-out RMSE of that monthly variable
-  (``interpolation_cv``). Fields are independent between months (each month's surface is a separate
-  spline fit) and between T and P; perturbed precipitation is clipped at 0 mm.
-
-Rh of the draw is the Pei et al. monthly model summed to years (:func:`nep_core.carbon.annual_rh_sets`)
-on the monthly T and P re-evaluated (same stations, same thin-plate-spline method,
-:func:`nep_core.climate.surfaces`) on a systematic sample of pixels: every ``k``-th row and column,
-``k = round(sample_spacing_m / resolution)``. The draw's NEP is the main run's NEP minus the change of
-Rh, ``NEP_i = NEP - (Rh_i - Rh_0)`` (``Rh_0``: the point constants on the unperturbed sample), so a
-draw with no perturbation is the main run exactly. Each headline (:data:`HEADLINES`) is computed on
-the sample for every draw and for the unperturbed sample; its interval is the full-grid point estimate
-plus the sampled changes, ``h_full + (h_i - h_0)``, reported as median and 5th / 95th percentiles
-(numpy's linear interpolation) over the draws.
+Draw ``i`` (generator ``default_rng(SeedSequence([seed, STREAM, i]))``) multiplies each Pei et al.
+(2009) constant a, b, c by an independent ``1 + u``, ``u ~ U(+-rh_prior_pct %)`` (a stated prior: no
+published standard errors), and adds to the monthly T (degC) and P (mm, clipped at 0) of every month
+an independent Gaussian field: iid N(0, 1) nodes every ``error_spacing_m``, bilinear, rescaled to SD 1
+at every pixel, times ``interp_error_scale`` x that month's LOO RMSE (``interpolation_cv``). On a
+systematic sample of pixels (every ``k``-th row and column, ``k = round(sample_spacing_m /
+resolution)``), with T and P re-evaluated by :func:`nep_core.climate.surfaces`, the draw's NEP is
+``NEP - (Rh_i - Rh_0)`` (Rh by :func:`nep_core.carbon.annual_rh_sets`; a draw without perturbation
+is the main run exactly) and each headline (:data:`HEADLINES`) is ``h_full + (h_i - h_0)``: median
+and 5th / 95th percentiles over the draws. Equations: the methods chapter, sec-m-uncertainty.
 """
 from __future__ import annotations
 
@@ -34,9 +23,8 @@ import pandas as pd
 import xarray as xr
 
 from . import attribution, carbon, climate
-from .classify import trend_class
+from .carbon import per_pixel_maps
 from .errors import NepInputError
-from .stats import sen_mk
 from .vocab import NEP_UNITS, PROVINCES, REGION_NAME
 
 #: the random stream of this Monte Carlo, mixed into the seed so its draws differ from other Monte Carlos
@@ -64,12 +52,8 @@ class Headline:
     compute: Callable
 
 
-def _weights(ds):
-    return ds["cell_area"].astype(np.float64).where(np.isfinite(ds["nep_mean"]), 0.0)
-
-
 def _mean_nep(ds):
-    w = _weights(ds)
+    w = ds["cell_area"].astype(np.float64).where(np.isfinite(ds["nep_mean"]), 0.0)
     out = {"nwc_mean": (f"{REGION_NAME} mean NEP", (w * ds["nep_mean"].fillna(0)).sum() / w.sum())}
     for p in PROVINCES:
         wp = w.where(ds["province"] == p.code, 0.0)
@@ -89,10 +73,11 @@ def _attribution_shares(ds):
         return {}
     cls = ds["attr_class"]
     rule = "RESTREND scenarios of nep_core.attribution, of the area with a scenario"
-    return {**_area_share(ds, "attr_human_dominant", f"human-dominant share of the NEP trend ({rule}: 3, 6)",
-                          cls.isin([3, 6]), cls > 0),
-            **_area_share(ds, "attr_climate_dominant",
-                          f"climate-dominant share of the NEP trend ({rule}: 2, 5)", cls.isin([2, 5]), cls > 0)}
+    out = {}
+    for who, (c1, c2) in (("human", (3, 6)), ("climate", (2, 5))):
+        out.update(_area_share(ds, f"attr_{who}_dominant", f"{who}-dominant share of the NEP trend ({rule}: "
+                               f"{c1}, {c2})", cls.isin([c1, c2]), cls > 0))
+    return out
 
 
 #: The headline numbers. Adding one is one ``Headline(units, f)`` entry with ``f(ds)`` returning
@@ -119,16 +104,6 @@ def headline_values(ds: xr.Dataset, headlines=HEADLINES) -> pd.DataFrame:
     return pd.DataFrame({"quantity": [q for _, q, _, _ in items], "units": [u for _, _, u, _ in items],
                          "value": [float(v) for v in vals]},
                         index=pd.Index([k for k, *_ in items], name="key"))
-
-
-def per_pixel_maps(nep: xr.DataArray, st) -> xr.Dataset:
-    """``nep_mean`` (mean of the finite years) and ``trend_class`` (``sen_mk`` + Table 1 classes with
-    the settings ``st`` of the main run) of an annual NEP cube."""
-    count = np.isfinite(nep).sum("year")
-    mean = nep.astype(np.float64).sum("year") / count.where(count > 0)
-    tr = sen_mk(nep.assign_attrs(units=NEP_UNITS), dim="year", alpha=st.alpha, correction=st.correction,
-                min_valid=st.min_valid)
-    return xr.Dataset({"nep_mean": mean, "trend_class": trend_class(tr, eps=st.stable_eps)})
 
 
 def map_dataset(nep_mean, trend_class, cell_area, province, region, annual=None,
@@ -224,8 +199,8 @@ def make_sample(static: xr.Dataset, annual: xr.Dataset, stations: xr.Dataset, pa
 
 # ------------------------------------------------------------------------------------------ draws
 def _bilinear(coord, spacing_m):
-    """``(points, nodes)`` bilinear weights of lattice nodes every ``spacing_m`` from ``coord.min()``,
-    each row divided by its root sum of squares (unit variance for iid unit node values)."""
+    """``(points, nodes)`` bilinear weights of nodes every ``spacing_m`` from ``coord.min()``, rows
+    divided by their root sum of squares."""
     f = (np.asarray(coord, float) - np.min(coord)) / spacing_m
     i = np.floor(f).astype(int)
     w = np.zeros((f.size, int(i.max()) + 2))
@@ -235,12 +210,9 @@ def _bilinear(coord, spacing_m):
 
 
 def error_field(rng: np.random.Generator, x, y, n: int, spacing_m: float) -> np.ndarray:
-    """``n`` spatially correlated standard normal fields on the grid with axes ``y``, ``x`` (m).
-
-    iid N(0, 1) on a lattice of ``spacing_m`` covering the grid, bilinear interpolation (separable:
-    ``Wy @ nodes @ Wx.T``), each point divided by the root of its summed squared weights so that its
-    marginal SD is exactly 1. Returns float32 ``(n, y, x)``.
-    """
+    """``n`` spatially correlated standard normal fields (float32 ``(n, y, x)``) on the grid with axes
+    ``y``, ``x`` (m), as the module docstring states; the bilinear interpolation is separable
+    (``Wy @ nodes @ Wx.T``)."""
     wy, wx = _bilinear(y, spacing_m).astype(np.float32), _bilinear(x, spacing_m).astype(np.float32)
     nodes = rng.standard_normal((n, wy.shape[1], wx.shape[1]), dtype=np.float32)
     g = (nodes.reshape(-1, wx.shape[1]) @ wx.T).reshape(n, wy.shape[1], wx.shape[0])   # along x
@@ -261,12 +233,25 @@ def draw_params(rng: np.random.Generator, params, prior_pct: float):
                                c=params.c * (1 + u[2]))
 
 
-def draw(sample: Sample, i: int, seed: int, params, prior_pct: float, sd_t: float, sd_p: float,
-         spacing_m: float) -> dict:
-    """Draw ``i``: its Rh constants and error fields, and the NEP, T and P on the sample (numpy).
+def _draw_ds(sample: Sample, nep, tmean, prcp, st) -> xr.Dataset:
+    """The headline Dataset of a draw's ``(pixel, year)`` numpy NEP, T and P on the sample (eager; the
+    per-pixel trend test runs through dask's synchronous scheduler, so its numba kernel uses this
+    task's thread only)."""
+    cubes = {"nep": nep, "tmean": tmean, "prcp": prcp, "rad": sample.rad}
+    ds = xr.Dataset({v: xr.DataArray(a, dims=("pixel", "year"), coords={"year": sample.years})
+                     for v, a in cubes.items()})
+    ds = ds.merge(per_pixel_maps(ds["nep"].chunk(), st).compute(scheduler="sync"))
+    ds["attr_class"] = attribution.attribution_of(ds, min_valid=st.min_valid)["attr_class"]
+    ds["cell_area"] = ("pixel", sample.cell_area)
+    ds["province"] = ("pixel", sample.province)
+    return ds
 
-    Returns ``{"nep", "tmean", "prcp", "rad"}`` as ``(pixel, year)`` float32. The constants are the
-    first use of the draw's generator: ``draw_params(draw_rng(seed, i), params, prior_pct)``.
+
+def draw(sample: Sample, i: int, seed: int, params, st, prior_pct: float, sd_t: float, sd_p: float,
+         spacing_m: float, headlines) -> np.ndarray:
+    """One dask task: draw ``i`` (its Rh constants, then its T and P error fields) and its headline
+    values on the sample, in the order of :func:`headline_values`. The constants are the first use
+    of the draw's generator: ``draw_params(draw_rng(seed, i), params, prior_pct)``.
     """
     rng = draw_rng(seed, i)
     q = draw_params(rng, params, prior_pct)
@@ -281,70 +266,40 @@ def draw(sample: Sample, i: int, seed: int, params, prior_pct: float, sd_t: floa
         rh, tm, pa = sample.rh0, sample.tmean0, sample.prcp0
     else:
         rh, tm, pa = _annual(tmon, pmon, sample.time, q)
-    return {"nep": sample.nep - (rh - sample.rh0), "tmean": tm, "prcp": pa, "rad": sample.rad}
-
-
-def _draw_ds(sample: Sample, cubes: dict, st) -> xr.Dataset:
-    """The headline Dataset of a draw's ``(pixel, year)`` numpy cubes on the sample (eager; the
-    per-pixel trend test runs through dask's synchronous scheduler, so its numba kernel uses this
-    task's thread only)."""
-    ds = xr.Dataset({v: xr.DataArray(cubes[v], dims=("pixel", "year"), coords={"year": sample.years})
-                     for v in ("nep", "tmean", "prcp", "rad")})
-    ds = ds.merge(per_pixel_maps(ds["nep"].chunk(), st).compute(scheduler="sync"))
-    ds["attr_class"] = attribution.attribution_of(ds, min_valid=st.min_valid)["attr_class"]
-    ds["cell_area"] = ("pixel", sample.cell_area)
-    ds["province"] = ("pixel", sample.province)
-    return ds
-
-
-def _draw_values(sample: Sample, i: int, seed: int, params, st, prior_pct: float, sd_t: float, sd_p: float,
-                 spacing_m: float, headlines) -> np.ndarray:
-    """One dask task: draw ``i`` and its headline values (in the order of :func:`headline_values`)."""
-    cubes = draw(sample, i, seed, params, prior_pct, sd_t, sd_p, spacing_m)
-    return headline_values(_draw_ds(sample, cubes, st), headlines)["value"].to_numpy()
+    ds = _draw_ds(sample, sample.nep - (rh - sample.rh0), tm, pa, st)
+    return headline_values(ds, headlines)["value"].to_numpy()
 
 
 def monte_carlo(sample: Sample, point: pd.DataFrame, cfg, sd_t: float, sd_p: float,
                 headlines=HEADLINES) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``cfg.uncertainty.draws`` draws, one dask task each, with the active dask scheduler.
 
-    Parameters
-    ----------
-    sample : Sample
-    point : DataFrame
-        :func:`headline_values` of the main run on the full grid (the point estimates).
-    cfg : nep_core.config.Config
-        ``seed``, ``rh``, ``stats`` and ``uncertainty``.
-    sd_t, sd_p : float
-        SD of the monthly T (degC) and P (mm) error fields (``interp_error_scale`` x LOO RMSE).
-
-    Returns
-    -------
-    (headlines table, draws table): the headlines with ``point estimate``, ``sample point estimate``,
-    ``median``, ``p05``, ``p95`` (5th / 95th percentiles: the 90 % interval), ``n_draws``, ``prior``
-    and ``sampling``; the draws long (``draw``, ``key``, ``value`` = point + sampled change, and the
-    draw's ``a``, ``b``, ``c``).
+    ``point``: :func:`headline_values` of the main run on the full grid (the point estimates);
+    ``sd_t``, ``sd_p``: SD of the monthly T (degC) and P (mm) error fields (``interp_error_scale`` x
+    LOO RMSE). Returns (headlines table, draws table): the headlines with ``point estimate``,
+    ``sample point estimate``, ``median``, ``p05``, ``p95`` (5th / 95th percentiles: the 90 %
+    interval), ``n_draws``, ``prior`` and ``sampling``; the draws long (``draw``, ``key``, ``value`` =
+    point + sampled change, and the draw's ``a``, ``b``, ``c``).
     """
     u = cfg.uncertainty
-    base = headline_values(_draw_ds(sample, {"nep": sample.nep, "tmean": sample.tmean0, "prcp": sample.prcp0,
-                                             "rad": sample.rad}, cfg.stats), headlines)
+    base = headline_values(_draw_ds(sample, sample.nep, sample.tmean0, sample.prcp0, cfg.stats), headlines)
     keep = base.index.isin(point.index)     # a headline the point estimates lack (no attr_class) drops
     base = base[keep]
     keys = list(base.index)
     s = dask.delayed(sample, pure=True, traverse=False)
     args = (cfg.seed, cfg.rh, cfg.stats, u.rh_prior_pct, sd_t, sd_p, u.error_spacing_m, headlines)
-    tasks = [dask.delayed(_draw_values, pure=True)(s, i, *args) for i in range(u.draws)]
+    tasks = [dask.delayed(draw, pure=True)(s, i, *args) for i in range(u.draws)]
     vals = np.array(dask.compute(*tasks), float).reshape(u.draws, keep.size)[:, keep]
-    value = point.loc[keys, "value"].to_numpy() + (vals - base["value"].to_numpy())
+    pt = point.loc[keys]
+    value = pt["value"].to_numpy() + (vals - base["value"].to_numpy())
     params = [draw_params(draw_rng(cfg.seed, i), cfg.rh, u.rh_prior_pct) for i in range(u.draws)]
     draws = pd.DataFrame([{"draw": i, "key": k, "value": value[i, j], "a": q.a, "b": q.b, "c": q.c}
                           for i, q in enumerate(params) for j, k in enumerate(keys)],
                          columns=["draw", "key", "value", "a", "b", "c"])
     prior = PRIOR_NOTE.format(w=u.rh_prior_pct, L=u.error_spacing_m / 1000, s=u.interp_error_scale)
     q = np.percentile(value, [50, 5, 95], axis=0) if u.draws else np.full((3, len(keys)), np.nan)
-    table = pd.DataFrame({"key": keys, "quantity": point.loc[keys, "quantity"].to_numpy(),
-                          "unit": point.loc[keys, "units"].to_numpy(),
-                          "point estimate": point.loc[keys, "value"].to_numpy(),
+    table = pd.DataFrame({"key": keys, "quantity": pt["quantity"].to_numpy(), "unit": pt["units"].to_numpy(),
+                          "point estimate": pt["value"].to_numpy(),
                           "sample point estimate": base["value"].to_numpy(),
                           "median": q[0], "p05": q[1], "p95": q[2], "n_draws": u.draws, "prior": prior,
                           "sampling": f"one pixel in {sample.step} x {sample.step} "

@@ -28,8 +28,6 @@ def partial_corr(target: xr.DataArray, drivers: dict, dim: str = "year",
 
     Parameters
     ----------
-    target : xarray.DataArray
-        E.g. NEP on (year, y, x).
     drivers : dict of str -> xarray.DataArray
         At least one; same dims and coordinates as ``target``.
     min_valid : int, optional

@@ -52,21 +52,14 @@ def sen_mk(da: xr.DataArray, dim: str = "year", alpha: float = DEFAULTS.alpha,
 
     Returns
     -------
-    xarray.Dataset over the non-``dim`` dims with
-
-    - ``slope``: median over pairs i<j of (y_j - y_i)/(t_j - t_i), units per year.
-    - ``slope_low``, ``slope_high``: pairwise slopes at the 1-based ranks round((N-C)/2) and
-      round((N+C)/2) + 1, C = z_{1-alpha/2} sqrt(Var(S)) of the UNCORRECTED tie-corrected Var(S)
-      (Sen 1968; as R trend::sens.slope and scipy.stats.theilslopes).
-    - ``intercept``: median(y) - slope * median(t) (scipy ``method="separate"``): the value at t = 0.
-    - ``s``, ``var_s``: Mann-Kendall S and tie-corrected Var(S), times n/n* for hamed_rao and
-      yue_wang; for tfpw those of the n-1 pre-whitened values.
-    - ``z``: (S -/+ 1)/sqrt(Var), 0 when S = 0; ``p``: two-sided normal p.
-    - ``tau``: Kendall tau-b of the original series (as scipy.stats.kendalltau; pymannkendall's
-      tau-a = S / (n(n-1)/2) agrees only without ties in y).
-    - ``n_valid`` (int16), ``reason`` (int8, nep_core.reasons).
-
-    A constant series: slope, slope_low, slope_high, s, var_s = 0, z = p = tau = NaN, reason CONSTANT.
+    xarray.Dataset over the non-``dim`` dims: ``slope`` (median pairwise slope, units per year), its
+    rank CI ``slope_low``, ``slope_high`` (from the UNCORRECTED Var(S): Sen 1968, as R trend::sens.slope
+    and scipy.stats.theilslopes), ``intercept`` (value at t = 0, scipy ``method="separate"``), ``s``,
+    ``var_s`` (times n/n* for hamed_rao and yue_wang; of the n-1 pre-whitened values for tfpw), ``z``,
+    ``p`` (two-sided normal), ``tau`` (Kendall tau-b of the original series, as scipy; not
+    pymannkendall's tau-a), ``n_valid`` (int16), ``reason`` (int8, nep_core.reasons). Each variable's
+    ``description`` attr gives its formula. A constant series: slope, its CI, s, var_s = 0, z = p =
+    tau = NaN, reason CONSTANT.
 
     References
     ----------

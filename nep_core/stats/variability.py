@@ -17,8 +17,6 @@ def cv(da: xr.DataArray, dim: str = "year", ddof: int = DEFAULTS.cv_ddof,
 
     Parameters
     ----------
-    da : xarray.DataArray
-        Any dims including ``dim`` (e.g. NEP, g C m-2 a-1).
     ddof : int
         Delta degrees of freedom of the SD (0 = population SD, the default of the study's tools).
     min_mean : float

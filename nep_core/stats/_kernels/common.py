@@ -58,18 +58,11 @@ def partition(a, lo, hi, p, inclusive):
     """Reorder ``a[lo:hi]`` so that the elements < p (<= p if ``inclusive``) come first; return the
     index where the others start. Branch-free Lomuto pass (unconditional swap)."""
     store = lo
-    if inclusive:
-        for j in range(lo, hi):
-            v = a[j]
-            a[j] = a[store]
-            a[store] = v
-            store += v <= p
-    else:
-        for j in range(lo, hi):
-            v = a[j]
-            a[j] = a[store]
-            a[store] = v
-            store += v < p
+    for j in range(lo, hi):
+        v = a[j]
+        a[j] = a[store]
+        a[store] = v
+        store += (v <= p) if inclusive else (v < p)
     return store
 
 
@@ -99,16 +92,10 @@ def select(a, lo, hi, k):
             return pivot
         if k < store:
             hi = store
-        else:
-            s2 = store + 1
-            for j in range(store + 1, hi):
-                v = a[j]
-                a[j] = a[s2]
-                a[s2] = v
-                s2 += v == pivot
-            if k < s2:
+        else:       # a[store + 1:hi] >= pivot: split off the elements equal to it
+            lo = partition(a, store + 1, hi, pivot, True)
+            if k < lo:
                 return pivot
-            lo = s2
     return a[k]
 
 

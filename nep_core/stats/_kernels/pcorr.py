@@ -73,17 +73,15 @@ def partial_corr_kernel(xs, min_valid):
         keep = np.empty(n, np.bool_)
         x = np.empty((nvar, n))      # this pixel's values (float32 -> float64 is exact)
         for i in range(b * BLOCK, min((b + 1) * BLOCK, npix)):
-            for v in range(nvar):
-                a = xs[v]
-                for j in range(n):
-                    x[v, j] = a[i, j]
             has_inf = False
             tgt_any = False
             drv_missing = False
             for v in range(nvar):
+                a = xs[v]
                 anyv = False
                 for j in range(n):
-                    val = x[v, j]
+                    val = a[i, j]
+                    x[v, j] = val
                     if math.isinf(val):
                         has_inf = True
                     elif not math.isnan(val):

@@ -44,20 +44,6 @@ def _tie_sums(ys, m):
 
 
 @njit(cache=True)
-def _mk_s(x, m):
-    """(S, number of tied pairs) of x[:m]; branch-free."""
-    s = 0
-    eq = 0
-    for a in range(m - 1):
-        xa = x[a]
-        for b in range(a + 1, m):
-            d = x[b] - xa
-            s += (d > 0) - (d < 0)
-            eq += d == 0
-    return float(s), eq
-
-
-@njit(cache=True)
 def _acf(x, m, nlags, out, xc):
     """Biased sample autocorrelation of x[:m] at lags 0..nlags (as statsmodels / pymannkendall);
     ``xc``: scratch. Lags innermost (vectorised); each lag still sums over k in order."""
@@ -99,18 +85,6 @@ def _mk_z_p(s, var):
 
 
 @njit(cache=True)
-def _ar1_ess_factor(r1, m):
-    """AR(1) n/n* = 1 + 2 sum_{k=1}^{m-1} (1 - k/m) r1^k (Yue & Wang 2004), term by term (the closed
-    form cancels near r1 = 1)."""
-    acc = 0.0
-    p = 1.0
-    for k in range(1, m):
-        p *= r1
-        acc += (1.0 - k / m) * p
-    return 1.0 + 2.0 * acc
-
-
-@njit(cache=True)
 def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
     """(S, Var(S)) under ``correction`` of yv[:m] at tv[:m], given the Sen slope ``sl``, the original S
     and Var(S) ``var0``; ``ys``, ``w``, ``acf``, ``xc``: scratch."""
@@ -140,16 +114,30 @@ def _test_stat(correction, yv, tv, m, sl, s, var0, z_acf, ys, w, acf, xc):
     _acf(w, m, 1, acf, xc)              # lag-1 autocorrelation r1 of the detrended series
     r1 = acf[1]
     if correction == CORR_YUE_WANG:
-        return s, var0 * _ar1_ess_factor(r1, m)
+        # AR(1) n/n* = 1 + 2 sum_{k=1}^{m-1} (1 - k/m) r1^k (Yue & Wang 2004), term by term (the
+        # closed form cancels near r1 = 1)
+        acc = 0.0
+        p = 1.0
+        for k in range(1, m):
+            p *= r1
+            acc += (1.0 - k / m) * p
+        return s, var0 * (1.0 + 2.0 * acc)
     if correction == CORR_TFPW:
         for k2 in range(m - 1):
             ys[k2] = w[k2 + 1] - r1 * w[k2] + sl * tv[k2 + 1]
-        s_test, eq = _mk_s(ys, m - 1)
+        si = 0              # S and the tied pairs of the m - 1 pre-whitened values, branch-free
+        eq = 0
+        for a in range(m - 2):
+            ya = ys[a]
+            for c in range(a + 1, m - 1):
+                d = ys[c] - ya
+                si += (d > 0) - (d < 0)
+                eq += d == 0
         tsum2 = 0.0
         if eq > 0:  # tie groups only exist where some pair is tied
             ys[:m - 1].sort()
             tsum2, _ = _tie_sums(ys, m - 1)
-        return s_test, _mk_var_s(m - 1, tsum2)
+        return float(si), _mk_var_s(m - 1, tsum2)
     return s, var0
 
 
