@@ -66,16 +66,13 @@ class Cache:
             self._memo = {}
         self._memo_dirty = False
 
-    def path(self, stage: str, key: str) -> Path:
-        return self.dir / f"{stage}-{key}"
-
-    def get(self, stage: str, key: str, compute, chunks: dict | None = None) -> Artefact:
+    def get(self, stage: str, key: str, compute) -> Artefact:
         """The artefact of ``stage`` under ``key``: computed (``compute()`` -> Artefact) and written if
-        absent or damaged, then opened (the Dataset lazily, with dask ``chunks``)."""
-        path = self.path(stage, key)
+        absent or damaged, then opened (the Dataset lazily, in its stored chunks)."""
+        path = self.dir / f"{stage}-{key}"
         if path.exists():                      # damaged or not: _open checks the manifest
             try:
-                art = self._open(path, chunks)
+                art = self._open(path)
                 self.hits.append(stage)
                 return art
             except _Damaged as exc:
@@ -101,9 +98,9 @@ class Cache:
         self._memo_dirty = True
         self._prune(stage, path)
         self._save_memo()
-        return self._open(path, chunks)
+        return self._open(path)
 
-    def _open(self, path: Path, chunks: dict | None) -> Artefact:
+    def _open(self, path: Path) -> Artefact:
         """The artefact at ``path`` once every file of its manifest checks; :class:`_Damaged` if not."""
         try:
             manifest = json.loads((path / MANIFEST).read_text())
@@ -123,9 +120,9 @@ class Cache:
         self._save_memo()
         top = [Path(rel) for rel in files if "/" not in rel]
         return Artefact(
-            ds=open_zarr(path / "data.zarr", chunks) if "data.zarr/zarr.json" in files else None,
+            ds=open_zarr(path / "data.zarr") if "data.zarr/zarr.json" in files else None,
             tables={p.stem: pd.read_csv(path / p) for p in top if p.suffix == ".csv"},
-            side={p.stem: _load(path / p) for p in top if p.suffix == ".nc"})
+            side={p.stem: xr.load_dataset(path / p, engine="h5netcdf") for p in top if p.suffix == ".nc"})
 
     def _prune(self, stage: str, keep: Path):
         for old in self.dir.glob(f"{stage}-{'?' * 16}"):
@@ -187,13 +184,5 @@ def _stamp(path) -> list:
 
 
 def _hash_file(path) -> str:
-    h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 24):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _load(path: Path) -> xr.Dataset:
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+        return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
