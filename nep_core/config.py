@@ -145,13 +145,12 @@ class Config:
 
     def replace(self, **changes) -> "Config":
         """A copy with top-level fields or dotted section fields (``"stats.alpha"``) changed."""
-        flat = {k: v for k, v in changes.items() if "." not in k}
-        cfg = dataclasses.replace(self, **flat)
+        cfg = self
         for key, value in changes.items():
-            if "." in key:
-                section, name = key.split(".", 1)
-                sub = getattr(cfg, section)
-                cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(sub, **{name: value})})
+            section, _, name = key.rpartition(".")
+            if section:
+                value = dataclasses.replace(getattr(cfg, section), **{name: value})
+            cfg = dataclasses.replace(cfg, **{section or name: value})
         return cfg._from(self.source)
 
     def _from(self, source) -> "Config":

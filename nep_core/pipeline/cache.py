@@ -1,19 +1,11 @@
 """The stage cache: one directory per stage and key, written atomically; inputs keyed by content.
 
-``<out>/.stages/<stage>-<key>/`` holds what a stage produced: ``data.zarr`` (its Dataset),
-``<name>.csv`` (its tables) and ``<name>.nc`` (small side Datasets), and ``manifest.json``, written
-last inside the directory before the directory is renamed into place. A directory without its
-manifest is not a cached stage. The key hashes the stage's name, the pipeline version, the keys of
-the stages it reads, the parameters it depends on and the content of its input files.
-
-The manifest lists every file of the artefact (each Zarr chunk and metadata file included) with its
-size and BLAKE2b hash; a cached artefact is used only when every listed file is there with that
-size and hash, and only the listed files are read. A damaged, truncated, deleted or edited file, an
-unreadable manifest or any error while opening the artefact is reported (``stage <name>: <file> is
-damaged (<why>); recomputing``) and the stage is recomputed. Hashes of inputs and of artefact files
-are memoised in ``input-hashes.json`` by (resolved path, size, mtime, ctime, inode): any write,
-truncation, ``touch`` or copy changes the ctime or inode and forces a rehash, so an unchanged file is
-read once, not at every run (bit rot below the file system is not caught).
+``<out>/.stages/<stage>-<key>/`` holds ``data.zarr`` (the stage's Dataset), ``<name>.csv`` (its
+tables), ``<name>.nc`` (small side Datasets) and ``manifest.json`` (size and BLAKE2b hash of every
+file), written last. A cached artefact is used only when every listed file checks; otherwise the run
+warns ``stage <name>: <file> is damaged (<why>); recomputing``. File hashes are memoised in
+``input-hashes.json`` by (resolved path, size, mtime, ctime, inode). ARCHITECTURE.md ("Pipeline
+stages and caching") gives the whole contract.
 """
 from __future__ import annotations
 
@@ -133,13 +125,9 @@ class Cache:
                     del self._memo[p]
 
     def fingerprint(self, pattern: str | None) -> list:
-        """(path, content hash) of every file a path or glob names; a missing input is an error.
-
-        The path is the resolved one, relative to the output directory for inputs inside it (the
-        synthetic scenario), so a copied run directory keeps its keys. Content is hashed (BLAKE2b of
-        the bytes); the hash is memoised by (resolved path, size, mtime, ctime, inode), so an unchanged
-        input is read once, not at every run, and an edit that restores size and mtime is still seen.
-        """
+        """(resolved path, BLAKE2b of the content) of every file a path or glob names; a missing input
+        is an error. Paths inside the output directory (the scenario's) are relative to it, so a
+        copied run directory keeps its keys."""
         if pattern is None:
             return []
         paths = sorted(glob.glob(os.path.expanduser(str(pattern))))

@@ -84,7 +84,6 @@ def _lock(out: Path):
     waits for."""
     import fcntl
 
-    out.mkdir(parents=True, exist_ok=True)
     with open(out / ".lock", "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
