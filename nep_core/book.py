@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from .errors import NepInputError
+from .store import write_text
 
 NOTE = ("> **Plain fallback page** (built without Quarto: executed with nbclient, exported with "
         "nbconvert). Cross-references (`@fig-...`), numbering and callouts (`:::`) are shown in their "
@@ -106,9 +107,7 @@ def _export(nb, path: Path, title: str):
     nb.metadata["title"] = title
     body, _ = HTMLExporter(config=c, template_name="lab", exclude_input_prompt=True,
                            exclude_output_prompt=True).from_notebook_node(nb)
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(body)
-    os.replace(tmp, path)
+    write_text(body, path)
 
 
 def build(out_dir: str | os.PathLike = "_book", quarto: str | bool | None = None, root=None,

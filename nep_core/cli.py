@@ -45,13 +45,9 @@ def _config(args):
     from .config import load_config
 
     cfg = load_config(args.config)
-    changes = {}
-    if getattr(args, "out", None) is not None:
-        changes["out_dir"] = args.out
-    if getattr(args, "resolution", None) is not None:
-        changes["resolution_m"] = args.resolution
-    if getattr(args, "scheduler", None) is not None:
-        changes["scheduler"] = args.scheduler
+    options = {"out": "out_dir", "resolution": "resolution_m", "scheduler": "scheduler"}
+    changes = {key: getattr(args, opt) for opt, key in options.items()
+               if getattr(args, opt, None) is not None}         # `nep scenario` has no --scheduler
     return cfg.replace(**changes).validate() if changes else cfg
 
 
@@ -59,43 +55,39 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="nep", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the whole pipeline (default: embedded synthetic scenario)")
-    run.add_argument("--config", help="TOML or YAML config file (see nep_core/config.py)")
-    run.add_argument("--out", help="output directory (default: config out_dir, 'results')")
-    run.add_argument("--resolution", type=_metres, help="analysis grid resolution in metres")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="TOML or YAML config file (see nep_core/config.py)")
+    common.add_argument("--out", help="output directory (default: config out_dir, 'results')")
+    common.add_argument("--resolution", type=_metres, help="analysis grid resolution in metres")
+    run = sub.add_parser("run", parents=[common],
+                         help="run the whole pipeline (default: embedded synthetic scenario)")
     run.add_argument("--scheduler", help="dask.distributed scheduler address")
     run.add_argument("--timings", action="store_true", help="print per-stage wall times")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-    sc = sub.add_parser("scenario", help="build the synthetic scenario only")
-    sc.add_argument("--config")
-    sc.add_argument("--out")
-    sc.add_argument("--resolution", type=_metres)
+    sub.add_parser("scenario", parents=[common], help="build the synthetic scenario only")
 
     book = sub.add_parser("book", help="run the pipeline (cached) and build the book into _book/")
     book.add_argument("--out", default="_book")
 
     args = parser.parse_args(argv)
     try:
-        if args.command == "run":
+        if args.command == "book":
+            from . import book as book_mod
+
+            book_mod.build(out_dir=args.out)
+        elif args.command == "scenario":
             from . import pipeline
 
-            cfg = _config(args)
-            res = pipeline.run(cfg, progress=not args.no_progress)
+            print(pipeline.scenario(_config(args)))
+        else:
+            from . import pipeline
+
+            res = pipeline.run(_config(args), progress=not args.no_progress)
             print(f"results: {res.path}")
             if args.timings:
                 print(pipeline.format_timings(res.timings, res.peak_rss))
                 print(f"cache hits: {', '.join(res.cache_hits) or '-'}; recomputed: "
                       f"{', '.join(res.cache_misses) or '-'}")
-        elif args.command == "scenario":
-            from . import pipeline
-
-            cfg = _config(args)
-            print(pipeline.scenario(cfg))
-        elif args.command == "book":
-            from . import book as book_mod
-
-            book_mod.build(out_dir=args.out)
     except Exception as exc:
         message = _message(exc)
         if message is None:

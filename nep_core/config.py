@@ -32,6 +32,7 @@ import math
 import numbers
 import os
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from pathlib import Path
 
 from .errors import NepConfigError
@@ -144,13 +145,12 @@ class Config:
 
     def replace(self, **changes) -> "Config":
         """A copy with top-level fields or dotted section fields (``"stats.alpha"``) changed."""
-        flat = {k: v for k, v in changes.items() if "." not in k}
-        cfg = dataclasses.replace(self, **flat)
+        cfg = self
         for key, value in changes.items():
-            if "." in key:
-                section, name = key.split(".", 1)
-                sub = getattr(cfg, section)
-                cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(sub, **{name: value})})
+            section, _, name = key.rpartition(".")
+            if section:
+                value = dataclasses.replace(getattr(cfg, section), **{name: value})
+            cfg = dataclasses.replace(cfg, **{section or name: value})
         return cfg._from(self.source)
 
     def _from(self, source) -> "Config":
@@ -160,7 +160,8 @@ class Config:
     def validate(self) -> "Config":
         """``self`` if every parameter has its type and range, else a NepConfigError naming the
         config file (when read from one), the key (``stats.alpha``) and the rule."""
-        for key, value, rule, words in _rules(self):
+        for key, (rule, words) in _rules(self).items():
+            value = attrgetter(key)(self)
             if not rule(value):
                 raise NepConfigError(f"must be {words}; got {value!r}", file=self.source, variable=key)
         n_years = self.last_year - self.first_year + 1
@@ -177,12 +178,10 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def fingerprint(self, *sections: str) -> str:
-        """A stable hash of the named parts of the config (all when none named), for caching."""
-        d = self.to_dict()
-        if sections:
-            d = {k: d[k] for k in sections}
-        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    def fingerprint(self) -> str:
+        """A stable hash of the whole config, for caching."""
+        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _real(v) -> bool:
@@ -197,9 +196,9 @@ def _path(v) -> bool:
     return v is None or (isinstance(v, str) and v.strip() != "")
 
 
-def _rules(cfg: Config):
-    """(key, value, test, the rule in words) for every parameter."""
-    st, rh, inp, ck = cfg.stats, cfg.rh, cfg.inputs, cfg.checks
+def _rules(cfg: Config) -> dict:
+    """``{key: (test, the rule in words)}`` for every parameter."""
+    st = cfg.stats
 
     def open01(v):
         return _real(v) and 0 < v < 1
@@ -210,52 +209,47 @@ def _rules(cfg: Config):
     def at_least(lo):
         return lambda v: _int(v) and v >= lo
 
-    in01 = "a number between 0 and 1 (exclusive)"
-    return [
-        ("out_dir", cfg.out_dir, lambda v: isinstance(v, str) and v.strip() != "", "a directory name"),
-        ("resolution_m", cfg.resolution_m, positive, "a positive number of metres"),
-        ("first_year", cfg.first_year, _int, "a year (integer)"),
-        ("last_year", cfg.last_year, lambda v: _int(v) and _int(cfg.first_year) and v >= cfg.first_year,
-         f"a year (integer) not before first_year = {cfg.first_year!r}"),
-        ("seed", cfg.seed, at_least(0), "an integer >= 0"),
-        ("chunk_xy", cfg.chunk_xy, at_least(16), "an integer >= 16 (pixels)"),
-        ("scheduler", cfg.scheduler, _path, "a dask.distributed address (text), or unset for local threads"),
-        *((f"inputs.{k}", getattr(inp, k), _path, "a path or glob pattern (text), or unset")
-          for k in ("npp", "landcover", "stations", "dem", "boundaries", "drywet")),
-        ("inputs.station_layout", inp.station_layout, lambda v: v in ("csv", "cma"), "'csv' or 'cma'"),
-        ("stats.alpha", st.alpha, open01, in01),
-        ("stats.correction", st.correction, lambda v: v is None or v in CORRECTIONS,
-         f"one of {', '.join((NO_CORRECTION, *CORRECTIONS))}"),
-        ("stats.stable_eps", st.stable_eps, lambda v: _real(v) and v >= 0, "a number >= 0 (g C m-2 a-2)"),
-        ("stats.min_valid", st.min_valid, lambda v: v is None or at_least(3)(v),
-         "an integer >= 3 (years), or unset for ceil(0.8 * n_years)"),
-        ("stats.fdr_alpha", st.fdr_alpha, open01, in01),
-        ("stats.cv_ddof", st.cv_ddof, lambda v: _int(v) and v in (0, 1), "0 or 1"),
-        ("stats.cv_min_mean", st.cv_min_mean, _real, "a number (g C m-2 a-1)"),
-        ("stats.hurst_method", st.hurst_method, lambda v: v in HURST_METHODS,
-         f"one of {', '.join(HURST_METHODS)}"),
-        ("stats.hurst_null_q", st.hurst_null_q, open01, in01),
-        ("stats.hurst_null_sims", st.hurst_null_sims, at_least(100), "an integer >= 100"),
-        ("stats.n_breaks", st.n_breaks, at_least(2), "an integer >= 2"),
-        ("stats.breaks_sample", st.breaks_sample, at_least(st.n_breaks if _int(st.n_breaks) else 2),
-         f"an integer >= stats.n_breaks = {st.n_breaks!r}"),
-        ("rh.a", rh.a, positive, "a positive number"),
-        ("rh.b", rh.b, _real, "a number (per degC)"),
-        ("rh.c", rh.c, positive, "a positive number (per mm)"),
-        ("rh.days", rh.days, positive, "a positive number of days"),
-        ("rh.carbon_fraction", rh.carbon_fraction, lambda v: _real(v) and 0 < v <= 1, "a number in (0, 1]"),
-        ("uncertainty.draws", cfg.uncertainty.draws, at_least(0), "an integer >= 0"),
-        ("uncertainty.rh_prior_pct", cfg.uncertainty.rh_prior_pct, lambda v: _real(v) and 0 <= v < 100,
-         "a number in [0, 100) (%)"),
-        ("uncertainty.interp_error_scale", cfg.uncertainty.interp_error_scale, lambda v: _real(v) and v >= 0,
-         "a number >= 0"),
-        ("uncertainty.error_spacing_m", cfg.uncertainty.error_spacing_m, positive,
-         "a positive number of metres"),
-        ("uncertainty.sample_spacing_m", cfg.uncertainty.sample_spacing_m, positive,
-         "a positive number of metres"),
-        ("checks.plausible_ranges", ck.plausible_ranges, lambda v: isinstance(v, bool), "true or false"),
-        ("checks.station_max_km", ck.station_max_km, positive, "a positive number of km"),
-    ]
+    in01, metres = "a number between 0 and 1 (exclusive)", "a positive number of metres"
+    return {
+        "out_dir": (lambda v: isinstance(v, str) and v.strip() != "", "a directory name"),
+        "resolution_m": (positive, metres),
+        "first_year": (_int, "a year (integer)"),
+        "last_year": (lambda v: _int(v) and _int(cfg.first_year) and v >= cfg.first_year,
+                      f"a year (integer) not before first_year = {cfg.first_year!r}"),
+        "seed": (at_least(0), "an integer >= 0"),
+        "chunk_xy": (at_least(16), "an integer >= 16 (pixels)"),
+        "scheduler": (_path, "a dask.distributed address (text), or unset for local threads"),
+        **{f"inputs.{k}": (_path, "a path or glob pattern (text), or unset")
+           for k in ("npp", "landcover", "stations", "dem", "boundaries", "drywet")},
+        "inputs.station_layout": (lambda v: v in ("csv", "cma"), "'csv' or 'cma'"),
+        "stats.alpha": (open01, in01),
+        "stats.correction": (lambda v: v is None or v in CORRECTIONS,
+                             f"one of {', '.join((NO_CORRECTION, *CORRECTIONS))}"),
+        "stats.stable_eps": (lambda v: _real(v) and v >= 0, "a number >= 0 (g C m-2 a-2)"),
+        "stats.min_valid": (lambda v: v is None or at_least(3)(v),
+                            "an integer >= 3 (years), or unset for ceil(0.8 * n_years)"),
+        "stats.fdr_alpha": (open01, in01),
+        "stats.cv_ddof": (lambda v: _int(v) and v in (0, 1), "0 or 1"),
+        "stats.cv_min_mean": (_real, "a number (g C m-2 a-1)"),
+        "stats.hurst_method": (lambda v: v in HURST_METHODS, f"one of {', '.join(HURST_METHODS)}"),
+        "stats.hurst_null_q": (open01, in01),
+        "stats.hurst_null_sims": (at_least(100), "an integer >= 100"),
+        "stats.n_breaks": (at_least(2), "an integer >= 2"),
+        "stats.breaks_sample": (at_least(st.n_breaks if _int(st.n_breaks) else 2),
+                                f"an integer >= stats.n_breaks = {st.n_breaks!r}"),
+        "rh.a": (positive, "a positive number"),
+        "rh.b": (_real, "a number (per degC)"),
+        "rh.c": (positive, "a positive number (per mm)"),
+        "rh.days": (positive, "a positive number of days"),
+        "rh.carbon_fraction": (lambda v: _real(v) and 0 < v <= 1, "a number in (0, 1]"),
+        "uncertainty.draws": (at_least(0), "an integer >= 0"),
+        "uncertainty.rh_prior_pct": (lambda v: _real(v) and 0 <= v < 100, "a number in [0, 100) (%)"),
+        "uncertainty.interp_error_scale": (lambda v: _real(v) and v >= 0, "a number >= 0"),
+        "uncertainty.error_spacing_m": (positive, metres),
+        "uncertainty.sample_spacing_m": (positive, metres),
+        "checks.plausible_ranges": (lambda v: isinstance(v, bool), "true or false"),
+        "checks.station_max_km": (positive, "a positive number of km"),
+    }
 
 
 _SECTIONS = {"inputs": Inputs, "stats": Stats, "rh": Rh, "uncertainty": Uncertainty, "checks": Checks}

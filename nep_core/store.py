@@ -1,11 +1,6 @@
-"""Atomic writes and stores: Zarr stage stores, the CF NetCDF results file, text files; lazily
-sliced dask views of in-memory arrays.
-
-Every writer puts its output under a temporary name in the target's directory and renames it into
-place, so a file or directory appears under its final name only when complete. Stage stores are Zarr
-v3 directories: xarray writes each dask block as its own chunks from the dask threads, compressed by
-Blosc (LZ4 after a byte shuffle), with no global lock. The results file users open is CF NetCDF-4
-written by xarray (deflate level 1 after the HDF5 byte shuffle).
+"""Atomic writes and stores: Zarr v3 stage stores, the CF NetCDF-4 results file, text files; lazily
+sliced dask views of in-memory arrays. Every writer writes under a temporary name in the target's
+directory and renames it into place; codecs and why: ARCHITECTURE.md ("Rules").
 """
 from __future__ import annotations
 
@@ -94,16 +89,18 @@ def write_text(text: str, final: str | os.PathLike) -> Path:
     return final
 
 
-def _stored_chunks(var: xr.DataArray, chunks: dict | None) -> tuple:
-    """Chunk shape of ``var``: time whole, y/x by ``chunks`` (default CHUNK_XY), clipped to the shape."""
+def _encoding(variables, chunks: dict | None, chunk_key: str, **codec) -> dict:
+    """``codec`` and the stored chunk shape under ``chunk_key`` (y/x by ``chunks``, default CHUNK_XY,
+    other dims whole, clipped to the shape) of every numeric variable of two or more dims."""
     chunks = chunks or {}
-    return tuple(min(chunks.get(d, CHUNK_XY) if d in ("y", "x") else n, n)
-                 for d, n in zip(var.dims, var.shape))
+    return {name: {**codec, chunk_key: tuple(min(chunks.get(d, CHUNK_XY) if d in ("y", "x") else n, n)
+                                             for d, n in zip(var.dims, var.shape))}
+            for name, var in variables.items() if var.ndim >= 2 and var.dtype.kind in "iufb"}
 
 
 def write_zarr(ds: xr.Dataset, path: str | os.PathLike, chunks: dict | None = None) -> Path:
-    """Write ``ds`` as a Zarr v3 store at ``path`` (a directory, written atomically unless it is inside
-    a directory being written atomically itself: pass that directory's temporary path).
+    """Write ``ds`` as a Zarr v3 store in the new directory ``path`` (not atomic by itself: the stage
+    cache writes it inside an :func:`atomic_path` directory).
 
     Variables with y and x are stored in chunks of ``chunks`` (default CHUNK_XY) pixels, time whole;
     dask blocks must be whole multiples of those chunks (xarray checks). Values, dtypes, attributes
@@ -112,14 +109,8 @@ def write_zarr(ds: xr.Dataset, path: str | os.PathLike, chunks: dict | None = No
     from zarr.codecs import BloscCodec
 
     codec = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
-    enc = {}
-    for name, var in ds.variables.items():
-        if var.ndim >= 2 and var.dtype.kind in "iufb":
-            enc[name] = {"compressors": [codec], "chunks": _stored_chunks(var, chunks)}
-    ds = ds.copy()
-    for var in ds.variables.values():
-        var.encoding = {}
-    ds.to_zarr(path, mode="w-", encoding=enc, consolidated=False, zarr_format=3)
+    enc = _encoding(ds.variables, chunks, "chunks", compressors=[codec])
+    ds.drop_encoding().to_zarr(path, mode="w-", encoding=enc, consolidated=False, zarr_format=3)
     return Path(path)
 
 
@@ -145,23 +136,15 @@ def write_netcdf(ds: xr.Dataset, final: str | os.PathLike, chunks: dict | None =
     """``ds`` as CF NetCDF-4 (h5netcdf) at ``final``, atomically; every numeric variable of two or more
     dims deflated at level 1 after the HDF5 byte shuffle, in chunks of ``chunks`` (default CHUNK_XY)
     pixels along y and x and whole along time."""
-    enc = {}
-    for name, var in ds.data_vars.items():
-        if var.ndim >= 2 and var.dtype.kind in "iufb":
-            enc[name] = {"zlib": True, "complevel": 1, "shuffle": True,
-                         "chunksizes": _stored_chunks(var, chunks)}
+    enc = _encoding(ds.data_vars, chunks, "chunksizes", zlib=True, complevel=1, shuffle=True)
     with atomic_path(final) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
     return Path(final)
 
 
 def dask_view(a: np.ndarray, chunks) -> dsa.Array:
-    """A dask array whose blocks are sliced from ``a`` when computed, without copying ``a``.
-
-    ``dask.array.from_array`` splits a numpy array into per-chunk copies at once (right for a
-    distributed scheduler, which ships the pieces to workers, but a second full copy of the cube in
-    this process); on the local scheduler the slicing is deferred to the tasks.
-    """
+    """A dask array whose blocks are sliced from ``a`` when computed, without copying ``a``
+    (``dask.array.from_array`` on a distributed client, which ships the pieces; see ARCHITECTURE.md)."""
     chunks = tuple(chunks) if np.iterable(chunks) else chunks
     try:
         from distributed import default_client

@@ -51,26 +51,19 @@ HURST_METHODS = ("prefix", "diff", "alp")
 
 
 @dataclass(frozen=True)
-class Plausible:
-    """Plausible values of a quantity pooled over the study region (grid cells or station records):
-    ``bounds`` maps a statistic (``median``; ``spread`` = p75 - p25; ``p95``) to its inclusive
-    ``(lo, hi)`` in the quantity's unit; ``source`` says where the bounds come from."""
-
-    bounds: dict
-    source: str
-
-
-@dataclass(frozen=True)
 class Quantity:
     """A physical quantity: its unit as written (``units[0]``), the other accepted spellings of the
     same unit, the units a reader converts (spelling -> (factor, offset) to ``units[0]``), and the
-    plausible region statistics that catch a wrong declared unit (:func:`check_plausible`)."""
+    plausible values pooled over the study region (grid cells or station records) that catch a wrong
+    declared unit (:func:`check_plausible`): ``plausible`` maps a statistic (``median``; ``spread`` =
+    p75 - p25; ``p95``) to its inclusive ``(lo, hi)``, ``plausible_source`` says where they come from."""
 
     label: str
     units: tuple[str, ...]
     convert: dict = field(default_factory=dict)
     hint: str = ""
-    plausible: Plausible | None = None
+    plausible: dict | None = None
+    plausible_source: str = ""
 
 
 _CM_M = {"cm": (10.0, 0.0), "m": (1000.0, 0.0)}
@@ -87,39 +80,34 @@ _STATION_CLIMATE = f"{_NWC}'s CMA station climate (the default scenario's values
 QUANTITIES: dict[str, Quantity] = {
     "temperature": Quantity("air temperature", ("degC", "°C", "degree_Celsius", "celsius", "C"),
                             {"K": (1.0, -273.15)}, "convert explicitly: K - 273.15",
-                            Plausible({"median": (-25.0, 30.0)},
-                                      f"{_STATION_CLIMATE}: annual means about -5..15 degC")),
+                            {"median": (-25.0, 30.0)}, f"{_STATION_CLIMATE}: annual means about -5..15 degC"),
     "precipitation_daily": Quantity("daily precipitation", ("mm d-1", "mm", "mm day-1", "mm/day"),
-                                    _CM_M, _PRCP_HINT,
-                                    Plausible({"median": (0.0, 50.0), "p95": (0.5, 200.0)},
-                                              f"{_STATION_CLIMATE}: most days dry, wet days 1..50 mm")),
+                                    _CM_M, _PRCP_HINT, {"median": (0.0, 50.0), "p95": (0.5, 200.0)},
+                                    f"{_STATION_CLIMATE}: most days dry, wet days 1..50 mm"),
     "precipitation_monthly": Quantity("monthly precipitation",
                                       ("mm month-1", "mm", "mm/month", "mm per month"), _CM_M, _PRCP_HINT,
-                                      Plausible({"median": (0.5, 300.0)},
-                                                f"{_STATION_CLIMATE}: annual totals about 20..800 mm")),
+                                      {"median": (0.5, 300.0)},
+                                      f"{_STATION_CLIMATE}: annual totals about 20..800 mm"),
     "precipitation_annual": Quantity("annual precipitation",
                                      ("mm a-1", "mm", "mm/a", "mm/year", "mm yr-1", "mm year-1"), _CM_M,
                                      _PRCP_HINT),
     "radiation_daily": Quantity("daily global solar radiation", ("MJ m-2 d-1", "MJ m-2", "MJ m-2 day-1"),
-                                _KJ_J, _RAD_HINT,
-                                Plausible({"median": (2.0, 35.0)},
-                                          f"{_STATION_CLIMATE}: about 5..28 MJ m-2 d-1")),
+                                _KJ_J, _RAD_HINT, {"median": (2.0, 35.0)},
+                                f"{_STATION_CLIMATE}: about 5..28 MJ m-2 d-1"),
     "radiation_monthly": Quantity("monthly global solar radiation", ("MJ m-2 month-1", "MJ m-2"),
-                                  _KJ_J, _RAD_HINT,
-                                  Plausible({"median": (60.0, 1000.0)},
-                                            f"{_STATION_CLIMATE}: annual totals about 4500..7000 MJ m-2")),
+                                  _KJ_J, _RAD_HINT, {"median": (60.0, 1000.0)},
+                                  f"{_STATION_CLIMATE}: annual totals about 4500..7000 MJ m-2"),
     "radiation_annual": Quantity("annual global solar radiation", ("MJ m-2 a-1", "MJ m-2"), _KJ_J,
                                  _RAD_HINT),
     "elevation": Quantity("elevation", ("m", "metre", "meter", "metres", "meters"), {"km": (1000.0, 0.0)},
-                          plausible=Plausible({"median": (100.0, 5500.0), "spread": (20.0, 5000.0)},
-                                    f"{_NWC}: basins near 0..1500 m, the Tibetan Plateau near 4500 m "
-                                    "(the shipped DEM: median 1826 m, spread 2631 m)")),
+                          plausible={"median": (100.0, 5500.0), "spread": (20.0, 5000.0)},
+                          plausible_source=f"{_NWC}: basins near 0..1500 m, the Tibetan Plateau near "
+                          "4500 m (the shipped DEM: median 1826 m, spread 2631 m)"),
     "area": Quantity("cell area", ("km2", "km^2", "km**2")),
     "carbon_flux": Quantity("annual carbon flux (NPP, Rh, NEP)", ("g C m-2 a-1",), _KG_C,
-                            "convert explicitly: kg C m-2 a-1 * 1000",
-                            Plausible({"median": (10.0, 1500.0)},
-                                      f"{_NWC}'s MOD17A3HGF NPP of vegetated cells: about 50..600 g C "
-                                      "m-2 a-1, MOD17's valid maximum 3270")),
+                            "convert explicitly: kg C m-2 a-1 * 1000", {"median": (10.0, 1500.0)},
+                            f"{_NWC}'s MOD17A3HGF NPP of vegetated cells: about 50..600 g C m-2 a-1, "
+                            "MOD17's valid maximum 3270"),
     "carbon_flux_monthly": Quantity("monthly carbon flux (Rh)", ("g C m-2 month-1",)),
     "carbon_trend": Quantity("trend of an annual carbon flux", ("g C m-2 a-2",)),
 }
@@ -194,13 +182,9 @@ def unit_conversion(units, quantity: str, *, file=None, variable: str | None = N
     of :data:`QUANTITIES` for other units (``K`` -> ``(1.0, -273.15)``); else raises like
     :func:`check_units`."""
     q = _quantity(quantity)
-    if units is not None and str(units).strip():
-        key = _squeeze(units)
-        if key in {_squeeze(u) for u in q.units}:
-            return 1.0, 0.0
-        for u, conv in q.convert.items():
-            if _squeeze(u) == key:
-                return conv
+    factors = {_squeeze(u): c for u, c in q.convert.items()} | {_squeeze(u): (1.0, 0.0) for u in q.units}
+    if units is not None and _squeeze(units) in factors:
+        return factors[_squeeze(units)]
     _refuse(q, units, (*q.units, *q.convert), file=file, variable=variable, hint=False)
 
 
@@ -234,12 +218,12 @@ def check_plausible(values, quantity: str, *, file=None, variable: str | None = 
     v = v.astype(np.float64)
     unit = q.units[0]
     found = {}
-    for stat, (lo, hi) in q.plausible.bounds.items():
+    for stat, (lo, hi) in q.plausible.items():
         x = found[stat] = float(_STATS[stat](v))
         if lo <= x <= hi:
             continue
         problem = (f"{what + ': ' if what else ''}{stat} {x:.4g} {unit} over the region is implausible "
-                   f"for {q.label} (expected {lo:g}..{hi:g} {unit}: {q.plausible.source}); "
+                   f"for {q.label} (expected {lo:g}..{hi:g} {unit}: {q.plausible_source}); "
                    f"{hint or q.hint or 'check the declared unit'}; {RELAX_PLAUSIBLE}")
         if strict:
             raise NepInputError(problem, file=file, variable=variable)

@@ -1,9 +1,7 @@
-"""Orchestration: the stage table (``stages``), its cache (``cache``), and ``run`` / ``results``.
-
-inputs -> grid + DEM -> climate + Rh -> NPP + NEP + land cover -> per-pixel statistics -> Hurst null
--> classes + FDR -> Rh sensitivity -> results.nc, tables/*.csv, maps/*.tif. Arrays flow lazily through
-dask, chunked in space (``Config.chunk_xy``) and never in time; ``Config.scheduler`` sends the work to
-a dask.distributed cluster.
+"""Orchestration: the stage table (``stages.STAGES``, in run order), its cache (``cache``), ``run`` /
+``results``, and what a run writes besides the stage stores (``outputs``, ``timing``). Arrays flow
+lazily through dask, chunked in space (``Config.chunk_xy``), never in time; ``Config.scheduler``
+sends the work to a dask.distributed cluster.
 """
 from .cache import STAGE_DIR
 from .run import Results, results, run, scenario

@@ -1,19 +1,11 @@
 """The stage cache: one directory per stage and key, written atomically; inputs keyed by content.
 
-``<out>/.stages/<stage>-<key>/`` holds what a stage produced: ``data.zarr`` (its Dataset),
-``<name>.csv`` (its tables) and ``<name>.nc`` (small side Datasets), and ``manifest.json``, written
-last inside the directory before the directory is renamed into place. A directory without its
-manifest is not a cached stage. The key hashes the stage's name, the pipeline version, the keys of
-the stages it reads, the parameters it depends on and the content of its input files.
-
-The manifest lists every file of the artefact (each Zarr chunk and metadata file included) with its
-size and BLAKE2b hash; a cached artefact is used only when every listed file is there with that
-size and hash, and only the listed files are read. A damaged, truncated, deleted or edited file, an
-unreadable manifest or any error while opening the artefact is reported (``stage <name>: <file> is
-damaged (<why>); recomputing``) and the stage is recomputed. Hashes of inputs and of artefact files
-are memoised in ``input-hashes.json`` by (resolved path, size, mtime, ctime, inode): any write,
-truncation, ``touch`` or copy changes the ctime or inode and forces a rehash, so an unchanged file is
-read once, not at every run (bit rot below the file system is not caught).
+``<out>/.stages/<stage>-<key>/`` holds ``data.zarr`` (the stage's Dataset), ``<name>.csv`` (its
+tables), ``<name>.nc`` (small side Datasets) and ``manifest.json`` (size and BLAKE2b hash of every
+file), written last. A cached artefact is used only when every listed file checks; otherwise the run
+warns ``stage <name>: <file> is damaged (<why>); recomputing``. File hashes are memoised in
+``input-hashes.json`` by (resolved path, size, mtime, ctime, inode). ARCHITECTURE.md ("Pipeline
+stages and caching") gives the whole contract.
 """
 from __future__ import annotations
 
@@ -66,16 +58,13 @@ class Cache:
             self._memo = {}
         self._memo_dirty = False
 
-    def path(self, stage: str, key: str) -> Path:
-        return self.dir / f"{stage}-{key}"
-
-    def get(self, stage: str, key: str, compute, chunks: dict | None = None) -> Artefact:
+    def get(self, stage: str, key: str, compute) -> Artefact:
         """The artefact of ``stage`` under ``key``: computed (``compute()`` -> Artefact) and written if
-        absent or damaged, then opened (the Dataset lazily, with dask ``chunks``)."""
-        path = self.path(stage, key)
+        absent or damaged, then opened (the Dataset lazily, in its stored chunks)."""
+        path = self.dir / f"{stage}-{key}"
         if path.exists():                      # damaged or not: _open checks the manifest
             try:
-                art = self._open(path, chunks)
+                art = self._open(path)
                 self.hits.append(stage)
                 return art
             except _Damaged as exc:
@@ -101,9 +90,9 @@ class Cache:
         self._memo_dirty = True
         self._prune(stage, path)
         self._save_memo()
-        return self._open(path, chunks)
+        return self._open(path)
 
-    def _open(self, path: Path, chunks: dict | None) -> Artefact:
+    def _open(self, path: Path) -> Artefact:
         """The artefact at ``path`` once every file of its manifest checks; :class:`_Damaged` if not."""
         try:
             manifest = json.loads((path / MANIFEST).read_text())
@@ -123,9 +112,9 @@ class Cache:
         self._save_memo()
         top = [Path(rel) for rel in files if "/" not in rel]
         return Artefact(
-            ds=open_zarr(path / "data.zarr", chunks) if "data.zarr/zarr.json" in files else None,
+            ds=open_zarr(path / "data.zarr") if "data.zarr/zarr.json" in files else None,
             tables={p.stem: pd.read_csv(path / p) for p in top if p.suffix == ".csv"},
-            side={p.stem: _load(path / p) for p in top if p.suffix == ".nc"})
+            side={p.stem: xr.load_dataset(path / p, engine="h5netcdf") for p in top if p.suffix == ".nc"})
 
     def _prune(self, stage: str, keep: Path):
         for old in self.dir.glob(f"{stage}-{'?' * 16}"):
@@ -136,13 +125,9 @@ class Cache:
                     del self._memo[p]
 
     def fingerprint(self, pattern: str | None) -> list:
-        """(path, content hash) of every file a path or glob names; a missing input is an error.
-
-        The path is the resolved one, relative to the output directory for inputs inside it (the
-        synthetic scenario), so a copied run directory keeps its keys. Content is hashed (BLAKE2b of
-        the bytes); the hash is memoised by (resolved path, size, mtime, ctime, inode), so an unchanged
-        input is read once, not at every run, and an edit that restores size and mtime is still seen.
-        """
+        """(resolved path, BLAKE2b of the content) of every file a path or glob names; a missing input
+        is an error. Paths inside the output directory (the scenario's) are relative to it, so a
+        copied run directory keeps its keys."""
         if pattern is None:
             return []
         paths = sorted(glob.glob(os.path.expanduser(str(pattern))))
@@ -187,13 +172,5 @@ def _stamp(path) -> list:
 
 
 def _hash_file(path) -> str:
-    h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 24):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _load(path: Path) -> xr.Dataset:
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+        return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=16)).hexdigest()

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
@@ -33,35 +32,19 @@ INPUT_FILES = (*REQUIRED_INPUTS, "boundaries")
 TABLE_DIR = "tables"
 MAP_DIR = "maps"
 OUTPUTS_KEY = ".outputs.key"
-#: the per-pixel stages whose Datasets make up the results store, in order
-STORE_PARTS = ("static", "carbon", "climate", "stats", "classes")
 
 
 @dataclass
 class Results:
-    """What a run produced: the store, its side tables, the station set and (synthetic) the truth.
+    """What a run produced.
 
-    Attributes
-    ----------
-    path : Path
-        ``<out_dir>/results.nc`` (CF attributes, units and variant names on every variable).
-    ds : xarray.Dataset
-        The store (the same variables and attributes as ``results.nc``, read from the stage stores).
-    tables : dict of pandas.DataFrame
-        ``qc_summary``, ``interpolation_cv``, ``hurst_null``, ``rh_sensitivity`` and every zonal
-        table written as CSV under ``<out_dir>/tables``.
-    stations : xarray.Dataset
-        QC'd, kriging-filled monthly station data with Albers ``x``/``y``.
-    truth : xarray.Dataset or None
-        The synthetic scenario's planted truth (``trend_slope`` = planted NEP slope, plus everything
-        in ``truth.nc``); ``None`` on real data.
-    provinces : list of shapely geometries (WGS84 lon/lat)
-    config : Config
-    timings, peak_rss : dict
-        Seconds and peak resident memory (bytes, this process) per stage of this call.
-    stage_timings : pandas.DataFrame
-        Per stage: seconds and peak RSS of the call that last computed it (``<out>/timings.json``).
-    cache_hits, cache_misses : list of str
+    ``path`` is ``<out>/results.nc``; ``ds`` the same store (CF attributes, units and variant names
+    on every variable); ``tables`` every table written as ``<out>/tables/*.csv``; ``stations`` the
+    QC'd, kriging-filled monthly station data with Albers ``x``/``y``; ``truth`` the synthetic
+    scenario's planted truth (``trend_slope`` = planted NEP slope), ``None`` on real data;
+    ``provinces`` WGS84 shapely outlines; ``timings`` / ``peak_rss`` seconds and peak RSS (bytes)
+    per stage of this call; ``stage_timings`` those of the call that computed each stage
+    (``<out>/timings.json``).
     """
 
     path: Path
@@ -101,7 +84,6 @@ def _lock(out: Path):
     waits for."""
     import fcntl
 
-    out.mkdir(parents=True, exist_ok=True)
     with open(out / ".lock", "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -121,25 +103,21 @@ def _lock(out: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
 def _scheduler(address: str | None, progress: bool):
-    """Local threaded scheduler (default) or a dask.distributed client at ``address``."""
+    """A dask.distributed client at ``address``, else the local threaded scheduler (with a progress
+    bar when asked): a context manager."""
     if address:
         from distributed import Client
 
         try:
-            client = Client(address, timeout="30s")
+            return Client(address, timeout="30s")
         except OSError as exc:
             raise NepInputError(f"cannot connect to the dask scheduler: {exc}", variable="scheduler") from exc
-        with client:
-            yield client
-    elif progress:
+    if progress:
         from dask.diagnostics import ProgressBar
 
-        with ProgressBar(minimum=2.0):
-            yield None
-    else:
-        yield None
+        return ProgressBar(minimum=2.0)
+    return contextlib.nullcontext()
 
 
 def _synthetic():
@@ -172,9 +150,9 @@ def _store(cfg: Config, a: dict, synthetic_run: bool, inputs) -> xr.Dataset:
              a["stats"].ds, a["classes"].ds, a["attribution"].ds]
     ds = xr.merge(parts, compat="override", combine_attrs="override")
     # in-memory maps in the same chunks as the rest, as lazily sliced views (no copies)
+    c = chunks(cfg)
     for name, v in list(ds.data_vars.items()):
         if v.chunks is None and v.dims[-2:] == ("y", "x"):
-            c = chunks(cfg)
             ds[name] = v.copy(data=dask_view(v.values, [c.get(d, -1) for d in v.dims]))
     ds.attrs.update({
         "title": "Net ecosystem productivity (NEP = NPP - Rh) of Northwest China and its statistics",
@@ -203,13 +181,6 @@ def _load_truth(path) -> xr.Dataset:
         t = t.load()
     t["trend_slope"] = t["nep_slope_planted"].assign_attrs(t["nep_slope_planted"].attrs)
     return t
-
-
-def _station_xy(st: xr.Dataset) -> xr.Dataset:
-    if "x" not in st.coords and "lon" in st.coords:
-        x, y = grid.lonlat_to_xy(st["lon"].values, st["lat"].values)
-        st = st.assign_coords(x=("station", np.asarray(x)), y=("station", np.asarray(y)))
-    return st
 
 
 def _tables(res: Results) -> dict:
@@ -270,9 +241,10 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
         if faults is not None and faults.exists():
             tables["station_faults"] = pd.read_csv(faults, dtype={"station": str, "date": str})
         store = _store(cfg, a, truth_path is not None, inputs)
+        outlines = nio.read_boundaries(inputs.boundaries or grid.data_path(grid.DEFAULT_BOUNDARIES))
         res = Results(path=out / "results.nc", ds=store, tables=tables,
-                      stations=_station_xy(a["climate"].side["stations"]), truth=truth,
-                      provinces=_provinces(inputs), config=cfg, timings=T.stages,
+                      stations=a["climate"].side["stations"], truth=truth,
+                      provinces=[b.geometry for b in outlines], config=cfg, timings=T.stages,
                       cache_hits=cache.hits, cache_misses=cache.misses)
         k_out = key("outputs", PIPELINE_VERSION, keys, {k: v for k, v in cfg.to_dict().items()
                                                          if k not in ("out_dir", "scheduler", "inputs")})
@@ -299,11 +271,6 @@ def run(cfg: Config | None = None, progress: bool = False) -> Results:
     res.timings = dict(T.stages)
     res.peak_rss = dict(T.peak_rss)
     return res
-
-
-def _provinces(inputs) -> list:
-    """Province outlines (WGS84 shapely geometries) for the maps."""
-    return [b.geometry for b in nio.read_boundaries(inputs.boundaries or grid.data_path(grid.DEFAULT_BOUNDARIES))]
 
 
 def scenario(cfg: Config | None = None) -> Path:

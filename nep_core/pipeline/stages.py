@@ -1,8 +1,7 @@
 """The stage table: what each stage reads, what its cache key depends on, and the function it runs.
 
 A stage function takes ``(cfg, inputs, a)``, ``a`` the artefacts of the stages it needs by name, and
-returns an
-:class:`~nep_core.pipeline.cache.Artefact`. The functions here are thin: they read inputs through
+returns an :class:`~nep_core.pipeline.cache.Artefact`. The functions here are thin: they read inputs through
 ``nep_core.io``, call the science in ``grid``, ``climate``, ``carbon``, ``stats`` and ``classify``, and
 name the results; they compute nothing themselves.
 """
@@ -54,6 +53,11 @@ def _for(ds, c: dict) -> dict:
     return {d: n for d, n in c.items() if d in ds.dims}
 
 
+def _annual(a) -> xr.Dataset:
+    """The annual NEP and climate-driver cubes, as stored (``chunk_xy`` in space, whole in time)."""
+    return xr.Dataset({"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}})
+
+
 def grid_of(static: xr.Dataset) -> xr.Dataset:
     """The analysis grid (with CRS) from the static stage."""
     g = static[["province", "region", "cell_area", "lon", "lat"]].load()
@@ -68,8 +72,7 @@ def _static(cfg, inputs, a):
     ds["region"] = ds["region"].astype(np.int8).assign_attrs(ds["region"].attrs, units="1")
     ds["cell_area"] = xr.DataArray(np.array(g["cell_area"].values), dims=("y", "x"), attrs=g["cell_area"].attrs)
     dem = nio.read_dem(inputs.dem, g, check_ranges=cfg.checks.plausible_ranges)
-    ds["elevation"] = dem.assign_attrs(
-        units="m", long_name="elevation (DEM, bilinear to the grid)")
+    ds["elevation"] = dem.assign_attrs(units="m", long_name="elevation (DEM, bilinear to the grid)")
     return Artefact(ds=ds)
 
 
@@ -128,10 +131,9 @@ def _carbon(cfg, inputs, a):
 
 def _stats(cfg, inputs, a):
     """Per-pixel statistics in dask blocks of STATS_BLOCK x STATS_BLOCK stored chunks."""
-    c = chunks(cfg, STATS_BLOCK)
-    cubes = {"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}}
-    annual = xr.Dataset({v: da.chunk(_for(da, c)) for v, da in cubes.items()})
-    return Artefact(ds=stats.per_pixel_statistics(annual, cfg.stats))
+    annual = _annual(a)
+    return Artefact(ds=stats.per_pixel_statistics(annual.chunk(_for(annual, chunks(cfg, STATS_BLOCK))),
+                                                  cfg.stats))
 
 
 def _hurst_null(cfg, inputs, a):
@@ -157,11 +159,10 @@ def _rh_sensitivity(cfg, inputs, a):
                                   a["static"].ds["cell_area"].where(region), cfg.rh, cfg.stats)
     return Artefact(tables={"rh_sensitivity": table})
 
+
 def _attribution(cfg, inputs, a):
     """RESTREND split of the NEP trend (``attr_*``) and its year-controlled variant (``attr_time_*``)."""
-    c = chunks(cfg)
-    cubes = {"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}}
-    annual = xr.Dataset({v: da.chunk(_for(da, c)) for v, da in cubes.items()})
+    annual = _annual(a)
     out = attribution.attribution_of(annual, "restrend", cfg.stats.min_valid)
     alt = attribution.attribution_of(annual, "restrend_time", cfg.stats.min_valid, prefix="attr_time_")
     keep = [f"attr_time_{v}" for v in ("slope_climate", "slope_human", "share_human", "class")]
@@ -172,7 +173,7 @@ def _uncertainty(cfg, inputs, a):
     """Monte Carlo of the headline numbers over the Rh constants and the T / P interpolation error."""
     static, u = a["static"].ds, cfg.uncertainty
     region = static["region"].astype(bool)
-    annual = xr.Dataset({"nep": a["carbon"].ds["nep"], **{v: a["climate"].ds[v] for v in DRIVERS}})
+    annual = _annual(a)
     point = uncertainty.headline_values(uncertainty.map_dataset(
         a["stats"].ds["nep_mean"], a["classes"].ds["trend_class"], static["cell_area"], static["province"],
         region, annual, a["attribution"].ds["attr_class"]))

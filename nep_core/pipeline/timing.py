@@ -27,26 +27,17 @@ def _rss_bytes() -> int:
         return 0
 
 
-class _PeakSampler:
-    """Samples this process's RSS every ``interval`` seconds in a daemon thread; ``peak`` in bytes."""
+class _PeakSampler(threading.Thread):
+    """Samples this process's RSS every 0.1 s until ``stop`` is set; ``peak`` in bytes."""
 
-    def __init__(self, interval: float = 0.1):
+    def __init__(self):
+        super().__init__(daemon=True)
         self.peak = _rss_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+        self.stop = threading.Event()
 
-    def _run(self, interval):
-        while not self._stop.wait(interval):
+    def run(self):
+        while not self.stop.wait(0.1):
             self.peak = max(self.peak, _rss_bytes())
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
 
 
 @dataclass
@@ -64,12 +55,15 @@ class Timings:
     def __call__(self, name: str):
         t0 = time.perf_counter()
         n0 = len(self.misses)
-        with _PeakSampler() as mem:
-            try:
-                yield
-            finally:
-                self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
-        self.peak_rss[name] = max(self.peak_rss.get(name, 0), mem.peak)
+        mem = _PeakSampler()
+        mem.start()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
+            mem.stop.set()
+            mem.join()
+        self.peak_rss[name] = max(self.peak_rss.get(name, 0), mem.peak, _rss_bytes())
         self.finished[name] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         # glibc keeps the dask threads' freed blocks in its heaps; without a trim one stage's
         # garbage stayed resident into the next (a no-op without glibc)
@@ -86,8 +80,7 @@ def format_timings(timings: dict, peak_rss: dict | None = None) -> str:
     """A plain-text table of seconds (and peak RSS in GB, when given) per stage."""
     peak_rss = peak_rss or {}
     width = max([len(k) for k in timings] + [5])
-    head = f"{'stage':<{width}}  seconds" + ("  peak RSS (GB)" if peak_rss else "")
-    lines = [head]
+    lines = [f"{'stage':<{width}}  seconds" + ("  peak RSS (GB)" if peak_rss else "")]
     for k, v in timings.items():
         mem = f"  {peak_rss[k] / 1e9:14.2f}" if k in peak_rss else ""
         lines.append(f"{k:<{width}}  {v:7.2f}{mem}")
@@ -107,11 +100,10 @@ def record_timings(out: Path, T: Timings) -> pd.DataFrame:
         saved = json.loads(path.read_text()) if path.exists() else {}
     except json.JSONDecodeError:
         saved = {}
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     for name, sec in T.stages.items():
         if name in T.computed or name not in saved:
             saved[name] = {"seconds": round(sec, 3), "peak_rss_gb": round(T.peak_rss.get(name, 0) / 1e9, 3),
-                           "computed": name in T.computed, "at": T.finished.get(name, stamp)}
+                           "computed": name in T.computed, "at": T.finished[name]}
     write_text(json.dumps(saved, indent=1), path)
     rows = {name: saved[name] for name in T.stages}
     df = pd.DataFrame(rows).T[["seconds", "peak_rss_gb", "computed", "at"]]
