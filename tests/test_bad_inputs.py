@@ -195,14 +195,16 @@ def _full_out(tmp_path, template, stack):
 
 
 OUT = ("results", "outputs")     # results.nc, tables/ and maps/ rewritten
+ATTR = ("attribution", "uncertainty")   # both read the climate stage
 
 CASES = [
     Case("stations.csv edited in place, same size and mtime",
          lambda o, s: _edit_stations(o / "scenario" / "stations.csv"),
-         "recompute", r"^$", ("climate", "carbon", "stats", "classes", "rh_sensitivity", *OUT),
+         "recompute", r"^$", ("climate", "carbon", "stats", "classes", "rh_sensitivity", *ATTR, *OUT),
          _values_differ("tmean"), slow=True),
     Case("inputs under another directory with the same names (one value edited)", _other_dir,
-         "recompute", r"^$", ("static", "climate", "carbon", "stats", "classes", "rh_sensitivity", *OUT),
+         "recompute", r"^$",
+         ("static", "climate", "carbon", "stats", "classes", "rh_sensitivity", *ATTR, *OUT),
          _values_differ("tmean"), slow=True),
     Case("interrupted table rewrite (.outputs.key gone, one table from a killed run)", _interrupted_tables,
          "recompute", r"^$", ("results", "outputs"), _tables_restored),
