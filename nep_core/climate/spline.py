@@ -182,7 +182,7 @@ def fit_surface(x, y, elevation, values, smoothing="loocv") -> SplineFit:
 
 
 def _fit_fields(station_ds, var, smoothing):
-    """(time indices, SplineFit) per station-availability pattern of ``var``."""
+    """(time indices, SplineFit, station mask) per station-availability pattern of ``var``."""
     tdim = time_dim(station_ds)
     x, y, z = station_xy(station_ds)
     V = np.asarray(station_ds[var].transpose("station", tdim).values, float)
@@ -195,7 +195,8 @@ def _fit_fields(station_ds, var, smoothing):
             raise NepInputError(f"only {int(mask.sum())} stations with data at "
                                 f"{fmt_time(times[idx[0]])}; the spline needs at least 10",
                                 variable=var)
-        fits.append((idx, fit_surface(x[mask], y[mask], z[mask], V[np.ix_(mask, idx)], smoothing)))
+        fit = fit_surface(x[mask], y[mask], z[mask], V[np.ix_(mask, idx)], smoothing)
+        fits.append((idx, fit, mask))
     return fits
 
 
@@ -211,16 +212,16 @@ def cv_scores(station_ds: xr.Dataset, variables=None, smoothing="loocv") -> pd.D
     rows = []
     for var in variables:
         fits = _fit_fields(station_ds, var, smoothing)
-        res = np.concatenate([f.loo_residuals.ravel() for _, f in fits])
-        per_t = np.concatenate([f.loo_rmse for _, f in fits])
+        res = np.concatenate([f.loo_residuals.ravel() for _, f, _ in fits])
+        per_t = np.concatenate([f.loo_rmse for _, f, _ in fits])
         rows.append({
             "variable": var, "units": station_ds[var].attrs.get("units"),
             "n_stations": station_ds.sizes["station"], "n_steps": station_ds.sizes[tdim],
             "loo_rmse": float(np.sqrt(np.mean(res ** 2))), "loo_bias": float(-np.mean(res)),
             "loo_rmse_min": float(per_t.min()), "loo_rmse_max": float(per_t.max()),
-            "smoothing_median": float(np.median(np.concatenate([f.smoothing for _, f in fits]))),
-            "dof_median": float(np.median(np.concatenate([f.dof for _, f in fits]))),
-            "elev_coef_median": float(np.median(np.concatenate([f.elevation_coef for _, f in fits]))),
+            "smoothing_median": float(np.median(np.concatenate([f.smoothing for _, f, _ in fits]))),
+            "dof_median": float(np.median(np.concatenate([f.dof for _, f, _ in fits]))),
+            "elev_coef_median": float(np.median(np.concatenate([f.elevation_coef for _, f, _ in fits]))),
         })
     return pd.DataFrame(rows).set_index("variable")
 
@@ -237,13 +238,8 @@ def _bilinear_weights(n, cidx):
     return W
 
 
-def _block(elev, coarse, beta, WY, WX, clip0, block_info=None):
-    """One block: ``wy @ coarse[t] @ wx.T + beta * elevation`` as two float32 GEMMs -> (T, by, bx),
-    ``wy``, ``wx`` the block's rows of the weights ``WY``, ``WX`` on the coarse nodes they touch."""
-    (y0, y1), (x0, x1) = block_info[0]["array-location"]
-    jy, jx = (np.flatnonzero(w.any(axis=0)) for w in (WY[y0:y1], WX[x0:x1]))
-    wy, wx = WY[y0:y1, jy[0]:jy[-1] + 1], WX[x0:x1, jx[0]:jx[-1] + 1]
-    coarse = coarse[:, jy[0]:jy[-1] + 1, jx[0]:jx[-1] + 1]
+def _block(elev, coarse, beta, wy, wx, clip0):
+    """One block: ``wy @ coarse[t] @ wx.T + beta * elevation`` as two float32 GEMMs -> (T, by, bx)."""
     dt = np.float32
     nt, cy, cx = coarse.shape
     by, bx = wy.shape[0], wx.shape[0]
@@ -300,20 +296,25 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
     f = int(coarse_factor) if coarse_factor is not None else default_coarse_factor(gx)
     if f < 1:
         raise NepInputError("coarse_factor must be >= 1", variable="coarse_factor")
-    edges = (chunks, chunks) if isinstance(chunks, int) or chunks is None else chunks
-    elev_d = da.asarray(elev).astype(float).rechunk(tuple(e or 256 for e in edges))
+    cy_edge, cx_edge = (chunks, chunks) if isinstance(chunks, int) or chunks is None else chunks
+    cy_edge, cx_edge = cy_edge or 256, cx_edge or 256
+    elev_d = elev if isinstance(elev, da.Array) else da.from_array(np.asarray(elev, float),
+                                                                   chunks=(cy_edge, cx_edge))
+    elev_d = elev_d.astype(float).rechunk((cy_edge, cx_edge))
     # every f-th row/column plus the last one
     iy, ix = (np.unique(np.append(np.arange(0, m, f), m - 1)) for m in (gy.size, gx.size))
-    WY, WX = (dask.delayed(_bilinear_weights(g.size, i), pure=True) for g, i in ((gy, iy), (gx, ix)))
+    WY, WX = _bilinear_weights(gy.size, iy), _bilinear_weights(gx.size, ix)
     cyy, cxx = np.meshgrid(gy[iy], gx[ix], indexing="ij")
     nt = station_ds.sizes[tdim]
+    ystarts = np.cumsum((0,) + elev_d.chunks[0])
+    xstarts = np.cumsum((0,) + elev_d.chunks[1])
     out = xr.Dataset(coords={tdim: station_ds[tdim], **{
         d: (d, g, {"units": "m", "standard_name": f"projection_{d}_coordinate"})
         for d, g in (("y", gy), ("x", gx))}})
     for var in variables:
         coarse = np.empty((nt, iy.size, ix.size))
         beta, lam, rmse, bias = (np.empty(nt) for _ in range(4))
-        for idx, fit in _fit_fields(station_ds, var, smoothing):
+        for idx, fit, _ in _fit_fields(station_ds, var, smoothing):
             sm = fit.predict_xy(cxx, cyy).reshape(iy.size, ix.size, idx.size)
             coarse[idx] = np.moveaxis(sm, -1, 0)
             beta[idx] = fit.elevation_coef
@@ -322,9 +323,26 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
             lam[idx] = fit.smoothing
             rmse[idx] = fit.loo_rmse
             bias[idx] = fit.loo_bias
+        coarse_d = dask.delayed(coarse, pure=True)
+        beta_d = dask.delayed(beta, pure=True)
         clip0 = var in ("prcp", "rad")
-        arr = elev_d.map_blocks(_block, dask.delayed(coarse, pure=True), dask.delayed(beta, pure=True),
-                                WY, WX, clip0, new_axis=0, chunks=((nt,), *elev_d.chunks), dtype=np.float32)
+        blocks = []
+        for bi in range(len(elev_d.chunks[0])):
+            row = []
+            for bj in range(len(elev_d.chunks[1])):
+                ys_ = slice(ystarts[bi], ystarts[bi + 1])
+                xs_ = slice(xstarts[bj], xstarts[bj + 1])
+                wy, wx = WY[ys_], WX[xs_]
+                ny_nz = np.flatnonzero(wy.any(axis=0))
+                nx_nz = np.flatnonzero(wx.any(axis=0))
+                sub = coarse_d[:, ny_nz[0]:ny_nz[-1] + 1, nx_nz[0]:nx_nz[-1] + 1]
+                task = dask.delayed(_block, pure=True)(
+                    elev_d.blocks[bi, bj], sub, beta_d,
+                    wy[:, ny_nz[0]:ny_nz[-1] + 1], wx[:, nx_nz[0]:nx_nz[-1] + 1], clip0)
+                row.append(da.from_delayed(task, shape=(nt, ys_.stop - ys_.start, xs_.stop - xs_.start),
+                                           dtype=np.float32))
+            blocks.append(row)
+        arr = da.block(blocks)
         units = OUT_UNITS["annual" if step == "annual" else "monthly"][var]
         out[var] = ((tdim, "y", "x"), arr, {
             "units": units,
