@@ -326,7 +326,7 @@ def surfaces(station_ds: xr.Dataset, grid_x, grid_y, elevation, variables=None, 
         coarse_d = dask.delayed(coarse, pure=True)
         beta_d = dask.delayed(beta, pure=True)
         clip0 = var in ("prcp", "rad")
-        blocks = []
+        blocks = []                  # one task per block, built by hand: see ARCHITECTURE.md, Rules
         for bi in range(len(elev_d.chunks[0])):
             row = []
             for bj in range(len(elev_d.chunks[1])):
