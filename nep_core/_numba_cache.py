@@ -12,20 +12,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import warn
+from .errors import warn, write_error
 
 KERNELS = Path(__file__).parent / "stats" / "_kernels"
-
-
-def writable(directory) -> bool:
-    """Whether a file can be created in ``directory`` (made if missing), tried, not guessed from
-    permission bits (root passes those checks on a read-only mount)."""
-    try:
-        os.makedirs(directory, exist_ok=True)
-        tempfile.TemporaryFile(dir=directory).close()
-        return True
-    except OSError:
-        return False
 
 
 def choose(env=os.environ) -> str | None:
@@ -38,7 +27,7 @@ def choose(env=os.environ) -> str | None:
         user = Path(env.get("XDG_CACHE_HOME") or Path(env.get("HOME", "~")).expanduser() / ".cache")
         candidates = [KERNELS / "__pycache__", user / "numba"]
         why = f"neither {candidates[0]} nor {candidates[1]} (HOME={env.get('HOME')}) is writable"
-    if any(writable(d) for d in candidates):
+    if any(write_error(d) is None for d in candidates):
         return None
     fallback = os.path.join(tempfile.gettempdir(), f"nep-numba-cache-{os.getuid()}")
     env["NUMBA_CACHE_DIR"] = fallback

@@ -1,7 +1,9 @@
 """Errors raised for bad input: each names *where* (file and/or variable) and *what* is wrong."""
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import warnings
 
 
@@ -58,3 +60,13 @@ def _show(message, category, filename, lineno, file=None, line=None, _default=wa
 #: NepWarnings print as ``nep: warning: ...``; every other warning as before
 warnings.showwarning = _show
 
+
+def write_error(directory) -> OSError | None:
+    """Why no file can be created in ``directory`` (made if missing), or None when one can: tried, not
+    guessed from permission bits (root passes those checks on a read-only mount)."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as exc:
+        return exc
+    return None

@@ -35,7 +35,7 @@ import xarray as xr
 
 from nep_core import _numba_cache
 from nep_core.cli import main
-from nep_core.errors import NepWarning
+from nep_core.errors import NepWarning, write_error
 from nep_core.pipeline import STAGE_DIR
 from nep_core.pipeline.run import OUTPUTS_KEY, _lock
 
@@ -322,7 +322,7 @@ def test_numba_cache_falls_back_when_home_is_not_writable(tmp_path, monkeypatch)
                r"in \S+nep-numba-cache-\d+ instead")
     with pytest.warns(NepWarning, match=pattern) as rec:
         d = _numba_cache.choose(env)
-    assert len(rec) == 1 and env["NUMBA_CACHE_DIR"] == d and _numba_cache.writable(d)
+    assert len(rec) == 1 and env["NUMBA_CACHE_DIR"] == d and write_error(d) is None
     home_ok = {"HOME": str(tmp_path / "home")}           # the user-wide cache can be written: no change
     assert _numba_cache.choose(home_ok) is None and "NUMBA_CACHE_DIR" not in home_ok
     assert (tmp_path / "home" / ".cache" / "numba").is_dir()

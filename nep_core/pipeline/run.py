@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import socket
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from .. import grid
 from .. import io as nio
 from .. import tables as ntables
 from ..config import Config, load_config
-from ..errors import NepEnvironmentError, NepInputError, warn
+from ..errors import NepEnvironmentError, NepInputError, warn, write_error
 from ..store import enough_space, write_netcdf, write_text
 from .cache import STAGE_DIR, Cache, key
 from .outputs import ZONAL_TABLES, load_maps, write_maps
@@ -68,10 +67,8 @@ def _out_dir(cfg: Config) -> Path:
     if out.exists() and not out.is_dir():
         raise NepEnvironmentError(f"out_dir {out} is a file, not a directory; choose another out_dir "
                                   "(nep run --out DIR) or move the file")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=out).close()
-    except OSError as exc:
+    exc = write_error(out)
+    if exc is not None:
         raise NepEnvironmentError(f"out_dir {out} cannot be written ({exc.strerror}); choose another "
                                   "out_dir (nep run --out DIR)") from exc
     return out
